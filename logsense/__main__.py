@@ -1,0 +1,3 @@
+from logsense.cli import main
+
+main()

@@ -1,0 +1,143 @@
+"""Settings: one typed object built from defaults, a `logsense.toml`, the environment and flags.
+
+The TOML file is read only when named (`--config` / `LOGSENSE_CONFIG`) or when it sits in the
+user's config directory; never implicitly from the current directory. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from logsense.errors import UsageError
+
+__all__ = [
+    "FieldMap",
+    "GroupingConfig",
+    "Settings",
+    "SeverityConfig",
+    "default_config_path",
+    "load_settings",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldMap(_Strict):
+    """Where each Event field is read from: candidate keys in order, ECS first.
+
+    A key with dots matches a flat dotted key (`"log.level": ...`) or the nested path
+    (`{"log": {"level": ...}}`).
+    """
+
+    timestamp: list[str] = ["@timestamp", "timestamp", "time", "ts"]
+    message: list[str] = ["message", "msg", "log"]
+    level: list[str] = ["log.level", "level", "severity", "levelname"]
+    service: list[str] = ["service.name", "service", "app", "logger"]
+    request_id: list[str] = ["trace.id", "transaction.id", "http.request.id", "request_id"]
+    user_id: list[str] = ["user.id", "user_id", "user.name"]
+    stack_trace: list[str] = ["error.stack_trace", "stack_trace", "exception"]
+    version: list[str] = ["service.version", "version"]
+    host: list[str] = ["host.name", "host", "hostname"]
+
+    def override(self, assignments: list[str]) -> FieldMap:
+        """A copy where each `name=key[,key2]` assignment replaces that field's candidate keys."""
+        updates: dict[str, list[str]] = {}
+        for assignment in assignments:
+            name, sep, keys = assignment.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or not keys.strip():
+                raise UsageError(f"--field wants NAME=KEY, got {assignment!r}")
+            if name not in type(self).model_fields:
+                known = ", ".join(type(self).model_fields)
+                raise UsageError(f"--field: unknown field {name!r} (known: {known})")
+            updates[name] = [k.strip() for k in keys.split(",") if k.strip()]
+        return self.model_copy(update=updates)
+
+
+class SeverityConfig(_Strict):
+    """Share-of-requests thresholds for severity; level and novelty adjust the result."""
+
+    critical_share: float = Field(0.20, ge=0, le=1)
+    high_share: float = Field(0.05, ge=0, le=1)
+    medium_share: float = Field(0.005, ge=0, le=1)
+
+
+class GroupingConfig(_Strict):
+    """When two patterns are one issue.
+
+    `min_similarity`: cosine similarity of template embeddings that joins two patterns of the same
+    service. `min_cooccurrence`: Jaccard overlap of the request sets that joins any two patterns.
+    """
+
+    min_similarity: float = Field(0.82, ge=0, le=1)
+    min_cooccurrence: float = Field(0.5, ge=0, le=1)
+
+
+class Settings(BaseSettings):
+    """Every tunable of logsense. Environment variables use the `LOGSENSE_` prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LOGSENSE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    fields: FieldMap = FieldMap()
+    header_regex: str | None = None
+    severity: SeverityConfig = SeverityConfig()
+    grouping: GroupingConfig = GroupingConfig()
+    baseline: str | None = None
+    samples_per_pattern: int = Field(5, ge=1, le=100)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags beat the environment, which beats the file; no .env or secrets directory.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def default_config_path() -> Path | None:
+    """The config file used when none is named: `LOGSENSE_CONFIG`, else the user's config dir."""
+    named = os.environ.get("LOGSENSE_CONFIG")
+    if named:
+        return Path(named)
+    default = Path(typer.get_app_dir("logsense")) / "logsense.toml"
+    return default if default.is_file() else None
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the config file (if any), the environment, then `overrides` (flags) on top."""
+    path = config or default_config_path()
+    if path is not None and not path.is_file():
+        raise UsageError(f"config file not found: {path}")
+    bound = type(
+        "Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}}
+    )
+    try:
+        settings: Settings = bound(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(
+            f"bad setting {where}: {first['msg']} (from {path or 'flags/env'})"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read config {path}: {exc}") from None
+    return settings

@@ -1,0 +1,178 @@
+"""Mining: events → patterns with their stats, in one pass.
+
+Each (service, level class) has its own Drain3 tree, so the same text at INFO and at ERROR, or in
+two services, never shares a pattern. Messages are masked first (`masking.mask`); a masked shape
+seen before skips Drain's tree search (the fast path). Events with a stack trace are split further
+by the trace's fingerprint, so two different crashes behind one log line stay apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from drain3.drain import Drain
+
+from logsense.masking import mask
+from logsense.model import Event, Pattern, Sample, Totals, Window, level_class, level_rank
+from logsense.stacktrace import fingerprint
+
+__all__ = ["Mined", "Miner", "mine", "pattern_id"]
+
+_SHAPE_CACHE_LIMIT = 200_000
+
+
+def pattern_id(service: str, level_cls: str, template: str, stack: str | None) -> str:
+    """A short id that depends only on what the pattern is, so it is the same in every run."""
+    key = "\x1f".join((service, level_cls, template, stack or ""))
+    return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
+
+
+@dataclass
+class Mined:
+    """The patterns of a window and the window's totals."""
+
+    patterns: list[Pattern]
+    totals: Totals
+    requests: set[str] = field(default_factory=set)
+    baseline_events: int = 0
+
+
+class Miner:
+    """Streams events into per-pattern stats. Call `add` per event, then `patterns()` once."""
+
+    def __init__(self, samples_per_pattern: int = 5, sim_th: float = 0.4, depth: int = 4) -> None:
+        self._samples_per_pattern = samples_per_pattern
+        self._sim_th = sim_th
+        self._depth = depth
+        self._drains: dict[tuple[str, str], Drain] = {}
+        self._shapes: dict[tuple[str, str, str], int] = {}
+        self._stats: dict[tuple[str, str, int, str | None], Pattern] = {}
+        self._rng = random.Random(0)
+        self._seq = 0
+
+    def add(self, event: Event, in_window: bool = True) -> None:
+        """Assign `event` to its pattern; count it in the window stats or just the baseline's."""
+        lcls = level_class(event.level)
+        cluster_id = self._cluster_id(event.service, lcls, event.message)
+        stack = None
+        if event.stack_trace is not None:
+            stack = fingerprint(event.message + "\n" + event.stack_trace)
+        key = (event.service, lcls, cluster_id, stack)
+        pattern = self._stats.get(key)
+        if pattern is None:
+            pattern = Pattern(id="", service=event.service, level=event.level, template="")
+            pattern.fingerprint = stack
+            self._stats[key] = pattern
+        if not in_window:
+            pattern.baseline_count += 1
+            return
+        self._count(pattern, event)
+
+    def _cluster_id(self, service: str, lcls: str, message: str) -> int:
+        shape_key = (service, lcls, mask(message))
+        cluster_id = self._shapes.get(shape_key)
+        if cluster_id is None:
+            drain = self._drains.get((service, lcls))
+            if drain is None:
+                drain = Drain(depth=self._depth, sim_th=self._sim_th, max_children=100)
+                self._drains[(service, lcls)] = drain
+            cluster, _ = drain.add_log_message(shape_key[2])
+            cluster_id = cluster.cluster_id
+            if len(self._shapes) >= _SHAPE_CACHE_LIMIT:
+                self._shapes.clear()
+            self._shapes[shape_key] = cluster_id
+        return cluster_id
+
+    def _count(self, pattern: Pattern, event: Event) -> None:
+        ts = event.timestamp
+        self._seq += 1
+        pattern.count += 1
+        if ts < pattern.first_seen:
+            pattern.first_seen = ts
+        if ts > pattern.last_seen:
+            pattern.last_seen = ts
+        if level_rank(event.level) > level_rank(pattern.level):
+            pattern.level = event.level
+        minute = int(ts // 60)
+        pattern.per_minute[minute] = pattern.per_minute.get(minute, 0) + 1
+        request = event.request_id
+        if request is not None and request not in pattern.requests:
+            pattern.requests[request] = (ts, self._seq)
+        if event.user_id is not None:
+            pattern.users.add(event.user_id)
+        self._keep_sample(pattern, event)
+
+    def _keep_sample(self, pattern: Pattern, event: Event) -> None:
+        """Reservoir sampling: every event of the pattern is equally likely to be kept."""
+        samples = pattern.samples
+        if len(samples) < self._samples_per_pattern:
+            samples.append(_sample(event))
+            return
+        slot = self._rng.randrange(pattern.count)
+        if slot < self._samples_per_pattern:
+            samples[slot] = _sample(event)
+
+    def patterns(self) -> list[Pattern]:
+        """Final patterns: templates read from Drain now that they are fully generalized."""
+        merged: dict[str, Pattern] = {}
+        for (service, lcls, cluster_id, stack), stats in self._stats.items():
+            template = self._drains[(service, lcls)].id_to_cluster[cluster_id].get_template()
+            pid = pattern_id(service, lcls, template, stack)
+            stats.id, stats.template = pid, template
+            if pid in merged:
+                _merge_into(merged[pid], stats)
+            else:
+                merged[pid] = stats
+        return list(merged.values())
+
+
+def _sample(event: Event) -> Sample:
+    text = event.message if event.stack_trace is None else f"{event.message}\n{event.stack_trace}"
+    return Sample(text, event.origin, event.timestamp, event.request_id)
+
+
+def _merge_into(target: Pattern, other: Pattern) -> None:
+    target.count += other.count
+    target.baseline_count += other.baseline_count
+    target.first_seen = min(target.first_seen, other.first_seen)
+    target.last_seen = max(target.last_seen, other.last_seen)
+    if level_rank(other.level) > level_rank(target.level):
+        target.level = other.level
+    for minute, n in other.per_minute.items():
+        target.per_minute[minute] = target.per_minute.get(minute, 0) + n
+    for request, first in other.requests.items():
+        if request not in target.requests or first < target.requests[request]:
+            target.requests[request] = first
+    target.users |= other.users
+    target.samples = (target.samples + other.samples)[: max(len(target.samples), 1)]
+
+
+def mine(events: Iterable[Event], window: Window, samples_per_pattern: int = 5) -> Mined:
+    """Patterns of the window's events (baseline events only count toward `baseline_count`)."""
+    miner = Miner(samples_per_pattern=samples_per_pattern)
+    totals = Totals()
+    requests: set[str] = set()
+    users: set[str] = set()
+    services: set[str] = set()
+    baseline_events = 0
+    for event in events:
+        in_window = event.timestamp >= window.start
+        miner.add(event, in_window)
+        if not in_window:
+            baseline_events += 1
+            continue
+        totals.events += 1
+        services.add(event.service)
+        if event.request_id is not None:
+            requests.add(event.request_id)
+        if event.user_id is not None:
+            users.add(event.user_id)
+    patterns = [p for p in miner.patterns() if p.count or p.baseline_count]
+    totals.requests = len(requests) if requests else None
+    totals.users = len(users) if users else None
+    totals.services = sorted(services)
+    totals.patterns = sum(1 for p in patterns if p.count)
+    return Mined(patterns, totals, requests, baseline_events)

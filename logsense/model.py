@@ -1,0 +1,186 @@
+"""The data that flows through the pipeline: Event → Pattern → Issue → Report.
+
+Plain dataclasses, no behaviour beyond small derived values. Times are UTC seconds since the
+epoch (floats) inside the pipeline; renderers turn them into ISO 8601.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+__all__ = [
+    "LEVELS",
+    "Event",
+    "Issue",
+    "Pattern",
+    "Report",
+    "Sample",
+    "Severity",
+    "Status",
+    "Summary",
+    "Totals",
+    "Window",
+    "level_class",
+    "level_rank",
+]
+
+LEVELS = ("debug", "info", "warn", "error", "fatal")
+_LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
+
+Severity = Literal["critical", "high", "medium", "low"]
+Status = Literal["new", "ongoing", "regressed", "resolved"]
+
+
+def level_rank(level: str) -> int:
+    """Order of a normalized level: debug 0 < info 1 < warn 2 < error 3 < fatal 4."""
+    return _LEVEL_RANK[level]
+
+
+def level_class(level: str) -> str:
+    """The class a level belongs to for pattern keying: "info" (debug/info), "warn", "error"."""
+    if level in ("error", "fatal"):
+        return "error"
+    return "warn" if level == "warn" else "info"
+
+
+def iso(ts: float) -> str:
+    """ISO 8601 UTC with millisecond precision and a `Z` suffix."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class Event:
+    """One log event, normalized. Multi-line events (stack traces) are one Event."""
+
+    timestamp: float
+    message: str
+    level: str
+    service: str
+    request_id: str | None = None
+    user_id: str | None = None
+    stack_trace: str | None = None
+    host: str | None = None
+    version: str | None = None
+    origin: str = ""
+
+
+@dataclass(slots=True)
+class Sample:
+    """A raw message kept as evidence, with the pointer back to where it came from."""
+
+    message: str
+    origin: str
+    timestamp: float
+    request_id: str | None
+
+
+@dataclass(slots=True)
+class Window:
+    """A half-open time range [start, end) in UTC epoch seconds."""
+
+    start: float
+    end: float
+
+    def __contains__(self, ts: float) -> bool:
+        return self.start <= ts < self.end
+
+    @property
+    def minutes(self) -> float:
+        """Length in minutes (never below one second, so rates stay finite)."""
+        return max(self.end - self.start, 1.0) / 60.0
+
+
+@dataclass(eq=False)
+class Pattern:
+    """One template of one service at one level class, with stats over the window.
+
+    `requests` maps each request id that has an event of this pattern to the (timestamp, input
+    sequence number) of its first such event: it gives both the distinct-request count and the
+    order of patterns inside a request, which root-cause detection needs.
+    """
+
+    id: str
+    service: str
+    level: str
+    template: str
+    fingerprint: str | None = None
+    count: int = 0
+    first_seen: float = float("inf")
+    last_seen: float = float("-inf")
+    per_minute: dict[int, int] = field(default_factory=dict)
+    requests: dict[str, tuple[float, int]] = field(default_factory=dict)
+    users: set[str] = field(default_factory=set)
+    samples: list[Sample] = field(default_factory=list)
+    baseline_count: int = 0
+
+
+@dataclass(slots=True)
+class Summary:
+    """The words that describe an issue, and who wrote them."""
+
+    title: str
+    text: str
+    by: Literal["llm", "rules"] = "rules"
+    model: str | None = None
+
+
+@dataclass(eq=False)
+class Issue:
+    """Patterns that are one problem, with the impact computed over the window."""
+
+    id: str
+    patterns: list[Pattern]
+    root: Pattern
+    root_why: str
+    events: int
+    requests_affected: int | None
+    share_of_requests: float | None
+    users_affected: int | None
+    first_seen: float
+    last_seen: float
+    severity: Severity = "low"
+    status: Status = "new"
+    rate_change: float | None = None
+    impact_basis: Literal["requests", "events"] = "requests"
+    timeline: list[tuple[int, int]] = field(default_factory=list)
+    summary: Summary | None = None
+    rank: int = 0
+
+    @property
+    def services(self) -> list[str]:
+        """Services with events of this issue, the root-cause service first."""
+        others = sorted({p.service for p in self.patterns} - {self.root.service})
+        return [self.root.service, *others]
+
+    @property
+    def breaks_requests(self) -> bool:
+        """True when warn-or-worse events of this issue touched at least one request."""
+        return any(p.requests and level_rank(p.level) >= 2 for p in self.patterns)
+
+
+@dataclass(slots=True)
+class Totals:
+    """Counts over the whole window, for the report header and share denominators."""
+
+    events: int = 0
+    requests: int | None = None
+    users: int | None = None
+    services: list[str] = field(default_factory=list)
+    patterns: int = 0
+    malformed: int = 0
+    outside_window: int = 0
+
+
+@dataclass
+class Report:
+    """Everything a renderer needs: the window, the totals, the ranked issues and warnings."""
+
+    window: Window
+    baseline: Window | None
+    source: str
+    totals: Totals
+    issues: list[Issue]
+    headline: str = ""
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,102 @@
+"""The triage pipeline in one place: source → window → mine → group → rank → summarize → Report."""
+
+from __future__ import annotations
+
+from logsense.config import Settings
+from logsense.embed import Embedder, default_embedder
+from logsense.errors import InputError
+from logsense.group import candidates, group
+from logsense.mine import mine
+from logsense.model import Report, Window, iso
+from logsense.progress import counting
+from logsense.rank import rank
+from logsense.sources import Source
+from logsense.summarize import headline, rules_summary
+from logsense.window import WindowedEvents, WindowSpec, cut
+
+__all__ = ["triage"]
+
+# The baseline counts as covered when the data starts no later than this after its start.
+_BASELINE_SLACK = 120.0
+
+
+def triage(
+    source: Source,
+    spec: WindowSpec,
+    settings: Settings,
+    *,
+    anchor: float | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+) -> Report:
+    """Read `source`, keep the window and its baseline, and return the ranked report.
+
+    `anchor` is "now" for live sources; None anchors relative times at the newest event.
+    Raises InputError when there is nothing to triage (no events at all, or none in the window).
+    """
+    windowed = cut(counting(source.read(), f"reading {source.name}", progress), spec, anchor)
+    window, baseline = windowed.window, windowed.baseline
+    in_window = [e for e in windowed.events if e.timestamp >= window.start]
+    if not in_window:
+        raise InputError(_nothing_to_triage(source, windowed))
+    mined = mine(windowed.events, window, settings.samples_per_pattern)
+    totals = mined.totals
+    totals.malformed = source.stats.malformed
+    totals.outside_window = windowed.outside
+    novelty_known = _baseline_covered(windowed)
+    groups = group(
+        candidates(mined.patterns, novelty_known),
+        settings.grouping,
+        embedder or default_embedder(),
+    )
+    issues = rank(groups, totals, window, baseline, novelty_known, settings.severity)
+    for issue in issues:
+        issue.summary = rules_summary(issue, totals)
+    warnings = [*source.stats.warnings(), *_window_warnings(windowed, novelty_known)]
+    if totals.requests is None:
+        warnings.append(
+            "no request-id field found (tried: "
+            + ", ".join(settings.fields.request_id)
+            + "): share_of_requests is a proxy, the share of all events; set --field request_id=KEY"
+        )
+    report = Report(window, baseline, source.name, totals, issues, warnings=warnings)
+    report.headline = headline(issues, totals)
+    return report
+
+
+def _baseline_covered(windowed: WindowedEvents) -> bool:
+    baseline, earliest = windowed.baseline, windowed.earliest_seen
+    return (
+        baseline is not None
+        and earliest is not None
+        and earliest <= baseline.start + _BASELINE_SLACK
+    )
+
+
+def _window_warnings(windowed: WindowedEvents, novelty_known: bool) -> list[str]:
+    warnings = []
+    if windowed.outside:
+        warnings.append(
+            f"{windowed.outside:,} events outside the window and its baseline were skipped"
+        )
+    if windowed.baseline is not None and not novelty_known:
+        warnings.append(
+            f"the input has no events before {iso(windowed.baseline.start)}, so the baseline is "
+            "incomplete: no issue is marked new and rate changes cover only the part present"
+        )
+    return warnings
+
+
+def _nothing_to_triage(source: Source, windowed: WindowedEvents) -> str:
+    window: Window = windowed.window
+    if source.stats.read == 0:
+        return f"no events in {source.name}: the input is empty"
+    if not windowed.events and not windowed.outside:
+        return (
+            f"no usable events in {source.name}: all {source.stats.malformed:,} records were "
+            f"malformed ({', '.join(source.stats.malformed_reasons)})"
+        )
+    return (
+        f"no events between {iso(window.start)} and {iso(window.end)} in {source.name} "
+        f"({windowed.outside + len(windowed.events):,} events outside it)"
+    )

@@ -1,0 +1,43 @@
+"""Progress on stderr for long reads: events so far and events per second."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+from rich.text import Text
+
+__all__ = ["counting"]
+
+T = TypeVar("T")
+_STEP = 10_000
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f} events/s" if task.speed else "", style="cyan")
+
+
+def counting(items: Iterable[T], label: str, enabled: bool = True) -> Iterator[T]:
+    """Yield `items` unchanged while a transient stderr progress line counts them.
+
+    Shown only when stderr is a terminal, so pipes and CI logs stay clean.
+    """
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield from items
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description} {task.completed:,.0f} events"),
+        _RateColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+        for count, item in enumerate(items, start=1):
+            yield item
+            if count % _STEP == 0:
+                progress.update(task, completed=count)

@@ -1,0 +1,127 @@
+"""Ranking: impact (share of requests), novelty, rate change and severity of each issue.
+
+Order: issues that break requests (warn-or-worse events inside requests) come before everything
+else, so a loud error that touches no request never outranks one that breaks checkouts; then
+severity, share of requests, events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from logsense.config import SeverityConfig
+from logsense.group import Group
+from logsense.model import Issue, Severity, Totals, Window, level_rank
+
+__all__ = ["SEVERITIES", "impact_of", "rank", "severity_of"]
+
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+_SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
+
+
+def issue_id(group: Group) -> str:
+    """Named after the root-cause pattern, so the same root gives the same id in every run."""
+    return hashlib.blake2b(group.root.id.encode(), digest_size=5).hexdigest()
+
+
+def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
+    """The Issue for `group`: events, requests and users affected, share, first/last seen."""
+    patterns = group.patterns
+    requests: set[str] = set()
+    users: set[str] = set()
+    for pattern in patterns:
+        requests.update(pattern.requests)
+        users |= pattern.users
+    events = sum(p.count for p in patterns)
+    if totals.requests:
+        basis = "requests"
+        affected: int | None = len(requests)
+        share = len(requests) / totals.requests
+    else:
+        basis, affected = "events", None
+        share = events / totals.events if totals.events else 0.0
+    issue = Issue(
+        id=issue_id(group),
+        patterns=sorted(patterns, key=lambda p: (p is not group.root, -p.count)),
+        root=group.root,
+        root_why=group.why,
+        events=events,
+        requests_affected=affected,
+        share_of_requests=share,
+        users_affected=len(users) if totals.users else None,
+        first_seen=min(p.first_seen for p in patterns),
+        last_seen=max(p.last_seen for p in patterns),
+        impact_basis=basis,  # type: ignore[arg-type]
+    )
+    issue.timeline = _timeline(group, window)
+    return issue
+
+
+def _timeline(group: Group, window: Window) -> list[tuple[int, int]]:
+    """Events per minute over the whole window, zeros included, as (minute start, count)."""
+    counts: dict[int, int] = {}
+    for pattern in group.patterns:
+        for minute, n in pattern.per_minute.items():
+            counts[minute] = counts.get(minute, 0) + n
+    first, last = int(window.start // 60), int((window.end - 0.001) // 60)
+    return [(minute * 60, counts.get(minute, 0)) for minute in range(first, last + 1)]
+
+
+def severity_of(issue: Issue, config: SeverityConfig) -> Severity:
+    """Severity from the share of requests, capped by level and raised one step when new."""
+    share = issue.share_of_requests or 0.0
+    worst = max(level_rank(p.level) for p in issue.patterns)
+    touches_requests = issue.breaks_requests or issue.impact_basis == "events"
+    if not touches_requests:
+        base: Severity = "medium" if worst >= 3 else "low"
+    elif share >= config.critical_share:
+        base = "critical"
+    elif share >= config.high_share:
+        base = "high"
+    elif share >= config.medium_share:
+        base = "medium"
+    else:
+        base = "low"
+    if touches_requests and issue.status == "new" and base in ("low", "medium") and share > 0:
+        base = "medium" if base == "low" else "high"
+    if worst == 4 and base in ("low", "medium"):
+        base = "high"
+    cap: Severity = "critical" if worst >= 3 else ("high" if worst == 2 else "low")
+    return base if _SEVERITY_RANK[base] <= _SEVERITY_RANK[cap] else cap
+
+
+def rank(
+    groups: list[Group],
+    totals: Totals,
+    window: Window,
+    baseline: Window | None,
+    novelty_known: bool,
+    config: SeverityConfig,
+) -> list[Issue]:
+    """Issues for `groups`, with status, rate change and severity, best first, ranks from 1."""
+    issues = [impact_of(group, totals, window) for group in groups]
+    for issue in issues:
+        baseline_events = sum(p.baseline_count for p in issue.patterns)
+        if novelty_known:
+            issue.status = "new" if baseline_events == 0 else "ongoing"
+        else:
+            issue.status = "ongoing"
+        if baseline is not None and baseline_events:
+            now = issue.events / window.minutes
+            before = baseline_events / baseline.minutes
+            issue.rate_change = round(now / before, 3)
+        issue.severity = severity_of(issue, config)
+    issues.sort(key=_order)
+    for position, issue in enumerate(issues, start=1):
+        issue.rank = position
+    return issues
+
+
+def _order(issue: Issue) -> tuple[bool, int, float, int, str]:
+    return (
+        not issue.breaks_requests,
+        -_SEVERITY_RANK[issue.severity],
+        -(issue.share_of_requests or 0.0),
+        -issue.events,
+        issue.id,
+    )

@@ -1,0 +1,19 @@
+"""Renderers: the same Report as a terminal table, JSON (`logsense.triage/v1`) or Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TextIO
+
+from logsense.model import Report
+from logsense.render import json, markdown, terminal
+
+__all__ = ["RENDERERS", "Renderer"]
+
+Renderer = Callable[[Report, TextIO], None]
+
+RENDERERS: dict[str, Renderer] = {
+    "table": terminal.render,
+    "json": json.render,
+    "md": markdown.render,
+}

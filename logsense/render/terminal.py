@@ -1,0 +1,86 @@
+"""The report as a rich terminal table that opens with the headline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from logsense.model import Issue, Report, iso
+
+__all__ = ["render"]
+
+_SEVERITY_STYLE = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "dim",
+}
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: list[int], width: int = 20) -> str:
+    """A unicode sparkline of `counts`, squeezed to at most `width` cells."""
+    if not counts:
+        return ""
+    step = max(1, -(-len(counts) // width))
+    buckets = [sum(counts[i : i + step]) for i in range(0, len(counts), step)]
+    top = max(buckets) or 1
+    return "".join(
+        _BARS[min(len(_BARS) - 1, n * len(_BARS) // (top + 1))] if n else " " for n in buckets
+    )
+
+
+def _share(issue: Issue) -> str:
+    if issue.share_of_requests is None:
+        return "–"
+    text = f"{issue.share_of_requests:.1%}"
+    return text + "*" if issue.impact_basis == "events" else text
+
+
+def render(report: Report, out: TextIO) -> None:
+    """Print the headline, the window line, the issue table and the warnings."""
+    console = Console(file=out, highlight=False, soft_wrap=False)
+    totals = report.totals
+    console.print(Text(report.headline, style="bold"))
+    console.print(
+        f"[dim]{iso(report.window.start)} → {iso(report.window.end)} · {report.source} · "
+        f"{totals.events:,} events · {totals.requests or 0:,} requests · "
+        f"{len(totals.services)} services · {totals.patterns:,} patterns · "
+        f"{totals.malformed:,} malformed[/dim]"
+    )
+    if report.issues:
+        console.print(_table(report))
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _table(report: Report) -> Table:
+    table = Table(show_lines=False, expand=False, pad_edge=False)
+    for name, justify in (
+        ("#", "right"), ("severity", "left"), ("share", "right"), ("requests", "right"),
+        ("events", "right"), ("status", "left"), ("since", "left"), ("per minute", "left"),
+        ("issue", "left"),
+    ):  # fmt: skip
+        if name == "issue":
+            table.add_column(name, ratio=1, min_width=24)
+        else:
+            table.add_column(name, justify=justify, no_wrap=True, min_width=len(name))  # type: ignore[arg-type]
+    for issue in report.issues:
+        title = issue.summary.title if issue.summary else issue.root.template
+        services = ", ".join(issue.services[1:])
+        table.add_row(
+            str(issue.rank),
+            Text(issue.severity, style=_SEVERITY_STYLE[issue.severity]),
+            _share(issue),
+            f"{issue.requests_affected:,}" if issue.requests_affected is not None else "–",
+            f"{issue.events:,}",
+            issue.status,
+            datetime.fromtimestamp(issue.first_seen, UTC).strftime("%H:%M"),
+            sparkline([c for _, c in issue.timeline]),
+            Text(title) + (Text(f"  ← {services}", style="dim") if services else Text()),
+        )
+    return table

@@ -1,0 +1,26 @@
+"""Sources turn stored logs into a stream of normalized `Event`s.
+
+A source has a `name` (shown in the report), `read()` that yields Events, and `stats`, a
+`SourceStats` of what it skipped or had to guess, so no input is lost silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from logsense.model import Event
+from logsense.sources.records import SourceStats
+
+__all__ = ["Source", "SourceStats"]
+
+
+class Source(Protocol):
+    """Where events come from: a file, stdin, Elasticsearch."""
+
+    name: str
+    stats: SourceStats
+
+    def read(self) -> Iterator[Event]:
+        """Every event of the source (a source may pre-filter to the requested time range)."""
+        ...

@@ -1,0 +1,209 @@
+"""Log files and stdin: JSON lines (nested or dotted keys) or plain text with a header regex.
+
+Compressed `.gz` files are read transparently. In text files, a line that does not start a new
+event (no header match: `\\tat ...`, `Caused by:`, Python tracebacks) belongs to the event above.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, cast
+
+import orjson
+
+from logsense.config import FieldMap
+from logsense.errors import InputError, UsageError
+from logsense.model import Event
+from logsense.sources.records import RecordReader, SourceStats
+
+__all__ = ["DEFAULT_HEADERS", "FileSource"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_TS = r"(?P<timestamp>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+_LEVEL = (
+    r"(?P<level>(?i:trace|debug|info|notice|warn|warning|error|err|fatal|critical|crit|severe))"
+)
+_SERVICE = r"(?P<service>[\w.\-/]+)"
+DEFAULT_HEADERS = (
+    rf"^{_TS}\s+{_LEVEL}\s+\[{_SERVICE}\]\s?(?P<message>.*)$",
+    rf"^{_TS}\s+\[{_SERVICE}\]\s+{_LEVEL}\s?(?P<message>.*)$",
+    rf"^{_TS}\s+\[{_LEVEL}\]\s+{_SERVICE}:?\s(?P<message>.*)$",
+    rf"^{_TS}\s+{_LEVEL}\s+{_SERVICE}\s+-\s(?P<message>.*)$",
+    rf"^{_TS}\s+\[?{_LEVEL}\]?\s?(?P<message>.*)$",
+)
+_TEXT_FIELDS = FieldMap(
+    timestamp=["timestamp"],
+    message=["message"],
+    level=["level"],
+    service=["service"],
+    request_id=["request_id"],
+    user_id=["user_id"],
+    stack_trace=["stack_trace"],
+    version=["version"],
+    host=["host"],
+)
+_ID_PREFIX = re.compile(
+    r"(?:(?P<rkey>trace|trace_id|traceId|request_id|requestId|req_id|rid)"
+    r"|(?P<ukey>user|user_id|userId|uid))=(?P<value>[^\s,;]+)[,;]?\s*"
+)
+
+
+class FileSource:
+    """Events from a file path, a `.gz` file, or stdin (`-`); JSON lines or text, auto-detected."""
+
+    def __init__(
+        self,
+        path: str,
+        fields: FieldMap,
+        header_regex: str | None = None,
+        stdin: IO[bytes] | None = None,
+    ) -> None:
+        self.path = path
+        self.name = "stdin" if path == "-" else path
+        self.stats = SourceStats()
+        self._records = RecordReader(fields, self.stats)
+        self._text_records = RecordReader(_TEXT_FIELDS, self.stats)
+        self._headers = _compile_headers(header_regex)
+        self._stdin = stdin
+
+    def read(self) -> Iterator[Event]:
+        """Every event of the input in file order; problems are counted in `self.stats`."""
+        with self._open() as stream:
+            lines = _numbered_lines(stream, self.stats)
+            first = next(lines, None)
+            if first is None:
+                return
+            rest = _chain_first(first, lines)
+            if first[1].lstrip().startswith("{"):
+                yield from self._json_events(rest)
+            else:
+                yield from self._text_events(rest)
+
+    @contextmanager
+    def _open(self) -> Iterator[IO[bytes]]:
+        if self.path == "-":
+            yield from _maybe_gunzip(self._stdin or sys.stdin.buffer)
+            return
+        try:
+            with Path(self.path).open("rb") as raw:
+                yield from _maybe_gunzip(raw)
+        except OSError as exc:
+            raise InputError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+
+    def _json_events(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
+        name, stats, records = self.name, self.stats, self._records
+        for number, line in lines:
+            stats.read += 1
+            origin = f"{name}:{number}"
+            try:
+                record: Any = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                stats.reject(origin, "invalid JSON")
+                continue
+            if not isinstance(record, dict):
+                stats.reject(origin, "not a JSON object")
+                continue
+            event = records.event(record, origin)
+            if event is not None:
+                yield event
+
+    def _text_events(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
+        pending: tuple[dict[str, Any], int, list[str]] | None = None
+        for number, line in lines:
+            record = self._match_header(line)
+            if record is None:
+                if pending is None:
+                    self.stats.read += 1
+                    self.stats.reject(f"{self.name}:{number}", "no header")
+                else:
+                    pending[2].append(line)
+                continue
+            self.stats.read += 1
+            if pending is not None:
+                event = self._text_event(*pending)
+                if event is not None:
+                    yield event
+            pending = (record, number, [])
+        if pending is not None:
+            event = self._text_event(*pending)
+            if event is not None:
+                yield event
+
+    def _match_header(self, line: str) -> dict[str, Any] | None:
+        for index, header in enumerate(self._headers):
+            match = header.match(line)
+            if match:
+                if index:  # try the format that matched first next time
+                    self._headers.insert(0, self._headers.pop(index))
+                return _with_ids(match.groupdict())
+        return None
+
+    def _text_event(
+        self, record: dict[str, Any], number: int, continuation: list[str]
+    ) -> Event | None:
+        if continuation:
+            record["stack_trace"] = "\n".join(continuation)
+        return self._text_records.event(record, f"{self.name}:{number}")
+
+
+def _compile_headers(header_regex: str | None) -> list[re.Pattern[str]]:
+    if header_regex is None:
+        return [re.compile(h) for h in DEFAULT_HEADERS]
+    try:
+        compiled = re.compile(header_regex)
+    except re.error as exc:
+        raise UsageError(f"--header-regex is not a valid regex: {exc}") from None
+    missing = {"timestamp", "message"} - set(compiled.groupindex)
+    if missing:
+        raise UsageError(f"--header-regex needs the named groups {sorted(missing)}")
+    return [compiled]
+
+
+def _maybe_gunzip(stream: IO[bytes]) -> Iterator[IO[bytes]]:
+    """Yield `stream`, or a gunzipping view of it when it starts with the gzip magic bytes."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
+    if buffered.peek(2)[:2] == _GZIP_MAGIC:
+        with gzip.open(buffered, "rb") as unzipped:
+            yield cast(IO[bytes], unzipped)
+    else:
+        yield buffered
+
+
+def _with_ids(groups: dict[str, Any]) -> dict[str, Any]:
+    """Move leading `trace=… user=…` pairs out of the message into request/user ids."""
+    message: str = groups.get("message") or ""
+    while True:
+        match = _ID_PREFIX.match(message)
+        if not match:
+            break
+        key = "request_id" if match["rkey"] else "user_id"
+        if not groups.get(key):
+            groups[key] = match["value"]
+        message = message[match.end() :]
+    groups["message"] = message
+    return groups
+
+
+def _numbered_lines(stream: IO[bytes], stats: SourceStats) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            stats.undecodable += 1
+            line = raw.decode("utf-8", errors="replace")
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield number, line
+
+
+def _chain_first(
+    first: tuple[int, str], rest: Iterator[tuple[int, str]]
+) -> Iterator[tuple[int, str]]:
+    yield first
+    yield from rest

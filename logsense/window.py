@@ -1,0 +1,203 @@
+"""Time windows: parse `--since/--until/--from`, and cut an event stream to window + baseline.
+
+Relative times count back from an anchor: the current time for live sources, the newest event for
+recorded files (so `--since 1h` on a file means its last hour). The baseline is the window before,
+of the same length unless configured otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from logsense.errors import UsageError
+from logsense.model import Event, Window
+
+__all__ = ["Relative", "WindowSpec", "WindowedEvents", "cut", "parse_duration", "parse_time"]
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as `30m`, `1h`, `2d`, `1h30m` or `90s`; UsageError otherwise."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise UsageError(f"not a duration: {text!r} (use e.g. 30m, 1h, 2d, 1h30m)")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Relative:
+    """A time given as an offset back from the anchor (`--until 10m`: ten minutes before it)."""
+
+    seconds_back: float
+
+
+def parse_time(text: str) -> float | Relative:
+    """An ISO 8601 time (any UTC offset; naive means UTC) or a duration meaning that long ago."""
+    value = text.strip()
+    if value.lower() == "now":
+        return Relative(0.0)
+    try:
+        return Relative(parse_duration(value))
+    except UsageError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"not a time: {text!r} (use ISO 8601 like 2026-11-20T14:00:00Z, or a duration like 2h)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    """What the user asked for; `resolve` makes concrete windows once the anchor is known."""
+
+    since: float | None = None
+    until: float | Relative | None = None
+    start: float | Relative | None = None
+    baseline: float | None = None
+
+    @classmethod
+    def from_options(
+        cls,
+        since: str | None,
+        until: str | None,
+        start: str | None,
+        baseline: str | None = None,
+    ) -> WindowSpec:
+        """Parse option strings; `--since` is 1h when neither it nor `--from` is given."""
+        if since and start:
+            raise UsageError("give --since or --from, not both")
+        return cls(
+            since=parse_duration(since) if since else (None if start else 3600.0),
+            until=parse_time(until) if until else None,
+            start=parse_time(start) if start else None,
+            baseline=parse_duration(baseline) if baseline else None,
+        )
+
+    @property
+    def is_absolute(self) -> bool:
+        """True when the windows do not depend on the anchor."""
+        return isinstance(self.until, float) and (
+            self.start is None or isinstance(self.start, float)
+        )
+
+    def resolve(self, anchor: float) -> tuple[Window, Window | None]:
+        """The window and its baseline (None when the baseline length is zero)."""
+        end = _at(self.until, anchor) if self.until is not None else anchor
+        begin = _at(self.start, anchor) if self.start is not None else end - (self.since or 3600.0)
+        if begin >= end:
+            raise UsageError("the window is empty: its start is not before its end")
+        window = Window(begin, end)
+        length = self.baseline if self.baseline is not None else end - begin
+        baseline = Window(begin - length, begin) if length > 0 else None
+        return window, baseline
+
+
+def _at(value: float | Relative, anchor: float) -> float:
+    return anchor - value.seconds_back if isinstance(value, Relative) else value
+
+
+@dataclass
+class WindowedEvents:
+    """Events of the window and of its baseline, time-ordered, plus what fell outside both."""
+
+    window: Window
+    baseline: Window | None
+    events: list[Event]
+    outside: int
+    earliest_seen: float | None
+
+
+def cut(events: Iterable[Event], spec: WindowSpec, anchor: float | None) -> WindowedEvents:
+    """Keep the events inside the window or its baseline.
+
+    With an `anchor` (live sources: now) the windows are known up front and events stream through.
+    Without one, the newest event is the anchor; only events that can still fall inside the
+    windows are buffered, so memory follows the window, not the file.
+    """
+    if anchor is not None or spec.is_absolute:
+        window, baseline = spec.resolve(anchor if anchor is not None else 0.0)
+        return _cut_known(events, window, baseline)
+    return _cut_anchored_at_newest(events, spec)
+
+
+def _cut_known(events: Iterable[Event], window: Window, baseline: Window | None) -> WindowedEvents:
+    low = baseline.start if baseline else window.start
+    kept: list[Event] = []
+    outside = 0
+    earliest: float | None = None
+    for event in events:
+        ts = event.timestamp
+        if earliest is None or ts < earliest:
+            earliest = ts
+        if low <= ts < window.end:
+            kept.append(event)
+        else:
+            outside += 1
+    kept.sort(key=_by_time)
+    return WindowedEvents(window, baseline, kept, outside, earliest)
+
+
+def _cut_anchored_at_newest(events: Iterable[Event], spec: WindowSpec) -> WindowedEvents:
+    lookback = _lookback(spec)
+    floor = spec.start - (spec.baseline or 0.0) if isinstance(spec.start, float) else None
+    buffer: deque[Event] = deque()
+    newest = float("-inf")
+    earliest: float | None = None
+    dropped = 0
+    for event in events:
+        ts = event.timestamp
+        if earliest is None or ts < earliest:
+            earliest = ts
+        if floor is not None and ts < floor:
+            dropped += 1
+            continue
+        newest = max(newest, ts)
+        buffer.append(event)
+        if lookback is not None:
+            while buffer and buffer[0].timestamp < newest - lookback:
+                buffer.popleft()
+                dropped += 1
+    if not buffer:
+        window, baseline = spec.resolve(newest if newest > float("-inf") else 0.0)
+        return WindowedEvents(window, baseline, [], dropped, earliest)
+    # The anchor is the newest event; the window is half-open, so nudge its end past that event.
+    window, baseline = spec.resolve(newest + 0.001)
+    cut_events = _cut_known(_drain(buffer), window, baseline)
+    cut_events.outside += dropped
+    cut_events.earliest_seen = earliest
+    return cut_events
+
+
+def _lookback(spec: WindowSpec) -> float | None:
+    """How far back from the newest event an event can still matter, or None if unbounded."""
+    if spec.start is not None and not isinstance(spec.start, Relative):
+        return None
+    until_back = spec.until.seconds_back if isinstance(spec.until, Relative) else 0.0
+    if spec.start is not None:
+        assert isinstance(spec.start, Relative)
+        length = spec.start.seconds_back - until_back
+    else:
+        length = spec.since or 3600.0
+    baseline = spec.baseline if spec.baseline is not None else length
+    return until_back + length + baseline + 0.001
+
+
+def _drain(buffer: deque[Event]) -> Iterator[Event]:
+    while buffer:
+        yield buffer.popleft()
+
+
+def _by_time(event: Event) -> float:
+    return event.timestamp
