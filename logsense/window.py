@@ -23,8 +23,10 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a duration such as `30m`, `1h`, `2d`, `1h30m` or `90s`; UsageError otherwise."""
+    """Seconds in a duration such as `30m`, `1h`, `2d`, `1h30m`, `90s` or `0`; else UsageError."""
     compact = text.strip().lower().replace(" ", "")
+    if compact == "0":
+        return 0.0
     parts = _DURATION.findall(compact)
     if not compact or "".join(n + u for n, u in parts) != compact:
         raise UsageError(f"not a duration: {text!r} (use e.g. 30m, 1h, 2d, 1h30m)")

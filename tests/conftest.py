@@ -1,0 +1,66 @@
+"""Session-wide fixtures: the real embedding model and CLI helpers, loaded or started once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from logsense.cli import app
+from logsense.embed import MiniLMEmbedder, default_embedder
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    """The real bundled all-MiniLM-L6-v2, shared by every test (the CLI uses the same one)."""
+    return default_embedder()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never read the developer's own config or state."""
+    monkeypatch.setenv("LOGSENSE_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.delenv("LOGSENSE_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
+class Cli:
+    """Runs `logsense` in-process like a user would type it, and parses JSON output."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: bytes | None = None) -> tuple[int, str, str]:
+        result = self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    def json(self, *args: str) -> dict:
+        code, out, err = self(*args, "--format", "json", "--quiet")
+        assert code == 0, err
+        return orjson.loads(out)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Iterator[Cli]:
+    yield Cli()
+
+
+def needs_shared_data() -> pytest.MarkDecorator:
+    """Skip when ../shared/data (Loghub) is absent, as in a user's clone."""
+    return pytest.mark.skipif(
+        not SHARED_DATA.is_dir(),
+        reason=f"{SHARED_DATA} is absent (it exists only beside the project's own checkout)",
+    )
+
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
