@@ -10,8 +10,8 @@ from logsense.errors import InputError
 from logsense.sources.files import FileSource
 
 LINES = [
-    {"@timestamp": "2026-11-20T13:00:00.000Z", "log": {"level": "ERROR"}, "service": {"name": "api"},
-     "trace": {"id": "t1"}, "user": {"id": "u1"}, "message": "boom"},
+    {"@timestamp": "2026-11-20T13:00:00.000Z", "log": {"level": "ERROR"},
+     "service": {"name": "api"}, "trace": {"id": "t1"}, "user": {"id": "u1"}, "message": "boom"},
     {"@timestamp": "2026-11-20T14:00:01+01:00", "log.level": "warning", "service.name": "api",
      "message": "dotted"},
     {"timestamp": 1795179602000, "level": 50, "service": "db", "request_id": "r9", "msg": "pino"},
@@ -123,5 +123,5 @@ def test_stdin(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read .*nope.jsonl: No such file"):
+    with pytest.raises(InputError, match=r"cannot read .*nope\.jsonl: No such file"):
         list(FileSource(str(tmp_path / "nope.jsonl"), FieldMap()).read())

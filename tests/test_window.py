@@ -42,7 +42,7 @@ def test_since_and_from_together_is_a_usage_error() -> None:
 
 def test_file_window_counts_back_from_the_newest_event() -> None:
     base = at("2026-11-20T10:00:00")
-    events = [event(base + minute * 60) for minute in range(0, 181)]  # 10:00 .. 13:00
+    events = [event(base + minute * 60) for minute in range(181)]  # 10:00 .. 13:00
     result = cut(iter(events), WindowSpec.from_options("1h", None, None), anchor=None)
     assert result.window.end > base + 180 * 60 >= result.window.start
     in_window = [e for e in result.events if e.timestamp >= result.window.start]
@@ -53,7 +53,7 @@ def test_file_window_counts_back_from_the_newest_event() -> None:
 
 def test_absolute_until_with_since() -> None:
     base = at("2026-11-20T10:00:00")
-    events = [event(base + minute * 60) for minute in range(0, 181)]
+    events = [event(base + minute * 60) for minute in range(181)]
     spec = WindowSpec.from_options("30m", "2026-11-20T12:00:00Z", None, baseline="0")
     result = cut(iter(events), spec, anchor=None)
     assert result.baseline is None
