@@ -7,6 +7,7 @@ level normalization, and the bookkeeping of what was malformed or guessed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ _LEVEL_NAMES = {
     "fatal": "fatal", "critical": "fatal", "crit": "fatal", "panic": "fatal", "emerg": "fatal",
     "emergency": "fatal", "alert": "fatal", "ftl": "fatal",
 }  # fmt: skip
+_LEVEL_NAMES |= {name.upper(): level for name, level in list(_LEVEL_NAMES.items())}
 # pino/bunyan numeric levels
 _NUMERIC_LEVELS = ((60, "fatal"), (50, "error"), (40, "warn"), (30, "info"), (0, "debug"))
 _MAX_EXAMPLES = 3
@@ -98,63 +100,94 @@ class SourceStats:
 
 
 _MISSING = object()
+_FIELD_NAMES = tuple(FieldMap.model_fields)
 
 
-def _lookup(record: dict[str, Any], key: str) -> Any:
-    value = record.get(key, _MISSING)
-    if value is not _MISSING or "." not in key:
-        return value
-    node: Any = record
-    for part in key.split("."):
-        if not isinstance(node, dict):
-            return _MISSING
-        node = node.get(part, _MISSING)
-        if node is _MISSING:
-            return _MISSING
-    return node
+def _flat(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda record: record.get(key)
+
+
+def _nested(parts: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    def get(record: dict[str, Any]) -> Any:
+        node: Any = record
+        for part in parts:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        return node
+
+    return get
+
+
+class _Plan:
+    """For one layout of top-level keys: per field, only the getters that can match it.
+
+    Records of one input share a few layouts, so planning once per layout turns field lookup
+    into one or two dict gets per field instead of a search over every candidate key.
+    """
+
+    __slots__ = ("getters",)
+
+    def __init__(self, fields: FieldMap, top_keys: frozenset[str]) -> None:
+        self.getters: dict[str, list[Callable[[dict[str, Any]], Any]]] = {}
+        for name in _FIELD_NAMES:
+            chosen: list[Callable[[dict[str, Any]], Any]] = []
+            for key in getattr(fields, name):
+                if key in top_keys:
+                    chosen.append(_flat(key))
+                elif "." in key and key.split(".", 1)[0] in top_keys:
+                    chosen.append(_nested(tuple(key.split("."))))
+            self.getters[name] = chosen
+
+    def get(self, name: str, record: dict[str, Any]) -> Any:
+        """The first present, non-empty value of field `name`, or None."""
+        for getter in self.getters[name]:
+            value = getter(record)
+            if value is not None and value != "":
+                return value
+        return None
 
 
 class RecordReader:
     """Builds Events from dict records using a FieldMap, counting problems in `stats`."""
 
-    __slots__ = ("fields", "stats")
-
     def __init__(self, fields: FieldMap, stats: SourceStats) -> None:
-        self.fields = fields
         self.stats = stats
+        self._fields = fields
+        self._plans: dict[frozenset[str], _Plan] = {}
 
-    def _first(self, record: dict[str, Any], keys: list[str]) -> Any:
-        for key in keys:
-            value = _lookup(record, key)
-            if value is not _MISSING and value is not None and value != "":
-                return value
-        return None
+    def _plan(self, record: dict[str, Any]) -> _Plan:
+        layout = frozenset(record)
+        plan = self._plans.get(layout)
+        if plan is None:
+            plan = self._plans[layout] = _Plan(self._fields, layout)
+        return plan
 
     def event(self, record: dict[str, Any], origin: str) -> Event | None:
         """The Event for `record`, or None (counted as malformed) when it has no time or message."""
-        fields, stats = self.fields, self.stats
-        timestamp = parse_timestamp(self._first(record, fields.timestamp))
+        get = self._plan(record).get
+        timestamp = parse_timestamp(get("timestamp", record))
         if timestamp is None:
-            stats.reject(origin, "no timestamp")
+            self.stats.reject(origin, "no timestamp")
             return None
-        message = self._first(record, fields.message)
+        message = get("message", record)
         if not isinstance(message, str):
-            stats.reject(origin, "no message")
+            self.stats.reject(origin, "no message")
             return None
-        stack = self._first(record, fields.stack_trace)
+        stack = get("stack_trace", record)
         if "\n" in message:
             message, _, rest = message.partition("\n")
             stack = stack if isinstance(stack, str) else rest
         return Event(
             timestamp=timestamp,
             message=message.rstrip(),
-            level=self.level(self._first(record, fields.level)),
-            service=self.service(self._first(record, fields.service)),
-            request_id=_text(self._first(record, fields.request_id)),
-            user_id=_text(self._first(record, fields.user_id)),
+            level=self.level(get("level", record)),
+            service=self.service(get("service", record)),
+            request_id=_text(get("request_id", record)),
+            user_id=_text(get("user_id", record)),
             stack_trace=stack if isinstance(stack, str) and stack.strip() else None,
-            host=_text(self._first(record, fields.host)),
-            version=_text(self._first(record, fields.version)),
+            host=_text(get("host", record)),
+            version=_text(get("version", record)),
             origin=origin,
         )
 
@@ -163,7 +196,9 @@ class RecordReader:
         if raw is None:
             self.stats.missing_level += 1
             return "info"
-        level = normalize_level(raw)
+        level = _LEVEL_NAMES.get(raw) if isinstance(raw, str) else None
+        if level is None:
+            level = normalize_level(raw)
         if level is None:
             self.stats.unknown_levels[str(raw)[:20]] += 1
             return "info"
@@ -180,4 +215,4 @@ class RecordReader:
 def _text(value: object) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
-    return str(value)
+    return value if isinstance(value, str) else str(value)
