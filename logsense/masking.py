@@ -59,7 +59,10 @@ def mask(message: str) -> str:
     out: list[str] = []
     for index, token in enumerate(tokens):
         verdict = _cache.get(token)
-        if verdict is None:
+        if verdict is None and token.isdigit():
+            # Bare numbers are the most common variable; deciding them here keeps the cache small.
+            verdict = _STATUS_CANDIDATE if len(token) == 3 and token[0] in "12345" else _VARIABLE
+        elif verdict is None:
             verdict = _classify(token)
             if len(_cache) >= _CACHE_LIMIT:
                 _cache.clear()

@@ -75,15 +75,15 @@ class FileSource:
     def read(self) -> Iterator[Event]:
         """Every event of the input in file order; problems are counted in `self.stats`."""
         with self._open() as stream:
-            lines = _numbered_lines(stream, self.stats)
-            first = next(lines, None)
+            lines = enumerate(stream, start=1)
+            first = next(((n, raw) for n, raw in lines if raw.strip()), None)
             if first is None:
                 return
             rest = _chain_first(first, lines)
-            if first[1].lstrip().startswith("{"):
+            if first[1].lstrip().startswith(b"{"):
                 yield from self._json_events(rest)
             else:
-                yield from self._text_events(rest)
+                yield from self._text_events(_decoded(rest, self.stats))
 
     @contextmanager
     def _open(self) -> Iterator[IO[bytes]]:
@@ -96,22 +96,40 @@ class FileSource:
         except OSError as exc:
             raise InputError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
-    def _json_events(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
+    def _json_events(self, lines: Iterable[tuple[int, bytes]]) -> Iterator[Event]:
         name, stats, records = self.name, self.stats, self._records
-        for number, line in lines:
-            stats.read += 1
-            origin = f"{name}:{number}"
+        for number, raw in lines:
             try:
-                record: Any = orjson.loads(line)
+                record: Any = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                stats.reject(origin, "invalid JSON")
+                if not raw.strip():
+                    continue
+                record = self._salvage(raw, f"{name}:{number}")
+                if record is None:
+                    continue
+            stats.read += 1
+            if type(record) is not dict:
+                stats.reject(f"{name}:{number}", "not a JSON object")
                 continue
-            if not isinstance(record, dict):
-                stats.reject(origin, "not a JSON object")
-                continue
-            event = records.event(record, origin)
+            event = records.event(record, f"{name}:{number}")
             if event is not None:
                 yield event
+
+    def _salvage(self, raw: bytes, origin: str) -> Any:
+        """The record of a line orjson refused if its only fault is bad UTF-8, else None."""
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                record = orjson.loads(raw.decode("utf-8", errors="replace"))
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                self.stats.undecodable += 1
+                return record
+        self.stats.read += 1
+        self.stats.reject(origin, "invalid JSON")
+        return None
 
     def _text_events(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
         pending: tuple[dict[str, Any], int, list[str]] | None = None
@@ -190,8 +208,9 @@ def _with_ids(groups: dict[str, Any]) -> dict[str, Any]:
     return groups
 
 
-def _numbered_lines(stream: IO[bytes], stats: SourceStats) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(stream, start=1):
+def _decoded(lines: Iterable[tuple[int, bytes]], stats: SourceStats) -> Iterator[tuple[int, str]]:
+    """Non-blank lines as text; invalid UTF-8 is replaced and counted."""
+    for number, raw in lines:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -203,7 +222,7 @@ def _numbered_lines(stream: IO[bytes], stats: SourceStats) -> Iterator[tuple[int
 
 
 def _chain_first(
-    first: tuple[int, str], rest: Iterator[tuple[int, str]]
-) -> Iterator[tuple[int, str]]:
+    first: tuple[int, bytes], rest: Iterator[tuple[int, bytes]]
+) -> Iterator[tuple[int, bytes]]:
     yield first
     yield from rest
