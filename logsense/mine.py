@@ -19,9 +19,12 @@ from logsense.masking import mask
 from logsense.model import Event, Pattern, Sample, Totals, Window, level_class, level_rank
 from logsense.stacktrace import fingerprint
 
-__all__ = ["Mined", "Miner", "mine", "pattern_id"]
+__all__ = ["Mined", "Miner", "PatternKey", "mine", "pattern_id"]
 
 _SHAPE_CACHE_LIMIT = 200_000
+
+# (service, level class, Drain cluster id, stack fingerprint): where an event's stats go.
+PatternKey = tuple[str, str, int, str | None]
 
 
 def pattern_id(service: str, level_cls: str, template: str, stack: str | None) -> str:
@@ -49,12 +52,16 @@ class Miner:
         self._depth = depth
         self._drains: dict[tuple[str, str], Drain] = {}
         self._shapes: dict[tuple[str, str, str], int] = {}
-        self._stats: dict[tuple[str, str, int, str | None], Pattern] = {}
+        self._stats: dict[PatternKey, Pattern] = {}
+        self._final: dict[PatternKey, Pattern] = {}
         self._rng = random.Random(0)
         self._seq = 0
 
-    def add(self, event: Event, in_window: bool = True) -> None:
-        """Assign `event` to its pattern; count it in the window stats or just the baseline's."""
+    def add(self, event: Event, in_window: bool = True) -> PatternKey:
+        """Assign `event` to its pattern; count it in the window stats or just the baseline's.
+
+        Returns a key that `pattern_of` turns into the event's final Pattern after `patterns()`.
+        """
         lcls = level_class(event.level)
         cluster_id = self._cluster_id(event.service, lcls, event.message)
         stack = None
@@ -68,8 +75,9 @@ class Miner:
             self._stats[key] = pattern
         if not in_window:
             pattern.baseline_count += 1
-            return
-        self._count(pattern, event)
+        else:
+            self._count(pattern, event)
+        return key
 
     def _cluster_id(self, service: str, lcls: str, message: str) -> int:
         shape_key = (service, lcls, mask(message))
@@ -126,7 +134,12 @@ class Miner:
                 _merge_into(merged[pid], stats)
             else:
                 merged[pid] = stats
+            self._final[(service, lcls, cluster_id, stack)] = merged[pid]
         return list(merged.values())
+
+    def pattern_of(self, key: PatternKey) -> Pattern:
+        """The final Pattern of an event, by the key `add` returned; call after `patterns()`."""
+        return self._final[key]
 
 
 def _sample(event: Event) -> Sample:
