@@ -74,8 +74,10 @@ def _errors_as_exit_codes() -> Iterator[None]:
         )
 
 
-def _settings(config: Path | None, fields: list[str], header_regex: str | None) -> Settings:
-    settings = load_settings(config, header_regex=header_regex)
+def _settings(
+    config: Path | None, fields: list[str], header_regex: str | None, state: Path | None = None
+) -> Settings:
+    settings = load_settings(config, header_regex=header_regex, state_dir=state)
     if fields:
         settings.fields = settings.fields.override(fields)
     return settings
@@ -118,6 +120,18 @@ HeaderOpt = Annotated[
         "request_id, user_id).",
     ),
 ]
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Where the pattern registry and caches live (default: LOGSENSE_STATE_DIR, "
+        "else ~/.local/state/logsense).",
+    ),
+]
+ResetStateOpt = Annotated[
+    bool,
+    typer.Option("--reset-state", help="Start the pattern registry afresh (ids are reassigned)."),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="logsense.toml to read (default: LOGSENSE_CONFIG).")
 ]
@@ -141,14 +155,18 @@ def triage(
     header_regex: HeaderOpt = None,
     config: ConfigOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    state: StateDirOpt = None,
+    reset_state: ResetStateOpt = False,
 ) -> None:
     """Rank what is going wrong in a window of logs by the share of requests it affects."""
     del no_llm  # accepted now so scripts keep working when LLM summaries arrive
     with _errors_as_exit_codes():
-        settings = _settings(config, field or [], header_regex)
+        settings = _settings(config, field or [], header_regex, state)
         spec = WindowSpec.from_options(since, until, start, baseline or settings.baseline)
         file_source = FileSource(source, settings.fields, settings.header_regex)
-        report = run_triage(file_source, spec, settings, progress=not quiet)
+        report = run_triage(
+            file_source, spec, settings, progress=not quiet, reset_state=reset_state
+        )
         renderer = RENDERERS[output_format.value]
         if out is None:
             renderer(report, sys.stdout)

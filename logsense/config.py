@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     grouping: GroupingConfig = GroupingConfig()
     baseline: str | None = None
     samples_per_pattern: int = Field(5, ge=1, le=100)
+    state_dir: Path | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -10,7 +10,9 @@ from logsense.mine import mine
 from logsense.model import Report, Window, iso
 from logsense.progress import counting
 from logsense.rank import rank
+from logsense.registry import Registry
 from logsense.sources import Source
+from logsense.state import state_dir
 from logsense.summarize import headline, rules_summary
 from logsense.window import WindowedEvents, WindowSpec, cut
 
@@ -28,10 +30,12 @@ def triage(
     anchor: float | None = None,
     embedder: Embedder | None = None,
     progress: bool = True,
+    reset_state: bool = False,
 ) -> Report:
     """Read `source`, keep the window and its baseline, and return the ranked report.
 
     `anchor` is "now" for live sources; None anchors relative times at the newest event.
+    Pattern ids come from the registry in the state directory (`reset_state` empties it first).
     Raises InputError when there is nothing to triage (no events at all, or none in the window).
     """
     windowed = cut(counting(source.read(), f"reading {source.name}", progress), spec, anchor)
@@ -44,12 +48,14 @@ def triage(
     totals.malformed = source.stats.malformed
     totals.outside_window = windowed.outside
     novelty_known = _baseline_covered(windowed)
+    with Registry.open(state_dir(settings.state_dir), reset=reset_state) as registry:
+        known = registry.assign(mined.patterns)
     groups = group(
         candidates(mined.patterns, novelty_known),
         settings.grouping,
         embedder or default_embedder(),
     )
-    issues = rank(groups, totals, window, baseline, novelty_known, settings.severity)
+    issues = rank(groups, totals, window, baseline, novelty_known, settings.severity, known)
     for issue in issues:
         issue.summary = rules_summary(issue, totals)
     warnings = [*source.stats.warnings(), *_window_warnings(windowed, novelty_known)]

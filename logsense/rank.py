@@ -11,7 +11,8 @@ import hashlib
 
 from logsense.config import SeverityConfig
 from logsense.group import Group
-from logsense.model import Issue, Severity, Totals, Window, level_rank
+from logsense.model import Issue, Pattern, Severity, Status, Totals, Window, level_rank
+from logsense.registry import Known
 
 __all__ = ["SEVERITIES", "impact_of", "rank", "severity_of"]
 
@@ -97,15 +98,16 @@ def rank(
     baseline: Window | None,
     novelty_known: bool,
     config: SeverityConfig,
+    known: dict[str, Known] | None = None,
 ) -> list[Issue]:
-    """Issues for `groups`, with status, rate change and severity, best first, ranks from 1."""
+    """Issues for `groups`, with status, rate change and severity, best first, ranks from 1.
+
+    `known` holds the registry's earlier sightings of patterns, which tell regressions apart.
+    """
     issues = [impact_of(group, totals, window) for group in groups]
     for issue in issues:
         baseline_events = sum(p.baseline_count for p in issue.patterns)
-        if novelty_known:
-            issue.status = "new" if baseline_events == 0 else "ongoing"
-        else:
-            issue.status = "ongoing"
+        issue.status = _status(issue.patterns, window, baseline, novelty_known, known or {})
         if baseline is not None and baseline_events:
             now = issue.events / window.minutes
             before = baseline_events / baseline.minutes
@@ -115,6 +117,39 @@ def rank(
     for position, issue in enumerate(issues, start=1):
         issue.rank = position
     return issues
+
+
+def pattern_status(
+    pattern: Pattern,
+    window: Window,
+    baseline: Window | None,
+    novelty_known: bool,
+    known: dict[str, Known],
+) -> Status:
+    """ongoing (in the baseline too), regressed (seen before the baseline, gone, back) or new.
+
+    Without a covered baseline or an earlier sighting, novelty is unknown and "ongoing" is said.
+    """
+    if pattern.baseline_count:
+        return "ongoing"
+    before = known.get(pattern.id)
+    if before is not None and before.first_seen < (baseline or window).start:
+        return "regressed"
+    return "new" if novelty_known else "ongoing"
+
+
+def _status(
+    patterns: list[Pattern],
+    window: Window,
+    baseline: Window | None,
+    novelty_known: bool,
+    known: dict[str, Known],
+) -> Status:
+    statuses = {pattern_status(p, window, baseline, novelty_known, known) for p in patterns}
+    for status in ("ongoing", "regressed"):
+        if status in statuses:
+            return status
+    return "new"
 
 
 def _order(issue: Issue) -> tuple[bool, int, float, int, str]:
