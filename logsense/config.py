@@ -78,12 +78,13 @@ class SeverityConfig(_Strict):
 class GroupingConfig(_Strict):
     """When two patterns are one issue.
 
-    `min_similarity`: cosine similarity of template embeddings that joins two patterns of the same
-    service. `min_cooccurrence`: Jaccard overlap of the request sets that joins any two patterns.
+    `min_similarity`: cosine similarity of template embeddings that joins two patterns of one
+    service and level class (active in the same minutes). `min_containment`: the share of a
+    pattern's requests that must also have an earlier pattern for the two to be one issue.
     """
 
-    min_similarity: float = Field(0.82, ge=0, le=1)
-    min_cooccurrence: float = Field(0.5, ge=0, le=1)
+    min_similarity: float = Field(0.9, ge=0, le=1)
+    min_containment: float = Field(0.9, ge=0, le=1)
 
 
 class Settings(BaseSettings):

@@ -1,10 +1,16 @@
 """Grouping: which patterns are one problem, and which of them is its root cause.
 
-Two signals join patterns. They mean the same thing: template embeddings of one service and level
-class are close. They happen to the same requests: the Jaccard overlap of their request sets is
-high. Both become one distance (each scaled so its own threshold lands at 1.0) and
-scikit-learn's average-linkage clustering cuts at 1.0. Average linkage keeps a generic edge symptom
-(a gateway 5xx line shared by two incidents) from chaining unrelated incidents together.
+Two signals join patterns (union-find, so each join is explainable on its own):
+
+- **They happen to the same requests, after one another.** Pattern S joins pattern L when S's
+  requests are almost all requests of L (containment ≥ `min_containment`), far more than chance
+  allows (a binomial test against L's share of all requests), and L's event comes first in most
+  of the requests they share. The direction matters: a caller's error attaches to the failure it
+  reports, while a generic edge symptom (a gateway 5xx line shared by two incidents) can never
+  pull two root causes together, since both come before it.
+- **They mean the same thing.** Two patterns of one service and level class whose template
+  embeddings are close (cosine ≥ `min_similarity`) and that are active in the same minutes: the
+  same problem split over templates.
 
 The root cause is the pattern whose event comes first inside the affected requests: the deepest
 service logs the failure before its callers report it.
@@ -12,22 +18,26 @@ service logs the failure before its callers report it.
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from sklearn.cluster import AgglomerativeClustering
+from scipy import sparse, stats
 
 from logsense.config import GroupingConfig
 from logsense.embed import Embedder, embedding_text
 from logsense.model import Pattern, level_class, level_rank
 
-__all__ = ["Group", "candidates", "find_root", "group"]
+__all__ = ["Group", "candidates", "exception_types", "find_root", "group"]
 
 Matrix = npt.NDArray[np.float64]
-_FAR = 10.0
+# A join by co-occurrence must be this unlikely under independence.
+_MAX_CHANCE = 1e-4
+_MIN_SHARED_MINUTES = 0.3
+_EXCEPTION = re.compile(r"\b((?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error))\b")
 
 
 @dataclass
@@ -48,80 +58,196 @@ def candidates(patterns: list[Pattern], novelty_known: bool) -> list[Pattern]:
     ]
 
 
-def group(patterns: list[Pattern], config: GroupingConfig, embedder: Embedder) -> list[Group]:
-    """Cluster `patterns` into groups, each with its root cause; singletons are groups too."""
-    if not patterns:
-        return []
-    if len(patterns) == 1:
-        return [Group(patterns, patterns[0], "the only pattern of this issue")]
-    distance = np.minimum(
-        _meaning_distance(patterns, config, embedder), _cooccurrence_distance(patterns, config)
-    )
-    labels = AgglomerativeClustering(
-        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1.0
-    ).fit_predict(distance)
-    members: dict[int, list[Pattern]] = {}
-    for pattern, label in zip(patterns, labels, strict=True):
-        members.setdefault(int(label), []).append(pattern)
+def group(
+    patterns: list[Pattern],
+    config: GroupingConfig,
+    embedder: Embedder,
+    total_requests: int | None = None,
+) -> list[Group]:
+    """Cluster `patterns` into groups, each with its root cause; singletons are groups too.
+
+    Patterns that mean the same thing are joined first, so that one problem split over several
+    templates counts as one when its co-occurrence with other problems is measured.
+    `total_requests` (distinct requests in the window) sets the chance level of co-occurrence.
+    """
+    joined = _UnionFind(len(patterns))
+    for a, b in _same_meaning(patterns, config, embedder):
+        joined.union(a, b)
+    nodes = _members(joined, list(range(len(patterns))))
+    node_requests = [_merged_requests([patterns[i] for i in node]) for node in nodes]
+    for child, parent in _caused_by(node_requests, config, total_requests):
+        joined.union(nodes[child][0], nodes[parent][0])
     groups = []
-    for group_patterns in members.values():
+    for member_ids in _members(joined, list(range(len(patterns)))):
+        group_patterns = [patterns[i] for i in member_ids]
         root, why = find_root(group_patterns)
         groups.append(Group(group_patterns, root, why))
     return groups
 
 
-def _meaning_distance(
+class _UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, item: int) -> int:
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, a: int, b: int) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _members(joined: _UnionFind, items: list[int]) -> list[list[int]]:
+    sets: dict[int, list[int]] = {}
+    for item in items:
+        sets.setdefault(joined.find(item), []).append(item)
+    return list(sets.values())
+
+
+Requests = dict[str, tuple[float, int]]
+
+
+def _merged_requests(patterns: list[Pattern]) -> Requests:
+    """The requests of several patterns, each with its earliest (time, sequence) among them."""
+    if len(patterns) == 1:
+        return patterns[0].requests
+    merged: Requests = {}
+    for pattern in patterns:
+        for request, at in pattern.requests.items():
+            if request not in merged or at < merged[request]:
+                merged[request] = at
+    return merged
+
+
+def _same_meaning(
     patterns: list[Pattern], config: GroupingConfig, embedder: Embedder
-) -> Matrix:
-    """Embedding distance scaled so `min_similarity` maps to 1.0; far apart across services."""
-    n = len(patterns)
-    distance = np.full((n, n), _FAR)
-    np.fill_diagonal(distance, 0.0)
-    keys = [(p.service, level_class(p.level)) for p in patterns]
+) -> list[tuple[int, int]]:
+    """Pairs of one service and level class, active in the same minutes, that say the same:
+    close template embeddings, or an exception type in common (a wrapper and its cause)."""
     by_key: dict[tuple[str, str], list[int]] = {}
-    for index, key in enumerate(keys):
-        by_key.setdefault(key, []).append(index)
+    for index, p in enumerate(patterns):
+        by_key.setdefault((p.service, level_class(p.level)), []).append(index)
     comparable = [idx for idx in by_key.values() if len(idx) > 1]
     if not comparable:
-        return distance
+        return []
     wanted = sorted({i for idx in comparable for i in idx})
     vectors = embedder.embed([embedding_text(patterns[i].template) for i in wanted])
     row = {i: r for r, i in enumerate(wanted)}
-    scale = max(1.0 - config.min_similarity, 1e-6)
+    exceptions = {i: exception_types(patterns[i]) for i in wanted}
+    pairs = []
     for idx in comparable:
         sub = vectors[[row[i] for i in idx]]
-        cosine = sub @ sub.T
-        distance[np.ix_(idx, idx)] = (1.0 - cosine) / scale
-    np.fill_diagonal(distance, 0.0)
-    return distance
+        close = sub @ sub.T >= config.min_similarity
+        for x, a in enumerate(idx):
+            for y in range(x + 1, len(idx)):
+                b = idx[y]
+                alike = bool(close[x, y]) or bool(exceptions[a] & exceptions[b])
+                if alike and _share_minutes(patterns[a], patterns[b]):
+                    pairs.append((a, b))
+    return pairs
 
 
-def _cooccurrence_distance(patterns: list[Pattern], config: GroupingConfig) -> Matrix:
-    """1 − Jaccard of request sets, scaled so `min_cooccurrence` maps to 1.0."""
-    n = len(patterns)
+def exception_types(pattern: Pattern) -> set[str]:
+    """Exception class names of a pattern: its stack fingerprint's chain and its template's."""
+    found = set(_EXCEPTION.findall(pattern.template))
+    if pattern.fingerprint:
+        found.update(pattern.fingerprint.split("|", 1)[0].split("<"))
+    found.discard("?")
+    return found
+
+
+def _share_minutes(a: Pattern, b: Pattern) -> bool:
+    minutes_a, minutes_b = set(a.per_minute), set(b.per_minute)
+    together = len(minutes_a & minutes_b)
+    return together >= _MIN_SHARED_MINUTES * min(len(minutes_a), len(minutes_b))
+
+
+def _caused_by(
+    nodes: list[Requests], config: GroupingConfig, total_requests: int | None
+) -> list[tuple[int, int]]:
+    """(child, parent) pairs: the child happens inside the parent's requests, after it."""
+    shared, sizes = _shared_requests(nodes)
+    if shared is None:
+        return []
+    total = max(total_requests or 0, int(sizes.max()))
+    links = []
+    for child in range(len(nodes)):
+        parent = _best_parent(child, nodes, shared, sizes, total, config)
+        if parent is not None:
+            links.append((child, parent))
+    return links
+
+
+def _shared_requests(nodes: list[Requests]) -> tuple[Matrix | None, Matrix]:
+    """Matrix of shared request counts between nodes, and each node's request count."""
     index: dict[str, int] = {}
     rows: list[int] = []
     cols: list[int] = []
-    for row, pattern in enumerate(patterns):
-        for request in pattern.requests:
+    for row, requests in enumerate(nodes):
+        for request in requests:
             rows.append(row)
             cols.append(index.setdefault(request, len(index)))
+    sizes = np.array([len(r) for r in nodes], dtype=np.float64)
     if not index:
-        distance = np.full((n, n), _FAR)
-        np.fill_diagonal(distance, 0.0)
-        return distance
+        return None, sizes
     incidence = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n, len(index))
+        (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(len(nodes), len(index))
     )
-    shared = (incidence @ incidence.T).toarray()
-    sizes = np.diag(shared)
-    union = sizes[:, None] + sizes[None, :] - shared
-    with np.errstate(divide="ignore", invalid="ignore"):
-        jaccard = np.where(union > 0, shared / union, 0.0)
-    scale = max(1.0 - config.min_cooccurrence, 1e-6)
-    distance = np.where(jaccard > 0, (1.0 - jaccard) / scale, _FAR)
-    np.fill_diagonal(distance, 0.0)
-    return np.asarray(distance, dtype=np.float64)
+    return np.asarray((incidence @ incidence.T).toarray(), dtype=np.float64), sizes
+
+
+def _best_parent(
+    child: int,
+    nodes: list[Requests],
+    shared: Matrix,
+    sizes: Matrix,
+    total: int,
+    config: GroupingConfig,
+) -> int | None:
+    n = sizes[child]
+    if n == 0:
+        return None
+    best: tuple[float, float, int] | None = None
+    for found in np.nonzero(shared[child])[0]:
+        parent = int(found)
+        if parent == child:
+            continue
+        together = float(shared[child, parent])
+        containment = together / n
+        if containment < config.min_containment:
+            continue
+        chance = min(sizes[parent] / total, 1.0)
+        if _log_chance(together, n, chance) > math.log(_MAX_CHANCE):
+            continue
+        if not _comes_first(nodes[parent], nodes[child]):
+            continue
+        key = (containment, float(sizes[parent]), -parent)
+        if best is None or key > best:
+            best = key
+    return None if best is None else -best[2]
+
+
+def _log_chance(together: float, n: float, chance: float) -> float:
+    """log P(at least `together` of `n` requests fall in the parent's set by chance)."""
+    if chance >= 1.0:
+        return 0.0
+    return float(stats.binom.logsf(together - 1, n, chance))
+
+
+def _comes_first(parent_requests: Requests, child_requests: Requests) -> bool:
+    """True when the parent's event precedes the child's in most requests they share."""
+    first = later = 0
+    for request, at in child_requests.items():
+        parent_at = parent_requests.get(request)
+        if parent_at is None:
+            continue
+        if parent_at < at:
+            first += 1
+        else:
+            later += 1
+    return first > later
 
 
 def find_root(patterns: list[Pattern]) -> tuple[Pattern, str]:

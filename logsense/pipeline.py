@@ -18,8 +18,8 @@ from logsense.window import WindowedEvents, WindowSpec, cut
 
 __all__ = ["triage"]
 
-# The baseline counts as covered when the data starts no later than this after its start.
-_BASELINE_SLACK = 120.0
+# Patterns are called new only when at least this much baseline (or half of it) has data.
+_MIN_BASELINE = 15 * 60.0
 
 
 def triage(
@@ -47,18 +47,20 @@ def triage(
     totals = mined.totals
     totals.malformed = source.stats.malformed
     totals.outside_window = windowed.outside
-    novelty_known = _baseline_covered(windowed)
+    covered = _covered_baseline(windowed)
+    novelty_known = covered is not None
     with Registry.open(state_dir(settings.state_dir), reset=reset_state) as registry:
         known = registry.assign(mined.patterns)
     groups = group(
         candidates(mined.patterns, novelty_known),
         settings.grouping,
         embedder or default_embedder(),
+        totals.requests,
     )
-    issues = rank(groups, totals, window, baseline, novelty_known, settings.severity, known)
+    issues = rank(groups, totals, window, covered, novelty_known, settings.severity, known)
     for issue in issues:
         issue.summary = rules_summary(issue, totals)
-    warnings = [*source.stats.warnings(), *_window_warnings(windowed, novelty_known)]
+    warnings = [*source.stats.warnings(), *_window_warnings(windowed, covered)]
     if totals.requests is None:
         warnings.append(
             "no request-id field found (tried: "
@@ -70,25 +72,32 @@ def triage(
     return report
 
 
-def _baseline_covered(windowed: WindowedEvents) -> bool:
+def _covered_baseline(windowed: WindowedEvents) -> Window | None:
+    """The part of the baseline the input covers, if enough of it to call a pattern new."""
     baseline, earliest = windowed.baseline, windowed.earliest_seen
-    return (
-        baseline is not None
-        and earliest is not None
-        and earliest <= baseline.start + _BASELINE_SLACK
-    )
+    if baseline is None or earliest is None:
+        return None
+    covered = Window(max(baseline.start, earliest), baseline.end)
+    enough = min(_MIN_BASELINE, (baseline.end - baseline.start) / 2)
+    return covered if covered.end - covered.start >= enough else None
 
 
-def _window_warnings(windowed: WindowedEvents, novelty_known: bool) -> list[str]:
+def _window_warnings(windowed: WindowedEvents, covered: Window | None) -> list[str]:
     warnings = []
     if windowed.outside:
         warnings.append(
             f"{windowed.outside:,} events outside the window and its baseline were skipped"
         )
-    if windowed.baseline is not None and not novelty_known:
+    baseline = windowed.baseline
+    if baseline is not None and covered is None:
         warnings.append(
-            f"the input has no events before {iso(windowed.baseline.start)}, so the baseline is "
-            "incomplete: no issue is marked new and rate changes cover only the part present"
+            f"too little data before {iso(baseline.end)} for a baseline: "
+            "no issue is marked new and rate changes are not computed"
+        )
+    elif baseline is not None and covered is not None and covered.start > baseline.start:
+        warnings.append(
+            f"the baseline covers only {covered.minutes:.0f} of its {baseline.minutes:.0f} "
+            f"minutes (the input starts at {iso(covered.start)})"
         )
     return warnings
 
