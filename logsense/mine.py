@@ -23,8 +23,10 @@ __all__ = ["Mined", "Miner", "PatternKey", "mine", "pattern_id"]
 
 _SHAPE_CACHE_LIMIT = 200_000
 
-# (service, level class, Drain cluster id, stack fingerprint): where an event's stats go.
-PatternKey = tuple[str, str, int, str | None]
+# Which Drain tree a message goes to: (service, level class, *kept HTTP status codes).
+TreeKey = tuple[str, ...]
+# (tree, Drain cluster id in it, stack fingerprint): where an event's stats go.
+PatternKey = tuple[TreeKey, int, str | None]
 
 
 def pattern_id(service: str, level_cls: str, template: str, stack: str | None) -> str:
@@ -50,8 +52,8 @@ class Miner:
         self._samples_per_pattern = samples_per_pattern
         self._sim_th = sim_th
         self._depth = depth
-        self._drains: dict[tuple[str, str], Drain] = {}
-        self._shapes: dict[tuple[str, str, str], int] = {}
+        self._drains: dict[TreeKey, Drain] = {}
+        self._shapes: dict[tuple[str, str, str], tuple[TreeKey, int]] = {}
         self._stats: dict[PatternKey, Pattern] = {}
         self._final: dict[PatternKey, Pattern] = {}
         self._rng = random.Random(0)
@@ -62,12 +64,11 @@ class Miner:
 
         Returns a key that `pattern_of` turns into the event's final Pattern after `patterns()`.
         """
-        lcls = level_class(event.level)
-        cluster_id = self._cluster_id(event.service, lcls, event.message)
+        tree, cluster_id = self._cluster(event.service, level_class(event.level), event.message)
         stack = None
         if event.stack_trace is not None:
             stack = fingerprint(event.message + "\n" + event.stack_trace)
-        key = (event.service, lcls, cluster_id, stack)
+        key = (tree, cluster_id, stack)
         pattern = self._stats.get(key)
         if pattern is None:
             pattern = Pattern(id="", service=event.service, level=event.level, template="")
@@ -79,20 +80,22 @@ class Miner:
             self._count(pattern, event)
         return key
 
-    def _cluster_id(self, service: str, lcls: str, message: str) -> int:
+    def _cluster(self, service: str, lcls: str, message: str) -> tuple[TreeKey, int]:
+        """The Drain tree and cluster of a message; a masked shape seen before skips the tree."""
         shape_key = (service, lcls, mask(message))
-        cluster_id = self._shapes.get(shape_key)
-        if cluster_id is None:
-            drain = self._drains.get((service, lcls))
+        found = self._shapes.get(shape_key)
+        if found is None:
+            tree = (service, lcls, *_status_codes(shape_key[2]))
+            drain = self._drains.get(tree)
             if drain is None:
                 drain = Drain(depth=self._depth, sim_th=self._sim_th, max_children=100)
-                self._drains[(service, lcls)] = drain
+                self._drains[tree] = drain
             cluster, _ = drain.add_log_message(shape_key[2])
-            cluster_id = cluster.cluster_id
+            found = (tree, cluster.cluster_id)
             if len(self._shapes) >= _SHAPE_CACHE_LIMIT:
                 self._shapes.clear()
-            self._shapes[shape_key] = cluster_id
-        return cluster_id
+            self._shapes[shape_key] = found
+        return found
 
     def _count(self, pattern: Pattern, event: Event) -> None:
         ts = event.timestamp
@@ -126,20 +129,29 @@ class Miner:
     def patterns(self) -> list[Pattern]:
         """Final patterns: templates read from Drain now that they are fully generalized."""
         merged: dict[str, Pattern] = {}
-        for (service, lcls, cluster_id, stack), stats in self._stats.items():
-            template = self._drains[(service, lcls)].id_to_cluster[cluster_id].get_template()
-            pid = pattern_id(service, lcls, template, stack)
+        for key, stats in self._stats.items():
+            tree, cluster_id, stack = key
+            template = self._drains[tree].id_to_cluster[cluster_id].get_template()
+            pid = pattern_id(tree[0], tree[1], template, stack)
             stats.id, stats.template = pid, template
             if pid in merged:
                 _merge_into(merged[pid], stats)
             else:
                 merged[pid] = stats
-            self._final[(service, lcls, cluster_id, stack)] = merged[pid]
+            self._final[key] = merged[pid]
         return list(merged.values())
 
     def pattern_of(self, key: PatternKey) -> Pattern:
         """The final Pattern of an event, by the key `add` returned; call after `patterns()`."""
         return self._final[key]
+
+
+def _status_codes(masked: str) -> tuple[str, ...]:
+    """The HTTP status codes masking kept (the only bare 3-digit numbers it leaves).
+
+    They choose the Drain tree, so a 500 and a 409 can never be generalized into one `<*>`.
+    """
+    return tuple(t for t in masked.split() if len(t) == 3 and t.isdigit())
 
 
 def _sample(event: Event) -> Sample:
