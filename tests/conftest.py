@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import orjson
 import pytest
@@ -16,6 +20,19 @@ from logsense.embed import MiniLMEmbedder, default_embedder
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@functools.cache
+def generator() -> ModuleType:
+    """`fixtures/generate.py` as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location(
+        "logsense_fixture_generator", FIXTURES / "generate.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

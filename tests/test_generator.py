@@ -1,33 +1,23 @@
 """Tests of the fixture generator itself: determinism, and truth that matches what it wrote."""
 
 import gzip
-import importlib.util
 import re
-import sys
 from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
 import pytest
+
+from tests.conftest import generator
 
 GENERATOR = Path(__file__).resolve().parents[1] / "fixtures" / "generate.py"
 ERRORISH = {"error", "fatal", "critical"}
 HEADER = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d) ")
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("logsense_fixture_generator", GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
+gen = generator()
 
 
 def _small(kind: str, seed: int, **overrides: Any) -> Any:
