@@ -24,7 +24,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 GENERATOR = ROOT / "fixtures" / "generate.py"
-_EVENTS_PER_REQUEST_MINUTE = 60 * 5  # rough lines per (request/s × minute), to size the file
+_EVENTS_PER_REQUEST_MINUTE = 370  # about how many lines one request/s makes per minute
 
 
 def generated_file(lines: int) -> Path:

@@ -200,4 +200,8 @@ def mine(events: Iterable[Event], window: Window, samples_per_pattern: int = 5) 
     totals.users = len(users) if users else None
     totals.services = sorted(services)
     totals.patterns = sum(1 for p in patterns if p.count)
+    window_patterns = [p for p in patterns if p.count]
+    if window_patterns:
+        totals.first_seen = min(p.first_seen for p in window_patterns)
+        totals.last_seen = max(p.last_seen for p in window_patterns)
     return Mined(patterns, totals, requests, baseline_events)

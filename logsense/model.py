@@ -171,6 +171,8 @@ class Totals:
     patterns: int = 0
     malformed: int = 0
     outside_window: int = 0
+    first_seen: float | None = None
+    last_seen: float | None = None
 
 
 @dataclass

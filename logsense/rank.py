@@ -54,17 +54,24 @@ def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
         last_seen=max(p.last_seen for p in patterns),
         impact_basis=basis,  # type: ignore[arg-type]
     )
-    issue.timeline = _timeline(group, window)
+    issue.timeline = _timeline(group, _span(totals, window))
     return issue
 
 
-def _timeline(group: Group, window: Window) -> list[tuple[int, int]]:
-    """Events per minute over the whole window, zeros included, as (minute start, count)."""
+def _span(totals: Totals, window: Window) -> Window:
+    """The part of the window that has events: a 30-day window over 2 hours of logs charts 2h."""
+    start = max(window.start, totals.first_seen if totals.first_seen is not None else window.start)
+    end = min(window.end, totals.last_seen + 0.001 if totals.last_seen is not None else window.end)
+    return Window(start, max(end, start + 0.001))
+
+
+def _timeline(group: Group, span: Window) -> list[tuple[int, int]]:
+    """Events per minute over the span of the window's events, zeros included."""
     counts: dict[int, int] = {}
     for pattern in group.patterns:
         for minute, n in pattern.per_minute.items():
             counts[minute] = counts.get(minute, 0) + n
-    first, last = int(window.start // 60), int((window.end - 0.001) // 60)
+    first, last = int(span.start // 60), int((span.end - 0.001) // 60)
     return [(minute * 60, counts.get(minute, 0)) for minute in range(first, last + 1)]
 
 
