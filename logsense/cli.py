@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -75,12 +75,28 @@ def _errors_as_exit_codes() -> Iterator[None]:
 
 
 def _settings(
-    config: Path | None, fields: list[str], header_regex: str | None, state: Path | None = None
+    config: Path | None,
+    fields: list[str],
+    header_regex: str | None,
+    state: Path | None = None,
+    llm: dict[str, Any] | None = None,
 ) -> Settings:
-    settings = load_settings(config, header_regex=header_regex, state_dir=state)
+    settings = load_settings(config, header_regex=header_regex, state_dir=state, llm=llm or None)
     if fields:
         settings.fields = settings.fields.override(fields)
     return settings
+
+
+def _llm_flags(
+    no_llm: bool,
+    model: str | None,
+    base_url: str | None,
+    timeout: float | None,
+    max_issues: int | None,
+) -> dict[str, Any]:
+    flags = {"model": model, "base_url": base_url, "timeout": timeout, "max_issues": max_issues}
+    given: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
+    return given | {"enabled": False} if no_llm else given
 
 
 SourceOpt = Annotated[
@@ -149,8 +165,29 @@ def triage(
     ] = Format.table,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here, not stdout.")] = None,
     no_llm: Annotated[
-        bool, typer.Option("--no-llm", help="Rules-based summaries only (the default for now).")
+        bool, typer.Option("--no-llm", help="Rules-based summaries only; nothing is sent out.")
     ] = False,
+    llm_model: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-model", help="Model for summaries (default: LOGSENSE_LLM_MODEL, gpt-4o-mini)."
+        ),
+    ] = None,
+    llm_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-base-url",
+            help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
+            "(default: OPENAI_BASE_URL).",
+        ),
+    ] = None,
+    llm_timeout: Annotated[
+        float | None, typer.Option("--llm-timeout", help="Seconds per LLM request (default 20).")
+    ] = None,
+    llm_max_issues: Annotated[
+        int | None,
+        typer.Option("--llm-max-issues", help="Issues summarized by the LLM (default 5)."),
+    ] = None,
     field: FieldOpt = None,
     header_regex: HeaderOpt = None,
     config: ConfigOpt = None,
@@ -159,9 +196,9 @@ def triage(
     reset_state: ResetStateOpt = False,
 ) -> None:
     """Rank what is going wrong in a window of logs by the share of requests it affects."""
-    del no_llm  # accepted now so scripts keep working when LLM summaries arrive
+    llm = _llm_flags(no_llm, llm_model, llm_base_url, llm_timeout, llm_max_issues)
     with _errors_as_exit_codes():
-        settings = _settings(config, field or [], header_regex, state)
+        settings = _settings(config, field or [], header_regex, state, llm)
         spec = WindowSpec.from_options(since, until, start, baseline or settings.baseline)
         file_source = FileSource(source, settings.fields, settings.header_regex)
         report = run_triage(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,6 +24,7 @@ from logsense.errors import UsageError
 __all__ = [
     "FieldMap",
     "GroupingConfig",
+    "LlmConfig",
     "Settings",
     "SeverityConfig",
     "default_config_path",
@@ -87,6 +88,42 @@ class GroupingConfig(_Strict):
     min_containment: float = Field(0.9, ge=0, le=1)
 
 
+class LlmConfig(_Strict):
+    """LLM summaries (`logsense/summarize.py`). The API key comes only from `OPENAI_API_KEY`.
+
+    `base_url` falls back to `OPENAI_BASE_URL`, then OpenAI itself; `model` may also be set with
+    `LOGSENSE_LLM_MODEL`. `max_tokens` caps each answer, `token_budget` all calls of one report.
+    `max_retries` is the openai client's own retry count for 429/5xx/timeouts.
+    """
+
+    enabled: bool = True
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    timeout: float = Field(20.0, gt=0, le=600)
+    max_issues: int = Field(5, ge=0, le=50)
+    max_tokens: int = Field(700, ge=64, le=16384)
+    token_budget: int = Field(20000, ge=0)
+    max_retries: int = Field(1, ge=0, le=10)
+    temperature: float = Field(0.2, ge=0, le=2)
+    redact_ips: bool = True
+
+
+class _EnvAliases(PydanticBaseSettingsSource):
+    """Short environment names: `LOGSENSE_LLM_MODEL` means `LOGSENSE_LLM__MODEL`."""
+
+    _ALIASES: ClassVar[dict[str, tuple[str, str]]] = {"LOGSENSE_LLM_MODEL": ("llm", "model")}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, (section, key) in self._ALIASES.items():
+            if os.environ.get(name):
+                values.setdefault(section, {})[key] = os.environ[name]
+        return values
+
+
 class Settings(BaseSettings):
     """Every tunable of logsense. Environment variables use the `LOGSENSE_` prefix."""
 
@@ -101,6 +138,7 @@ class Settings(BaseSettings):
     baseline: str | None = None
     samples_per_pattern: int = Field(5, ge=1, le=100)
     state_dir: Path | None = None
+    llm: LlmConfig = LlmConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -112,7 +150,12 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Flags beat the environment, which beats the file; no .env or secrets directory.
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+        return (
+            init_settings,
+            env_settings,
+            _EnvAliases(settings_cls),
+            TomlConfigSettingsSource(settings_cls),
+        )
 
 
 def default_config_path() -> Path | None:

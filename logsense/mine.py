@@ -17,6 +17,7 @@ from drain3.drain import Drain
 
 from logsense.masking import mask
 from logsense.model import Event, Pattern, Sample, Totals, Window, level_class, level_rank
+from logsense.redact import redact
 from logsense.stacktrace import fingerprint
 
 __all__ = ["Mined", "Miner", "PatternKey", "mine", "pattern_id"]
@@ -155,8 +156,9 @@ def _status_codes(masked: str) -> tuple[str, ...]:
 
 
 def _sample(event: Event) -> Sample:
+    """Evidence kept with its pointer; secrets are redacted once, here, for every output."""
     text = event.message if event.stack_trace is None else f"{event.message}\n{event.stack_trace}"
-    return Sample(text, event.origin, event.timestamp, event.request_id)
+    return Sample(redact(text, ips=False), event.origin, event.timestamp, event.request_id)
 
 
 def _merge_into(target: Pattern, other: Pattern) -> None:

@@ -14,6 +14,7 @@ __all__ = [
     "LEVELS",
     "Event",
     "Issue",
+    "Overview",
     "Pattern",
     "Report",
     "Sample",
@@ -124,6 +125,17 @@ class Summary:
     text: str
     by: Literal["llm", "rules"] = "rules"
     model: str | None = None
+    likely_cause: str | None = None
+    next_checks: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Overview:
+    """One paragraph about the whole report, and who wrote it."""
+
+    text: str
+    by: Literal["llm", "rules"] = "rules"
+    model: str | None = None
 
 
 @dataclass(eq=False)
@@ -186,3 +198,4 @@ class Report:
     issues: list[Issue]
     headline: str = ""
     warnings: list[str] = field(default_factory=list)
+    overview: Overview | None = None

@@ -6,6 +6,7 @@ from logsense.config import Settings
 from logsense.embed import Embedder, default_embedder
 from logsense.errors import InputError
 from logsense.group import candidates, group
+from logsense.llm import Completer
 from logsense.mine import mine
 from logsense.model import Report, Window, iso
 from logsense.progress import counting
@@ -13,7 +14,7 @@ from logsense.rank import rank
 from logsense.registry import Registry
 from logsense.sources import Source
 from logsense.state import state_dir
-from logsense.summarize import headline, rules_summary
+from logsense.summarize import headline, write_summaries
 from logsense.window import WindowedEvents, WindowSpec, cut
 
 __all__ = ["triage"]
@@ -31,11 +32,13 @@ def triage(
     embedder: Embedder | None = None,
     progress: bool = True,
     reset_state: bool = False,
+    completer: Completer | None = None,
 ) -> Report:
     """Read `source`, keep the window and its baseline, and return the ranked report.
 
     `anchor` is "now" for live sources; None anchors relative times at the newest event.
     Pattern ids come from the registry in the state directory (`reset_state` empties it first).
+    `completer` replaces the configured LLM client for summaries (benches, tests).
     Raises InputError when there is nothing to triage (no events at all, or none in the window).
     """
     windowed = cut(counting(source.read(), f"reading {source.name}", progress), spec, anchor)
@@ -58,8 +61,6 @@ def triage(
         totals.requests,
     )
     issues = rank(groups, totals, window, covered, novelty_known, settings.severity, known)
-    for issue in issues:
-        issue.summary = rules_summary(issue, totals)
     warnings = [*source.stats.warnings(), *_window_warnings(windowed, covered)]
     if totals.requests is None:
         warnings.append(
@@ -69,6 +70,9 @@ def triage(
         )
     report = Report(window, baseline, source.name, totals, issues, warnings=warnings)
     report.headline = headline(issues, totals)
+    write_summaries(
+        report, mined.patterns, settings.llm, state_dir(settings.state_dir), completer=completer
+    )
     return report
 
 
@@ -94,7 +98,7 @@ def _window_warnings(windowed: WindowedEvents, covered: Window | None) -> list[s
             f"too little data before {iso(baseline.end)} for a baseline: "
             "no issue is marked new and rate changes are not computed"
         )
-    elif baseline is not None and covered is not None and covered.start > baseline.start:
+    elif baseline is not None and covered is not None and covered.start > baseline.start + 60:
         warnings.append(
             f"the baseline covers only {covered.minutes:.0f} of its {baseline.minutes:.0f} "
             f"minutes (the input starts at {iso(covered.start)})"

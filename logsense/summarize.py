@@ -1,18 +1,51 @@
-"""Summaries: the words for each issue and the report headline, written from computed facts.
+"""Summaries: the words for each issue, the report overview and the headline.
 
-This module holds the rules-based writer; the headline is always written here, from facts, never
-by a model.
+The headline is always written here from facts, never by a model. Issue summaries and the
+overview are written by rules first; `write_summaries` then asks the LLM (`llm.py`) for the top
+`llm.max_issues` issues and the overview, giving it the computed facts (`facts.py`, redacted).
+Every answer goes through the guard (`guard.py`): on a mismatch the model gets ONE retry whose
+prompt names the problems, then the rules-based text stays. Answers that pass are cached per
+issue fingerprint and facts digest (`summary_cache.py`), so a repeated triage asks nothing.
+An unreachable, slow, rate-limited or failing endpoint never fails a triage: the rules-based text
+stays and one line in `report.warnings` says why.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
 
-from logsense.model import Issue, Summary, Totals
+from pydantic import BaseModel
+
+from logsense import prompts
+from logsense.config import LlmConfig
+from logsense.facts import ChangeEvent, Facts, change_events, issue_facts, report_facts
+from logsense.guard import Evidence, check
+from logsense.llm import (
+    ChatClient,
+    Completer,
+    Endpoint,
+    LlmBadAnswer,
+    LlmUnavailable,
+    disabled_reason,
+    parse_answer,
+)
+from logsense.model import Issue, Overview, Pattern, Report, Summary, Totals
 from logsense.rank import SEVERITIES
+from logsense.summary_cache import SummaryCache, cache_key
 
-__all__ = ["headline", "rules_summary", "short_template"]
+__all__ = [
+    "headline",
+    "rules_overview",
+    "rules_summary",
+    "short_template",
+    "write_summaries",
+]
+
+AnswerT = TypeVar("AnswerT", prompts.IssueAnswer, prompts.OverviewAnswer)
 
 _TITLE_CHARS = 90
 
@@ -38,10 +71,14 @@ def _share_phrase(issue: Issue, totals: Totals) -> str:
     return f"{share:.1%} of requests ({issue.requests_affected:,} of {totals.requests:,}{users})"
 
 
+def _rules_title(issue: Issue) -> str:
+    return f"{issue.root.service}: {short_template(issue.root.template)}"
+
+
 def rules_summary(issue: Issue, totals: Totals) -> Summary:
     """Title and text for `issue` from its facts alone."""
     root = issue.root
-    title = f"{root.service}: {short_template(root.template)}"
+    title = _rules_title(issue)
     peak_minute, peak = max(issue.timeline, key=lambda mc: mc[1], default=(0, 0))
     parts = [
         f"{root.service} logs “{short_template(root.template, 140)}” ({root.level}); "
@@ -69,8 +106,7 @@ def headline(issues: list[Issue], totals: Totals) -> str:
     count = len(worst_issues)
     head = f"{count} {worst} issue{'s' if count > 1 else ''}{_reach(worst_issues, totals)}"
     top = issues[0]
-    title = top.summary.title if top.summary else top.root.template
-    head += f": {title} since {_clock(top.first_seen)} UTC"
+    head += f": {_rules_title(top)} since {_clock(top.first_seen)} UTC"
     rest = [f"{by_severity[s]} {s}" for s in SEVERITIES if s != worst and by_severity[s]]
     return head + (f" · also {', '.join(rest)}" if rest else "")
 
@@ -91,3 +127,216 @@ def _reach(issues: list[Issue], totals: Totals) -> str:
 def _percent(share: float) -> str:
     """Whole percent, except below 1% where one decimal keeps small incidents visible."""
     return f"{share:.1%}" if share < 0.01 else f"{share:.0%}"
+
+
+def rules_overview(report: Report) -> Overview:
+    """One paragraph about the whole report from its facts alone."""
+    totals, issues = report.totals, report.issues
+    minutes = round((report.window.end - report.window.start) / 60)
+    scope = f"{totals.events:,} events from {len(totals.services)} services over {minutes} min"
+    if totals.requests:
+        scope += f", {totals.requests:,} requests"
+    if not issues:
+        return Overview(f"No issues in {scope}.")
+    counts = Counter(i.severity for i in issues)
+    by_severity = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if counts[s])
+    top = issues[0]
+    text = (
+        f"{len(issues)} issue{'s' if len(issues) > 1 else ''} ({by_severity}) in {scope}. "
+        f"First: {_rules_title(top)}; {_share_phrase(top, totals)} since "
+        f"{_clock(top.first_seen)} UTC."
+    )
+    return Overview(text)
+
+
+def _change_cause(change: ChangeEvent) -> str:
+    return (
+        f"{change.service} logged “{short_template(change.template, 100)}” at "
+        f"{_clock(change.at)} UTC, {change.minutes_before} min before the first event: "
+        "a change just before the start is the likely cause."
+    )
+
+
+def write_summaries(
+    report: Report,
+    patterns: list[Pattern],
+    config: LlmConfig,
+    state: Path,
+    *,
+    completer: Completer | None = None,
+) -> None:
+    """Set every issue's summary and the report overview: by rules, then by the LLM if it may.
+
+    `patterns` are all mined patterns (change events come from them); `state` is the state
+    directory (the cache lives there). `completer` replaces the openai client (tests, benches).
+    Appends at most a few lines to `report.warnings`; never raises for LLM trouble.
+    """
+    for issue in report.issues:
+        issue.summary = rules_summary(issue, report.totals)
+        changes = change_events(patterns, issue)
+        if changes:
+            issue.summary.likely_cause = _change_cause(changes[0])
+    report.overview = rules_overview(report)
+    if not report.issues:
+        return
+    reason = disabled_reason(config, key_needed=completer is None)
+    if reason is not None:
+        report.warnings.append(f"summaries by rules: {reason}")
+        return
+    client = completer or ChatClient(Endpoint.from_config(config))
+    session = _Session(client, SummaryCache(state))
+    chosen = report.issues[: config.max_issues]
+    facts = [issue_facts(i, report, patterns, redact_ips=config.redact_ips) for i in chosen]
+    for issue, issue_table in zip(chosen, facts, strict=True):
+        issue.summary = session.issue(issue, issue_table) or issue.summary
+    report.overview = session.overview(report_facts(report, facts)) or report.overview
+    session.cache.save()
+    report.warnings += session.warnings()
+
+
+@dataclass
+class _Session:
+    """The LLM side of one report: asks, checks, retries once, caches, and notes what failed."""
+
+    client: Completer
+    cache: SummaryCache
+    failure: str | None = None
+    unavailable: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    over_budget: list[str] = field(default_factory=list)
+
+    def issue(self, issue: Issue, facts: Facts) -> Summary | None:
+        """The LLM's checked summary of `issue`, or None (the rules-based one stays)."""
+        key = cache_key("issue", issue.id, issue.root.template, facts.digest(),
+                        self.client.model, prompts.VERSION)  # fmt: skip
+        found = self._answer(
+            f"issue #{issue.rank}", key, prompts.issue_messages(facts), prompts.ISSUE_SCHEMA,
+            prompts.IssueAnswer, facts.evidence,
+        )  # fmt: skip
+        if found is None:
+            return None
+        answer, model = found
+        return Summary(
+            title=answer.title, text=answer.summary, by="llm", model=model,
+            likely_cause=answer.likely_cause, next_checks=answer.next_checks,
+        )  # fmt: skip
+
+    def overview(self, facts: Facts) -> Overview | None:
+        """The LLM's checked overview paragraph, or None (the rules-based one stays)."""
+        key = cache_key("overview", facts.digest(), self.client.model, prompts.VERSION)
+        found = self._answer(
+            "the overview", key, prompts.overview_messages(facts), prompts.OVERVIEW_SCHEMA,
+            prompts.OverviewAnswer, facts.evidence,
+        )  # fmt: skip
+        if found is None:
+            return None
+        answer, model = found
+        return Overview(answer.overview, by="llm", model=model)
+
+    def _answer(
+        self,
+        what: str,
+        key: str,
+        messages: list[prompts.Message],
+        schema: dict[str, Any],
+        shape: type[AnswerT],
+        evidence: Evidence,
+    ) -> tuple[AnswerT, str] | None:
+        cached = self._cached(key, shape, evidence)
+        if cached is not None:
+            return cached
+        ask = _Asker(self, what, messages, schema, shape, evidence)
+        found = ask.answer()
+        if found is not None:
+            self.cache.put(key, found[0].model_dump(), found[1])
+        return found
+
+    def _cached(
+        self, key: str, shape: type[AnswerT], evidence: Evidence
+    ) -> tuple[AnswerT, str] | None:
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        try:
+            answer = shape.model_validate(entry[0])
+        except ValueError:
+            return None
+        if check(answer.texts(), answer.services_mentioned, evidence):
+            return None
+        return answer, entry[1] or self.client.model
+
+    def warnings(self) -> list[str]:
+        """One line per kind of trouble: endpoint failure, rejected answers, budget."""
+        lines = []
+        if self.unavailable:
+            lines.append(
+                f"summaries by rules for {', '.join(self.unavailable)}: "
+                f"the LLM endpoint failed: {self.failure}"
+            )
+        if self.rejected:
+            lines.append(f"LLM answers rejected, rules used for {'; '.join(self.rejected)}")
+        if self.over_budget:
+            lines.append(
+                f"LLM token budget (llm.token_budget) spent: rules used for "
+                f"{', '.join(self.over_budget)}"
+            )
+        return lines
+
+
+@dataclass
+class _Asker:
+    """One question to the model: the first try and, if its answer fails, one retry."""
+
+    session: _Session
+    what: str
+    messages: list[prompts.Message]
+    schema: dict[str, Any]
+    shape: type[BaseModel]
+    evidence: Evidence
+
+    def answer(self) -> tuple[Any, str] | None:
+        """The checked answer and its model, or None (the reason is noted in the session)."""
+        reply = self._send(self.messages)
+        if reply is None:
+            return None
+        answer, problems = self._judge(reply.content)
+        if not problems:
+            return answer, reply.model
+        retry = prompts.retry_messages(self.messages, reply.content, problems)
+        second = self._send(retry)
+        if second is None:
+            return None
+        answer, again = self._judge(second.content)
+        if again:
+            self.session.rejected.append(f"{self.what}: {_first_problem(again)} (after a retry)")
+            return None
+        return answer, second.model
+
+    def _send(self, messages: list[prompts.Message]) -> Any:
+        session = self.session
+        if session.failure is not None:
+            session.unavailable.append(self.what)
+            return None
+        if not session.client.affordable(messages):
+            session.over_budget.append(self.what)
+            return None
+        try:
+            return session.client.complete(messages, self.schema)
+        except LlmUnavailable as exc:
+            session.failure = str(exc)
+            session.unavailable.append(self.what)
+        except LlmBadAnswer as exc:
+            session.rejected.append(f"{self.what}: {exc}")
+        return None
+
+    def _judge(self, content: str) -> tuple[Any, list[str]]:
+        try:
+            answer: Any = parse_answer(content, self.shape)
+        except LlmBadAnswer as exc:
+            return None, [str(exc)]
+        return answer, check(answer.texts(), answer.services_mentioned, self.evidence)
+
+
+def _first_problem(problems: list[str]) -> str:
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return problems[0] + more

@@ -6,7 +6,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from logsense.model import Issue, Report, Window, iso
+from logsense.model import Issue, Overview, Report, Window, iso
 
 __all__ = ["SCHEMA", "render", "report_to_dict"]
 
@@ -15,6 +15,12 @@ SCHEMA = "logsense.triage/v1"
 
 def _window(window: Window | None) -> dict[str, str] | None:
     return None if window is None else {"start": iso(window.start), "end": iso(window.end)}
+
+
+def _overview(overview: Overview | None) -> dict[str, Any] | None:
+    if overview is None:
+        return None
+    return {"text": overview.text, "by": overview.by, "model": overview.model}
 
 
 def issue_to_dict(issue: Issue) -> dict[str, Any]:
@@ -60,6 +66,8 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
             "text": summary.text if summary else "",
             "by": summary.by if summary else "rules",
             "model": summary.model if summary else None,
+            "likely_cause": summary.likely_cause if summary else None,
+            "next_checks": summary.next_checks if summary else [],
         },
     }
 
@@ -73,6 +81,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "baseline": _window(report.baseline),
         "source": report.source,
         "headline": report.headline,
+        "overview": _overview(report.overview),
         "totals": {
             "events": totals.events,
             "requests": totals.requests,

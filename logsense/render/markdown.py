@@ -32,6 +32,8 @@ def render(report: Report, out: TextIO) -> None:
         f"{len(totals.services)} services · {totals.patterns:,} patterns",
         "",
     ]
+    if report.overview is not None:
+        lines += [f"{report.overview.text} _(overview by {report.overview.by})_", ""]
     if report.issues:
         lines += [
             "| # | severity | share | requests | events | status | services | title |",
@@ -64,6 +66,10 @@ def _issue_section(issue: Issue) -> list[str]:
     ]
     if summary:
         lines += [f"{summary.text} _(summary by {summary.by})_", ""]
+        if summary.likely_cause:
+            lines += [f"**Likely cause:** {summary.likely_cause}", ""]
+        if summary.next_checks:
+            lines += ["**Next checks:**", "", *(f"- {c}" for c in summary.next_checks), ""]
     lines += [
         f"**Root cause:** `{issue.root.service}` — `{issue.root.template}` ({issue.root_why})",
         "",

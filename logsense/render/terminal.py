@@ -54,6 +54,9 @@ def render(report: Report, out: TextIO) -> None:
     )
     if report.issues:
         console.print(_table(report))
+    if report.overview is not None and report.overview.by == "llm":
+        # The rules-based overview repeats the headline; only the model's adds something.
+        console.print(Text(report.overview.text), Text(f"({report.overview.model})", style="dim"))
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
 

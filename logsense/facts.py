@@ -1,0 +1,284 @@
+"""Facts: what logsense computed about an issue, or a whole report, as a model will read it.
+
+A `Facts` is two views of the same numbers: `table`, the JSON-able table sent to the model (text
+redacted, numbers formatted the way they may be written: `71.0%`, `13:16 UTC`, `44 min`), and
+`evidence`, what the guard lets the model's text say. Both are built here, side by side, so the
+model is never shown a number the guard would reject.
+
+Change events are info patterns new in the window whose template reads like a deploy, restart,
+rollback, config reload or scaling, first seen from 10 minutes before the issue's first event
+to 1 minute after it (clocks of different services drift). Templates that name the change
+(deploy, version, rollback, config, scaling …) come before mere process starts and stops; then
+the closest first. One per service, at most three.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from logsense.guard import Evidence
+from logsense.model import Issue, Pattern, Report, Totals, Window, level_class
+from logsense.redact import redact
+
+__all__ = ["ChangeEvent", "Facts", "change_events", "issue_facts", "report_facts"]
+
+# Strong words name a change itself; weak ones (a process starting or stopping) often follow one.
+_STRONG_CHANGE = re.compile(
+    r"\b(?:deploy\w*|release[ds]?|version|rollout|roll(?:ed|ing)?[ -]?back|reload\w*|config\w*"
+    r"|scal(?:ed|ing)|migrat\w*|upgrad\w*|feature[ -]flags?)\b",
+    re.I,
+)
+_WEAK_CHANGE = re.compile(
+    r"\b(?:restart\w*|start(?:ed|ing)|boot(?:ed|ing)?|shut(?:ting)?[ -]?down|replicas?)\b", re.I
+)
+_CHANGE_BEFORE = 600.0
+_CHANGE_AFTER = 60.0
+_MAX_CHANGES = 3
+_MAX_TEMPLATES = 6
+_MAX_SAMPLES = 3
+_SAMPLE_CHARS = 300
+_TEMPLATE_CHARS = 240
+_MAX_OVERVIEW_ISSUES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """An info pattern that looks like a change (deploy, restart, …) shortly before an issue."""
+
+    service: str
+    template: str
+    example: str
+    at: float
+    minutes_before: int
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The facts table a model reads and the evidence its answer is checked against."""
+
+    table: dict[str, Any]
+    evidence: Evidence
+
+    def digest(self) -> str:
+        """A short hash of the table: equal facts, equal digest (the cache key's core)."""
+        blob = orjson.dumps(self.table, option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(blob).hexdigest()[:24]
+
+
+def change_events(patterns: Iterable[Pattern], issue: Issue) -> list[ChangeEvent]:
+    """Deploy/restart/config-like info patterns new in the window, just before `issue` began."""
+    own = {p.id for p in issue.patterns}
+    found = [
+        ChangeEvent(
+            p.service,
+            p.template,
+            p.samples[0].message if p.samples else p.template,
+            p.first_seen,
+            round((issue.first_seen - p.first_seen) / 60),
+        )
+        for p in patterns
+        if p.count
+        and p.id not in own
+        and not p.baseline_count
+        and level_class(p.level) == "info"
+        and issue.first_seen - _CHANGE_BEFORE <= p.first_seen <= issue.first_seen + _CHANGE_AFTER
+        and (_STRONG_CHANGE.search(p.template) or _WEAK_CHANGE.search(p.template))
+    ]
+    found.sort(key=lambda c: (not _STRONG_CHANGE.search(c.template), abs(issue.first_seen - c.at)))
+    one_per_service = {c.service: c for c in reversed(found)}
+    return sorted(one_per_service.values(), key=found.index)[:_MAX_CHANGES]
+
+
+def _clock(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M UTC")
+
+
+def _minutes(seconds: float) -> int:
+    return round(seconds / 60)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Builder:
+    """Adds each fact to the table and to the evidence at once."""
+
+    def __init__(self, ips: bool) -> None:
+        self.ips = ips
+        self.evidence = Evidence()
+
+    def text(self, text: str, limit: int) -> str:
+        clean = _cut(redact(text, ips=self.ips), limit)
+        self.evidence.add_text(clean)
+        return clean
+
+    def count(self, value: int | None) -> int | None:
+        if value is not None:
+            self.evidence.counts.add(value)
+        return value
+
+    def share(self, part: int | None, whole: int | None) -> str | None:
+        if part is None or not whole:
+            return None
+        shown = f"{part / whole:.1%}"
+        # The model may round what it was shown (18.5% → 19%), not only the exact share.
+        self.evidence.shares |= {part / whole, float(shown[:-1]) / 100}
+        return shown
+
+    def time(self, ts: float) -> str:
+        self.evidence.add_time(ts)
+        return _clock(ts)
+
+    def duration(self, seconds: float) -> str:
+        self.evidence.durations.add(seconds / 60)
+        return f"{_minutes(seconds)} min"
+
+
+def _window_table(b: _Builder, window: Window) -> dict[str, Any]:
+    return {
+        "start": b.time(window.start),
+        "end": b.time(window.end),
+        "date": datetime.fromtimestamp(window.start, UTC).strftime("%Y-%m-%d"),
+        "length": b.duration(window.end - window.start),
+    }
+
+
+def issue_facts(
+    issue: Issue, report: Report, patterns: Iterable[Pattern], *, redact_ips: bool = True
+) -> Facts:
+    """The facts of `issue` within `report`; `patterns` are all mined patterns (for changes)."""
+    b = _Builder(redact_ips)
+    totals = report.totals
+    table: dict[str, Any] = {
+        "rank": b.count(issue.rank),
+        "severity": issue.severity,
+        "status": issue.status,
+        "window": _window_table(b, report.window),
+        "root_cause": {
+            "service": issue.root.service,
+            "level": issue.root.level,
+            "template": b.text(issue.root.template, _TEMPLATE_CHARS),
+            "why": b.text(issue.root_why, _TEMPLATE_CHARS),
+        },
+        "services": issue.services,
+        "service_count": b.count(len(issue.services)),
+        **_impact(b, issue, totals),
+        **_timing(b, issue, report.window),
+        "templates": [_template(b, p) for p in issue.patterns[:_MAX_TEMPLATES]],
+        "template_count": b.count(len(issue.patterns)),
+        "changes_before_start": [_change(b, c) for c in change_events(patterns, issue)],
+        "samples": _samples(b, issue),
+        "known_services": totals.services,
+    }
+    b.evidence.services |= {s.lower() for s in (*totals.services, *issue.services)}
+    return Facts(table, b.evidence)
+
+
+def _impact(b: _Builder, issue: Issue, totals: Totals) -> dict[str, Any]:
+    impact: dict[str, Any] = {
+        "events": b.count(issue.events),
+        "events_in_window": b.count(totals.events),
+        "share_of_events": b.share(issue.events, totals.events),
+    }
+    if issue.impact_basis == "requests":
+        impact |= {
+            "requests_affected": b.count(issue.requests_affected),
+            "requests_in_window": b.count(totals.requests),
+            "share_of_requests": b.share(issue.requests_affected, totals.requests),
+        }
+    else:
+        impact["note"] = "no request ids in these logs: request counts are unknown"
+    if issue.users_affected is not None:
+        impact |= {
+            "users_affected": b.count(issue.users_affected),
+            "users_in_window": b.count(totals.users),
+            "share_of_users": b.share(issue.users_affected, totals.users),
+        }
+    return impact
+
+
+def _timing(b: _Builder, issue: Issue, window: Window) -> dict[str, Any]:
+    peak_minute, peak = max(issue.timeline, key=lambda mc: mc[1], default=(issue.first_seen, 0))
+    return {
+        "first_seen": b.time(issue.first_seen),
+        "last_seen": b.time(issue.last_seen),
+        "duration": b.duration(issue.last_seen - issue.first_seen),
+        "since_first_seen": b.duration(window.end - issue.first_seen),
+        "peak": {"minute": b.time(peak_minute), "events": b.count(peak)},
+        "rate_vs_baseline": _ratio(b, issue.rate_change),
+    }
+
+
+def _ratio(b: _Builder, rate: float | None) -> str | None:
+    if rate is None:
+        return None
+    shown = f"{rate:.1f}"
+    b.evidence.ratios |= {rate, float(shown)}
+    return f"×{shown}"
+
+
+def _samples(b: _Builder, issue: Issue) -> list[str]:
+    """Up to three distinct raw messages, the root cause's first, redacted."""
+    distinct = dict.fromkeys(s.message for p in issue.patterns[:3] for s in p.samples[:3])
+    return [b.text(message, _SAMPLE_CHARS) for message in list(distinct)[:_MAX_SAMPLES]]
+
+
+def _template(b: _Builder, pattern: Pattern) -> dict[str, Any]:
+    return {
+        "service": pattern.service,
+        "level": pattern.level,
+        "events": b.count(pattern.count),
+        "template": b.text(pattern.template, _TEMPLATE_CHARS),
+    }
+
+
+def _change(b: _Builder, change: ChangeEvent) -> dict[str, Any]:
+    b.evidence.durations.add(float(change.minutes_before))
+    return {
+        "service": change.service,
+        "at": b.time(change.at),
+        "minutes_before_start": change.minutes_before,
+        "template": b.text(change.template, _TEMPLATE_CHARS),
+        "example": b.text(change.example, _SAMPLE_CHARS),
+    }
+
+
+def report_facts(report: Report, issues: list[Facts]) -> Facts:
+    """Facts of the whole report: window, totals and the issues' own facts (for the overview)."""
+    b = _Builder(ips=True)
+    totals = report.totals
+    severities = [i.severity for i in report.issues]
+    table: dict[str, Any] = {
+        "window": _window_table(b, report.window),
+        "events": b.count(totals.events),
+        "requests": b.count(totals.requests),
+        "users": b.count(totals.users),
+        "services": totals.services,
+        "service_count": b.count(len(totals.services)),
+        "issue_count": b.count(len(report.issues)),
+        "issues_by_severity": {s: b.count(severities.count(s)) for s in dict.fromkeys(severities)},
+        "issues": [_brief(f.table) for f in issues[:_MAX_OVERVIEW_ISSUES]],
+    }
+    for facts in issues[:_MAX_OVERVIEW_ISSUES]:
+        b.evidence.merge(facts.evidence)
+    b.evidence.services |= {s.lower() for s in totals.services}
+    return Facts(table, b.evidence)
+
+
+_BRIEF_KEYS = (
+    "rank", "severity", "status", "root_cause", "services", "events", "requests_affected",
+    "share_of_requests", "users_affected", "share_of_users", "first_seen", "last_seen", "peak",
+    "rate_vs_baseline", "changes_before_start",
+)  # fmt: skip
+
+
+def _brief(table: dict[str, Any]) -> dict[str, Any]:
+    return {key: table[key] for key in _BRIEF_KEYS if table.get(key) is not None}

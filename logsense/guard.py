@@ -1,0 +1,334 @@
+"""The guard: every number and service name in a model's text must come from the facts.
+
+`check(texts, services_mentioned, evidence)` returns the problems found (empty: the text may be
+shown). `Evidence` holds what the facts allow; `facts.py` builds it from the computed facts.
+
+Numbers. The text is scanned left to right; each token is classified and checked:
+
+- **Percentages** (`70%`, `70.2 %`, `70 percent`) match a fact share `s` when
+  `|pct - 100·s| <= 0.5·10^-d`, where `d` is the number of decimals written: `71%` fits 70.6 %
+  to 71.5 %, `70.9%` fits 70.85 % to 70.95 %. The facts table shows shares with one decimal,
+  and that shown value is a fact too, so rounding what was shown passes (`18.5%` → `19%`).
+- **Counts** (`1234`, `1,234`) must equal a fact count exactly. Rounded forms are allowed in two
+  ways: with a `k`/`M` suffix (`1.2k` fits a count that rounds to 1.2 thousand at the decimals
+  written), and after an approximation word (`about`, `around`, `roughly`, `approximately`,
+  `nearly`, `almost`, `~`) a number ending in zeros fits a count that rounds to it at that
+  precision (`about 1,200` fits 1,234 but not 1,260). Number words `two` … `twelve` are counts
+  too; `one` is not checked (it is mostly a pronoun).
+- **Times** `HH:MM` (optionally `:SS`, `UTC`, or a full ISO 8601 timestamp) must name the minute
+  of a fact time: first/last seen, the peak minute, a change event, the window's start or end.
+  Dates (`2026-11-20`) must be a date of the window.
+- **Durations** (`45 min`, `2h`, `90 s`, `1.5 hours`) match a fact duration when they agree
+  within half a unit of the precision written, and never closer than one minute (`2h` fits
+  90–150 min; `45 min` fits 44–46 min). Millisecond figures are never fact durations.
+- **Multipliers** (`3.2x`, `×3`, `3 times`) and other decimals match a fact rate change (or a
+  share in percent) within half a unit of the last digit written; like shares, the rate change
+  as shown (one decimal) counts too.
+- **Quoted evidence**: a number that appears verbatim in the facts' own text (templates,
+  samples, change events: `HTTP 503`, `after 30000 ms`, `v2.4.0`) may be repeated — except as a
+  count of requests, users, events or errors (`503 requests`), which must be a fact count.
+- **Versions** (`v2.4.0`, `2.4.1`) must appear in the facts' text.
+- Not checked: numbers glued to letters or inside identifiers and paths (`5xx`, `2nd`, `k8s`,
+  `pod-7`, `HTTP/2`, `:8080`, `#42`).
+
+Services. A service name that is not one of the known services is a problem when it is
+(1) listed in the answer's `services_mentioned`; (2) a word right before `service`, `svc`,
+`microservice`, `app`, `deployment`, `pods` or `containers` (`the billing service`), or quoted
+right after `service` (``service `billing` ``), unless it is a common word (`the`, `upstream`,
+`database`, …); (3) a quoted or backticked kebab/snake-case identifier (`` `billing-api` ``); or
+(4) a kebab-case word ending in `-service`, `-svc`, `-api`, `-gateway`, `-worker`, `-server`,
+`-bff`, `-backend`, `-frontend`, `-proxy` or `-db`. Names that appear as a word in the facts'
+text (a template's pool or host name) are allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+__all__ = ["Evidence", "check"]
+
+_EPS = 1e-9
+
+_TOKEN = re.compile(
+    r"""
+    (?:(?P<rx>(?<![\w.])[x×])\s?(?P<ratio2>\d+(?:\.\d+)?)(?![\w]|\.\d))
+    |(?<![\w.\-/:#$@])(?:
+       (?P<iso>\d{4}-\d{2}-\d{2}[T\ ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)
+      |(?P<date>\d{4}-\d{2}-\d{2})(?![\w-])
+      |(?P<clock>\d{1,2}:\d{2}(?::\d{2})?)(?![\w:])
+      |(?P<version>v\d+(?:\.\d+)*(?:[-+][\w.]+)?|\d+\.\d+\.\d+(?:\.\d+)*(?:[-+][\w.]+)?)(?![\w])
+      |(?P<ratio>\d+(?:\.\d+)?)(?:\s?[x×](?![\w])|\s+times\b)
+      |(?P<pct>\d+(?:\.\d+)?)\s?(?:%|percent\b)
+      |(?P<dur>\d+(?:\.\d+)?)[\s-]?
+        (?P<unit>milliseconds?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)(?![\w])
+      |(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<suffix>[kKM])?(?![\w]|[.,]\d)
+    )
+    |\b(?P<word>two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b
+    """,
+    re.X | re.I,
+)
+_WORDS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
+_UNIT_MINUTES = {"s": 1 / 60, "m": 1.0, "h": 60.0, "d": 1440.0}
+_COUNT_NOUN = re.compile(
+    r"\s+(?:[a-z-]+\s+)?(?:requests?|users?|customers?|events?|errors?|calls?|failures?|"
+    r"exceptions?|timeouts?|messages?|lines?|transactions?|orders?|checkouts?|sessions?|"
+    r"occurrences?|hits?|logs?)\b",
+    re.I,
+)
+_APPROX = re.compile(r"(?:about|around|roughly|approximately|nearly|almost|some|~)\s*$", re.I)
+
+_BEFORE_NOUN = re.compile(
+    r"(?<![\w.-])[`'\"“‘]?([A-Za-z][\w.-]*?)[`'\"”’]?\s+(?:micro)?(?:services?|svc)\b", re.I
+)
+_AFTER_NOUN = re.compile(r"\b(?:services?|svc)\s+[`'\"“‘]([A-Za-z][\w.-]*)[`'\"”’]", re.I)
+_QUOTED = re.compile(r"[`'\"“‘]([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+)[`'\"”’]")
+_SUFFIXED = re.compile(
+    r"(?<![\w-])([a-z][a-z0-9]*(?:-[a-z0-9]+)*-(?:service|svc|api|gateway|worker|server|bff|"
+    r"backend|frontend|proxy|db))(?![\w-])",
+    re.I,
+)
+_COMMON_WORDS = """
+    a an the this that these those its their our your which what whose each every any all some
+    many several multiple both no other another same one two three affected failing failed
+    calling caller callee called upstream downstream dependent dependency dependencies backend
+    frontend external internal third-party root-cause root edge web first second last main core
+    critical healthy unhealthy impacted broken related single given named new old whole entire
+    database cache queue storage network messaging logging monitoring dns identity auth
+    remaining relevant responsible underlying individual shared central public private
+    kubernetes k8s restart restarted restarting scale scaled rolling deploy deployed slow
+    problem problematic faulty offending culprit suspect degraded overloaded busy
+"""
+_COMMON = frozenset(_COMMON_WORDS.split())
+
+
+@dataclass
+class Evidence:
+    """What the facts allow a text to say: numbers by kind, services, and the facts' own text."""
+
+    counts: set[int] = field(default_factory=set)
+    shares: set[float] = field(default_factory=set)
+    ratios: set[float] = field(default_factory=set)
+    minutes: set[str] = field(default_factory=set)
+    dates: set[str] = field(default_factory=set)
+    durations: set[float] = field(default_factory=set)
+    services: set[str] = field(default_factory=set)
+    text: str = ""
+
+    def add_time(self, ts: float) -> None:
+        """Allow the minute (`HH:MM` UTC) and the date of epoch seconds `ts`."""
+        moment = datetime.fromtimestamp(ts, UTC)
+        self.minutes.add(moment.strftime("%H:%M"))
+        self.dates.add(moment.strftime("%Y-%m-%d"))
+
+    def add_text(self, text: str) -> None:
+        """Allow numbers and names quoted from `text` (a template, sample or change event)."""
+        self.text += "\n" + text.lower()
+
+    def merge(self, other: Evidence) -> None:
+        """Allow everything `other` allows too."""
+        self.counts |= other.counts
+        self.shares |= other.shares
+        self.ratios |= other.ratios
+        self.minutes |= other.minutes
+        self.dates |= other.dates
+        self.durations |= other.durations
+        self.services |= other.services
+        self.text += other.text
+
+
+def check(texts: Iterable[str], services_mentioned: Iterable[str], evidence: Evidence) -> list[str]:
+    """Problems with `texts` against `evidence`, each a short sentence naming the culprit."""
+    problems: list[str] = []
+    for name in services_mentioned:
+        if _normal(name) not in evidence.services:
+            problems.append(_unknown_service(name.strip("`'\" "), evidence))
+    for text in texts:
+        problems += _number_problems(text, evidence)
+        problems += [
+            _unknown_service(name, evidence) for name in _invented_services(text, evidence)
+        ]
+    return list(dict.fromkeys(problems))
+
+
+# --- numbers --------------------------------------------------------------------------------
+
+
+def _number_problems(text: str, ev: Evidence) -> list[str]:
+    problems = []
+    for match in _TOKEN.finditer(text):
+        problem = _check_token(match, text, ev)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _check_token(match: re.Match[str], text: str, ev: Evidence) -> str | None:
+    kind = next(k for k in ("ratio2", "iso", "date", "clock", "version", "ratio", "pct", "dur",
+                            "num", "word") if match.group(k) is not None)  # fmt: skip
+    raw = match.group(0).strip()
+    checker = {
+        "ratio2": _check_ratio, "ratio": _check_ratio, "iso": _check_iso, "date": _check_date,
+        "clock": _check_clock, "version": _check_version, "pct": _check_pct, "dur": _check_dur,
+        "num": _check_num, "word": _check_word,
+    }[kind]  # fmt: skip
+    return checker(match, text, ev, raw)
+
+
+def _decimals(number: str) -> int:
+    return len(number.partition(".")[2])
+
+
+def _close(value: float, fact: float, decimals: int) -> bool:
+    return abs(value - fact) <= 0.5 * 10.0**-decimals + _EPS
+
+
+def _quoted(number: str, ev: Evidence) -> bool:
+    """True when `number` appears as a number of its own in the facts' text."""
+    return re.search(rf"(?<![\d.,]){re.escape(number.lower())}(?![\d]|[.,]\d)", ev.text) is not None
+
+
+def _shown(values: Iterable[str], limit: int = 8) -> str:
+    ordered = list(dict.fromkeys(values))
+    return ", ".join(ordered[:limit]) + (", …" if len(ordered) > limit else "")
+
+
+def _check_ratio(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    number = match.group("ratio") or match.group("ratio2")
+    value = float(number)
+    if any(_close(value, r, _decimals(number)) for r in ev.ratios) or _quoted(number, ev):
+        return None
+    known = _shown(f"×{r:g}" for r in sorted(ev.ratios)) or "none"
+    return f"the multiplier “{raw}” matches no rate change in the facts (rate changes: {known})"
+
+
+def _check_iso(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    stamp = match.group("iso")
+    date, _, rest = stamp.replace(" ", "T", 1).partition("T")
+    hour, _, minute = rest.partition(":")
+    clock = f"{int(hour):02d}:{minute[:2]}"
+    if date in ev.dates and clock in ev.minutes:
+        return None
+    return f"the time “{raw}” is not a time in the facts (times, UTC: {_shown(sorted(ev.minutes))})"
+
+
+def _check_date(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    if raw in ev.dates or _quoted(raw, ev):
+        return None
+    return f"the date “{raw}” is not a date of this window ({_shown(sorted(ev.dates))})"
+
+
+def _check_clock(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    hour, _, rest = raw.partition(":")
+    clock = f"{int(hour):02d}:{rest[:2]}"
+    if clock in ev.minutes or _quoted(raw, ev):
+        return None
+    return f"the time “{raw}” is not a time in the facts (times, UTC: {_shown(sorted(ev.minutes))})"
+
+
+def _check_version(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    bare = raw.lower().removeprefix("v")
+    if re.search(rf"(?<![\w.])v?{re.escape(bare)}(?![\w]|\.\d)", ev.text):
+        return None
+    return f"the version “{raw}” does not appear in the facts"
+
+
+def _check_pct(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    number = match.group("pct")
+    value = float(number)
+    if any(_close(value, s * 100, _decimals(number)) for s in ev.shares):
+        return None
+    if re.search(rf"(?<![\d.]){re.escape(number)}\s?%", ev.text):
+        return None
+    known = _shown(f"{s:.1%}" for s in sorted(ev.shares, reverse=True)) or "none"
+    return f"the percentage “{raw}” matches no share in the facts (shares: {known})"
+
+
+def _check_dur(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    number, unit = match.group("dur"), match.group("unit").lower()
+    if unit.startswith(("ms", "milli")):
+        return None if _quoted(number, ev) else f"the duration “{raw}” is not in the facts"
+    factor = _UNIT_MINUTES[unit[0]]
+    minutes = float(number) * factor
+    tolerance = max(0.5 * 10 ** -_decimals(number) * factor, 1.0)
+    if any(abs(minutes - d) <= tolerance + _EPS for d in ev.durations) or _quoted(number, ev):
+        return None
+    known = _shown(f"{d:.0f} min" for d in sorted(ev.durations)) or "none"
+    return f"the duration “{raw}” matches no duration in the facts (durations: {known})"
+
+
+def _check_num(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    number, suffix = match.group("num").replace(",", ""), match.group("suffix")
+    is_count = _COUNT_NOUN.match(text, match.end()) is not None
+    if suffix:
+        scale = 1000 if suffix.lower() == "k" else 1_000_000
+        if any(_close(float(number), c / scale, _decimals(number)) for c in ev.counts):
+            return None
+    elif "." in number:
+        value, places = float(number), _decimals(number)
+        if any(_close(value, r, places) for r in ev.ratios) or any(
+            _close(value, s * 100, places) for s in ev.shares
+        ):
+            return None
+    elif int(number) in ev.counts or (
+        _APPROX.search(text, 0, match.start()) and _rounds_to(int(number), ev.counts)
+    ):
+        return None
+    status_code = len(number) == 3 and number[0] in "12345"
+    if (status_code or not is_count) and not suffix and _quoted(number, ev):
+        return None
+    return f"the number “{raw}” is not a count in the facts (counts: {_counts(ev)})"
+
+
+def _rounds_to(value: int, counts: set[int]) -> bool:
+    """True when some count rounded at `value`'s precision (its trailing zeros) equals it."""
+    digits = str(value)
+    zeros = len(digits) - len(digits.rstrip("0"))
+    if value == 0 or zeros == 0:
+        return False
+    step = 10**zeros
+    return any(round(c / step) * step == value for c in counts)
+
+
+def _counts(ev: Evidence) -> str:
+    return _shown(f"{c:,}" for c in sorted(ev.counts, reverse=True)) or "none"
+
+
+def _check_word(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    if _WORDS[raw.lower()] in ev.counts:
+        return None
+    return f"the number “{raw}” is not a count in the facts (counts: {_counts(ev)})"
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+def _normal(name: str) -> str:
+    return name.strip().strip("`'\"“”‘’ ").lower()
+
+
+def _invented_services(text: str, ev: Evidence) -> list[str]:
+    candidates = [m.group(1) for m in _BEFORE_NOUN.finditer(text)]
+    candidates += [m.group(1) for m in _AFTER_NOUN.finditer(text)]
+    candidates += [m.group(1) for m in _QUOTED.finditer(text)]
+    candidates += [m.group(1) for m in _SUFFIXED.finditer(text)]
+    return [name for name in dict.fromkeys(candidates) if not _known_name(name, ev)]
+
+
+def _known_name(name: str, ev: Evidence) -> bool:
+    normal = _normal(name).rstrip(".-'")
+    if normal in ev.services or normal in _COMMON or not normal:
+        return True
+    if normal.endswith("'s") and normal[:-2] in ev.services:
+        return True
+    return re.search(rf"(?<![\w-]){re.escape(normal)}(?![\w-])", ev.text) is not None
+
+
+def _unknown_service(name: str, ev: Evidence) -> str:
+    known = _shown(sorted(ev.services), 12) or "none"
+    return f"“{name}” is not a service in these logs (services: {known})"
