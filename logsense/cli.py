@@ -15,14 +15,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import orjson
 import typer
 
 from logsense import __version__
 from logsense.config import Settings, load_settings
-from logsense.errors import LogsenseError
+from logsense.errors import InputError, LogsenseError
+from logsense.patterns import mine_patterns, pattern_to_dict
 from logsense.pipeline import triage as run_triage
 from logsense.render import RENDERERS
+from logsense.render.terminal import print_patterns
 from logsense.sources.files import FileSource
+from logsense.state import state_dir
 from logsense.window import WindowSpec
 
 __all__ = ["app", "main"]
@@ -210,6 +214,51 @@ def triage(
         else:
             with out.open("w", encoding="utf-8") as handle:
                 renderer(report, handle)
+
+
+class PatternFormat(StrEnum):
+    """Output formats of the patterns view."""
+
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def patterns(
+    source: SourceOpt,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Every line is a bare message: no header parsing.")
+    ] = False,
+    output_format: Annotated[
+        PatternFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = PatternFormat.table,
+    per_line: Annotated[
+        Path | None,
+        typer.Option("--per-line", help="Write {line, pattern_id, template} per input line here."),
+    ] = None,
+    field: FieldOpt = None,
+    header_regex: HeaderOpt = None,
+    config: ConfigOpt = None,
+    state: StateDirOpt = None,
+    reset_state: ResetStateOpt = False,
+) -> None:
+    """List the log patterns (templates) of an input with their counts, most frequent first."""
+    with _errors_as_exit_codes():
+        settings = _settings(config, field or [], header_regex, state)
+        file_source = FileSource(source, settings.fields, settings.header_regex, plain=plain)
+        run = mine_patterns(file_source.read(), state_dir(settings.state_dir), reset_state)
+        if not run.patterns:
+            raise InputError(f"no events in {file_source.name}")
+        if per_line is not None:
+            with per_line.open("wb") as handle:
+                handle.writelines(orjson.dumps(row) + b"\n" for row in run.per_line())
+        rows = [pattern_to_dict(p) for p in run.patterns]
+        if output_format is PatternFormat.json:
+            document = {"schema": "logsense.patterns/v1", "source": file_source.name,
+                        "malformed": file_source.stats.malformed, "patterns": rows}  # fmt: skip
+            sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            print_patterns(rows, file_source.stats.warnings())
 
 
 def _version(value: bool) -> None:

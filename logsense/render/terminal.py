@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -11,7 +11,7 @@ from rich.text import Text
 
 from logsense.model import Issue, Report, iso
 
-__all__ = ["render"]
+__all__ = ["print_patterns", "render", "sparkline"]
 
 _SEVERITY_STYLE = {
     "critical": "bold white on red",
@@ -58,6 +58,24 @@ def render(report: Report, out: TextIO) -> None:
         # The rules-based overview repeats the headline; only the model's adds something.
         console.print(Text(report.overview.text), Text(f"({report.overview.model})", style="dim"))
     for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def print_patterns(rows: list[dict[str, Any]], warnings: list[str]) -> None:
+    """Print the patterns view: one row per pattern, most frequent first."""
+    console = Console(highlight=False)
+    table = Table(pad_edge=False)
+    for name in ("id", "count", "level", "service", "first", "last"):
+        table.add_column(name, justify="right" if name == "count" else "left", no_wrap=True)
+    table.add_column("template", ratio=1, min_width=30)
+    for row in rows:
+        first, last = row["first_seen"], row["last_seen"]
+        table.add_row(
+            row["id"], f"{row['count']:,}", row["level"], row["service"],
+            first[11:19] if first else "–", last[11:19] if last else "–", row["template"],
+        )  # fmt: skip
+    console.print(table)
+    for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
 
 

@@ -55,7 +55,9 @@ _ID_PREFIX = re.compile(
 
 
 class FileSource:
-    """Events from a file path, a `.gz` file, or stdin (`-`); JSON lines or text, auto-detected."""
+    """Events from a file path, a `.gz` file, or stdin (`-`); JSON lines or text, auto-detected.
+
+    With `plain`, every line is a bare message (for parsing benchmarks and unknown formats)."""
 
     def __init__(
         self,
@@ -63,8 +65,10 @@ class FileSource:
         fields: FieldMap,
         header_regex: str | None = None,
         stdin: IO[bytes] | None = None,
+        plain: bool = False,
     ) -> None:
         self.path = path
+        self.plain = plain
         self.name = "stdin" if path == "-" else path
         self.stats = SourceStats()
         self._records = RecordReader(fields, self.stats)
@@ -80,7 +84,9 @@ class FileSource:
             if first is None:
                 return
             rest = _chain_first(first, lines)
-            if first[1].lstrip().startswith(b"{"):
+            if self.plain:
+                yield from self._plain_events(_decoded(rest, self.stats))
+            elif first[1].lstrip().startswith(b"{"):
                 yield from self._json_events(rest)
             else:
                 yield from self._text_events(_decoded(rest, self.stats))
@@ -130,6 +136,12 @@ class FileSource:
         self.stats.read += 1
         self.stats.reject(origin, "invalid JSON")
         return None
+
+    def _plain_events(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
+        """Every non-blank line a bare message: no time, no level, no service."""
+        for number, line in lines:
+            self.stats.read += 1
+            yield Event(0.0, line.strip(), "info", "-", origin=f"{self.name}:{number}")
 
     def _text_events(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
         pending: tuple[dict[str, Any], int, list[str]] | None = None
