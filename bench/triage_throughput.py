@@ -1,6 +1,6 @@
 """End-to-end triage throughput on a ~1M-line generated file, next to a plain Drain3 loop.
 
-    python bench/triage_throughput.py [--lines 1000000] [--rounds 2]
+    python -m bench.triage_throughput [--lines 1000000] [--rounds 2]
 
 Generates (once, cached under bench/out/) a JSON-lines file with `fixtures/generate.py`, then
 alternates, in the same run, the plain Drain3 loop (`bench/plain_drain3.py`: json decode +
@@ -17,9 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _measure import Run, measure  # bench/ is on sys.path when run as a script
 from rich.console import Console
 from rich.table import Table
+
+from bench._measure import Run, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"

@@ -16,14 +16,25 @@ from dataclasses import dataclass, field
 from drain3.drain import Drain
 
 from logsense.masking import mask
-from logsense.model import Event, Pattern, Sample, Totals, Window, level_class, level_rank
-from logsense.redact import redact
+from logsense.model import (
+    LEVELS,
+    Event,
+    Pattern,
+    Sample,
+    Totals,
+    Window,
+    level_class,
+    level_rank,
+)
+from logsense.sampling import Reservoir
 from logsense.stacktrace import fingerprint
 
 __all__ = ["Mined", "Miner", "PatternKey", "mine", "pattern_id"]
 
 _SHAPE_CACHE_LIMIT = 200_000
 
+_RANK = {name: level_rank(name) for name in LEVELS}
+_CLASS = {name: level_class(name) for name in LEVELS}
 # Which Drain tree a message goes to: (service, level class, *kept HTTP status codes).
 TreeKey = tuple[str, ...]
 # (tree, Drain cluster id in it, stack fingerprint): where an event's stats go.
@@ -55,7 +66,7 @@ class Miner:
         self._depth = depth
         self._drains: dict[TreeKey, Drain] = {}
         self._shapes: dict[tuple[str, str, str], tuple[TreeKey, int]] = {}
-        self._stats: dict[PatternKey, Pattern] = {}
+        self._stats: dict[PatternKey, tuple[Pattern, Reservoir[Event]]] = {}
         self._final: dict[PatternKey, Pattern] = {}
         self._rng = random.Random(0)
         self._seq = 0
@@ -65,20 +76,20 @@ class Miner:
 
         Returns a key that `pattern_of` turns into the event's final Pattern after `patterns()`.
         """
-        tree, cluster_id = self._cluster(event.service, level_class(event.level), event.message)
+        tree, cluster_id = self._cluster(event.service, _CLASS[event.level], event.message)
         stack = None
         if event.stack_trace is not None:
             stack = fingerprint(event.message + "\n" + event.stack_trace)
         key = (tree, cluster_id, stack)
-        pattern = self._stats.get(key)
-        if pattern is None:
+        entry = self._stats.get(key)
+        if entry is None:
             pattern = Pattern(id="", service=event.service, level=event.level, template="")
             pattern.fingerprint = stack
-            self._stats[key] = pattern
+            entry = self._stats[key] = (pattern, Reservoir(self._samples_per_pattern, self._rng))
         if not in_window:
-            pattern.baseline_count += 1
+            entry[0].baseline_count += 1
         else:
-            self._count(pattern, event)
+            self._count(entry[0], entry[1], event)
         return key
 
     def _cluster(self, service: str, lcls: str, message: str) -> tuple[TreeKey, int]:
@@ -98,7 +109,7 @@ class Miner:
             self._shapes[shape_key] = found
         return found
 
-    def _count(self, pattern: Pattern, event: Event) -> None:
+    def _count(self, pattern: Pattern, samples: Reservoir[Event], event: Event) -> None:
         ts = event.timestamp
         self._seq += 1
         pattern.count += 1
@@ -106,7 +117,7 @@ class Miner:
             pattern.first_seen = ts
         if ts > pattern.last_seen:
             pattern.last_seen = ts
-        if level_rank(event.level) > level_rank(pattern.level):
+        if _RANK[event.level] > _RANK[pattern.level]:
             pattern.level = event.level
         minute = int(ts // 60)
         pattern.per_minute[minute] = pattern.per_minute.get(minute, 0) + 1
@@ -115,26 +126,17 @@ class Miner:
             pattern.requests[request] = (ts, self._seq)
         if event.user_id is not None:
             pattern.users.add(event.user_id)
-        self._keep_sample(pattern, event)
-
-    def _keep_sample(self, pattern: Pattern, event: Event) -> None:
-        """Reservoir sampling: every event of the pattern is equally likely to be kept."""
-        samples = pattern.samples
-        if len(samples) < self._samples_per_pattern:
-            samples.append(_sample(event))
-            return
-        slot = self._rng.randrange(pattern.count)
-        if slot < self._samples_per_pattern:
-            samples[slot] = _sample(event)
+        samples.offer(event)
 
     def patterns(self) -> list[Pattern]:
         """Final patterns: templates read from Drain now that they are fully generalized."""
         merged: dict[str, Pattern] = {}
-        for key, stats in self._stats.items():
+        for key, (stats, samples) in self._stats.items():
             tree, cluster_id, stack = key
             template = self._drains[tree].id_to_cluster[cluster_id].get_template()
             pid = pattern_id(tree[0], tree[1], template, stack)
             stats.id, stats.template = pid, template
+            stats.samples = [_sample(event) for event in samples.items]
             if pid in merged:
                 _merge_into(merged[pid], stats)
             else:
@@ -156,9 +158,9 @@ def _status_codes(masked: str) -> tuple[str, ...]:
 
 
 def _sample(event: Event) -> Sample:
-    """Evidence kept with its pointer; secrets are redacted once, here, for every output."""
+    """Evidence kept with its pointer (redacted when read: `Sample.message`)."""
     text = event.message if event.stack_trace is None else f"{event.message}\n{event.stack_trace}"
-    return Sample(redact(text, ips=False), event.origin, event.timestamp, event.request_id)
+    return Sample(text, event.origin, event.timestamp, event.request_id)
 
 
 def _merge_into(target: Pattern, other: Pattern) -> None:

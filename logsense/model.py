@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from logsense.redact import redact
+
 __all__ = [
     "LEVELS",
     "Event",
@@ -69,12 +71,24 @@ class Event:
 
 @dataclass(slots=True)
 class Sample:
-    """A raw message kept as evidence, with the pointer back to where it came from."""
+    """A message kept as evidence, with the pointer back to where it came from.
 
-    message: str
+    `message` is the redacted text (secrets, emails, card numbers removed; IPs kept), computed
+    when first read: most patterns' samples are never shown, so most are never redacted.
+    """
+
+    raw: str
     origin: str
     timestamp: float
     request_id: str | None
+    _redacted: str | None = None
+
+    @property
+    def message(self) -> str:
+        """The redacted text; every output shows this, never `raw`."""
+        if self._redacted is None:
+            self._redacted = redact(self.raw, ips=False)
+        return self._redacted
 
 
 @dataclass(slots=True)
