@@ -125,3 +125,14 @@ def test_stdin(tmp_path: Path) -> None:
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"cannot read .*nope\.jsonl: No such file"):
         list(FileSource(str(tmp_path / "nope.jsonl"), FieldMap()).read())
+
+
+def test_field_keys_are_data_never_code(tmp_path: Path) -> None:
+    from logsense.sources.records import compile_extractor
+
+    hostile = "x') or __import__('os').system('touch " + str(tmp_path / "pwned") + "') or ('"
+    fields = FieldMap(message=[hostile, "message"])
+    extract = compile_extractor(fields, frozenset({hostile, "message"}))
+    values = extract({hostile: "", "message": "hello"})
+    assert values[1] == "hello"
+    assert not (tmp_path / "pwned").exists()

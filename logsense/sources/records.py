@@ -99,53 +99,49 @@ class SourceStats:
         return lines
 
 
-_MISSING = object()
 _FIELD_NAMES = tuple(FieldMap.model_fields)
+Extractor = Callable[[dict[str, Any]], tuple[Any, ...]]
 
 
-def _flat(key: str) -> Callable[[dict[str, Any]], Any]:
-    return lambda record: record.get(key)
+def compile_extractor(fields: FieldMap, top_keys: frozenset[str]) -> Extractor:
+    """A function returning every field of a record with these top-level keys, in FieldMap order.
 
-
-def _nested(parts: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
-    def get(record: dict[str, Any]) -> Any:
-        node: Any = record
-        for part in parts:
-            if not isinstance(node, dict):
-                return None
-            node = node.get(part)
-        return node
-
-    return get
-
-
-class _Plan:
-    """For one layout of top-level keys: per field, only the getters that can match it.
-
-    Records of one input share a few layouts, so planning once per layout turns field lookup
-    into one or two dict gets per field instead of a search over every candidate key.
+    Records of one input share a few key layouts. For each, only the candidate keys that can
+    match it are kept, and they are compiled into one function of plain dict lookups: reading a
+    field costs a `.get`, not a search over every candidate. Keys enter the code only as
+    `repr()` literals.
     """
+    lines = ["def extract(record):"]
+    for name in _FIELD_NAMES:
+        lines.append(f"    {name} = None")
+        for key in getattr(fields, name):
+            lookup = _lookup_code(key, top_keys)
+            if lookup is not None:
+                lines.append(f"    if {name} is None or {name} == '':")
+                lines.append(f"        {name} = {lookup}")
+    lines.append(f"    return ({', '.join(_FIELD_NAMES)},)")
+    namespace: dict[str, Any] = {"_dig": _dig}
+    exec(compile("\n".join(lines), "<logsense field extractor>", "exec"), namespace)
+    extractor: Extractor = namespace["extract"]
+    return extractor
 
-    __slots__ = ("getters",)
 
-    def __init__(self, fields: FieldMap, top_keys: frozenset[str]) -> None:
-        self.getters: dict[str, list[Callable[[dict[str, Any]], Any]]] = {}
-        for name in _FIELD_NAMES:
-            chosen: list[Callable[[dict[str, Any]], Any]] = []
-            for key in getattr(fields, name):
-                if key in top_keys:
-                    chosen.append(_flat(key))
-                elif "." in key and key.split(".", 1)[0] in top_keys:
-                    chosen.append(_nested(tuple(key.split("."))))
-            self.getters[name] = chosen
+def _lookup_code(key: str, top_keys: frozenset[str]) -> str | None:
+    if key in top_keys:
+        return f"record.get({key!r})"
+    head = key.split(".", 1)[0]
+    if "." in key and head in top_keys:
+        return f"_dig(record, {tuple(key.split('.'))!r})"
+    return None
 
-    def get(self, name: str, record: dict[str, Any]) -> Any:
-        """The first present, non-empty value of field `name`, or None."""
-        for getter in self.getters[name]:
-            value = getter(record)
-            if value is not None and value != "":
-                return value
-        return None
+
+def _dig(record: dict[str, Any], parts: tuple[str, ...]) -> Any:
+    node: Any = record
+    for part in parts:
+        if node.__class__ is not dict:
+            return None
+        node = node.get(part)
+    return node
 
 
 class RecordReader:
@@ -154,41 +150,41 @@ class RecordReader:
     def __init__(self, fields: FieldMap, stats: SourceStats) -> None:
         self.stats = stats
         self._fields = fields
-        self._plans: dict[frozenset[str], _Plan] = {}
+        self._extractors: dict[frozenset[str], Extractor] = {}
 
-    def _plan(self, record: dict[str, Any]) -> _Plan:
+    def _extractor(self, record: dict[str, Any]) -> Extractor:
         layout = frozenset(record)
-        plan = self._plans.get(layout)
-        if plan is None:
-            plan = self._plans[layout] = _Plan(self._fields, layout)
-        return plan
+        extractor = self._extractors.get(layout)
+        if extractor is None:
+            extractor = self._extractors[layout] = compile_extractor(self._fields, layout)
+        return extractor
 
     def event(self, record: dict[str, Any], origin: str) -> Event | None:
         """The Event for `record`, or None (counted as malformed) when it has no time or message."""
-        get = self._plan(record).get
-        timestamp = parse_timestamp(get("timestamp", record))
+        raw_time, message, level, service, request, user, stack, version, host = self._extractor(
+            record
+        )(record)
+        timestamp = parse_timestamp(raw_time)
         if timestamp is None:
             self.stats.reject(origin, "no timestamp")
             return None
-        message = get("message", record)
-        if not isinstance(message, str):
+        if message.__class__ is not str:
             self.stats.reject(origin, "no message")
             return None
-        stack = get("stack_trace", record)
         if "\n" in message:
             message, _, rest = message.partition("\n")
             stack = stack if isinstance(stack, str) else rest
         return Event(
-            timestamp=timestamp,
-            message=message.rstrip(),
-            level=self.level(get("level", record)),
-            service=self.service(get("service", record)),
-            request_id=_text(get("request_id", record)),
-            user_id=_text(get("user_id", record)),
-            stack_trace=stack if isinstance(stack, str) and stack.strip() else None,
-            host=_text(get("host", record)),
-            version=_text(get("version", record)),
-            origin=origin,
+            timestamp,
+            message.rstrip(),
+            self.level(level),
+            self.service(service),
+            request if request.__class__ is str else _text(request),
+            user if user.__class__ is str else _text(user),
+            stack if stack.__class__ is str and stack.strip() else None,
+            _text(host),
+            _text(version),
+            origin,
         )
 
     def level(self, raw: object) -> str:
