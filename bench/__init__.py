@@ -1,0 +1,1 @@
+"""Benchmarks for logsense: parsing accuracy on Loghub, throughput, memory."""
