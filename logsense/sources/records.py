@@ -151,6 +151,7 @@ class RecordReader:
         self.stats = stats
         self._fields = fields
         self._extractors: dict[frozenset[str], Extractor] = {}
+        self._strings: dict[str, str] = {}
 
     def _extractor(self, record: dict[str, Any]) -> Extractor:
         layout = frozenset(record)
@@ -180,10 +181,10 @@ class RecordReader:
             self.level(level),
             self.service(service),
             request if request.__class__ is str else _text(request),
-            user if user.__class__ is str else _text(user),
+            self._shared_text(user),
             stack if stack.__class__ is str and stack.strip() else None,
-            _text(host),
-            _text(version),
+            self._shared_text(host),
+            self._shared_text(version),
             origin,
         )
 
@@ -200,10 +201,18 @@ class RecordReader:
             return "info"
         return level
 
+    def _shared(self, value: str) -> str:
+        """One string object per distinct value: a million events name a few services."""
+        return self._strings.setdefault(value, value)
+
+    def _shared_text(self, value: object) -> str | None:
+        text = value if value.__class__ is str else _text(value)
+        return None if text is None else self._shared(text)
+
     def service(self, raw: object) -> str:
         """The service name, or 'unknown' (counted) when the record has none."""
         if isinstance(raw, str) and raw.strip():
-            return raw.strip()
+            return self._shared(raw.strip())
         self.stats.missing_service += 1
         return "unknown"
 
