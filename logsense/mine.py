@@ -2,8 +2,10 @@
 
 Each (service, level class) has its own Drain3 tree, so the same text at INFO and at ERROR, or in
 two services, never shares a pattern. Messages are masked first (`masking.mask`); a masked shape
-seen before skips Drain's tree search (the fast path). Events with a stack trace are split further
-by the trace's fingerprint, so two different crashes behind one log line stay apart.
+seen before skips Drain's tree search (the fast path). Drain compares the masked messages' words,
+and each tree's templates are rendered and merged once at the end (`templates.TemplateTree`).
+Events with a stack trace are split further by the trace's fingerprint, so two different crashes
+behind one log line stay apart.
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from drain3.drain import Drain
-
-from logsense.masking import mask
+from logsense.masking import kept_statuses, mask
 from logsense.model import (
     LEVELS,
     Event,
@@ -28,6 +28,7 @@ from logsense.model import (
 )
 from logsense.sampling import Reservoir
 from logsense.stacktrace import fingerprint
+from logsense.templates import TemplateTree
 
 __all__ = ["Mined", "Miner", "PatternKey", "mine", "pattern_id"]
 
@@ -60,11 +61,11 @@ class Mined:
 class Miner:
     """Streams events into per-pattern stats. Call `add` per event, then `patterns()` once."""
 
-    def __init__(self, samples_per_pattern: int = 5, sim_th: float = 0.4, depth: int = 4) -> None:
+    def __init__(self, samples_per_pattern: int = 5, sim_th: float = 0.9, depth: int = 4) -> None:
         self._samples_per_pattern = samples_per_pattern
         self._sim_th = sim_th
         self._depth = depth
-        self._drains: dict[TreeKey, Drain] = {}
+        self._trees: dict[TreeKey, TemplateTree] = {}
         self._shapes: dict[tuple[str, str, str], tuple[TreeKey, int]] = {}
         self._stats: dict[PatternKey, tuple[Pattern, Reservoir[Event]]] = {}
         self._final: dict[PatternKey, Pattern] = {}
@@ -76,7 +77,9 @@ class Miner:
 
         Returns a key that `pattern_of` turns into the event's final Pattern after `patterns()`.
         """
-        tree, cluster_id = self._cluster(event.service, _CLASS[event.level], event.message)
+        lcls = _CLASS[event.level]
+        masked = mask(event.message, routine=lcls == "info")
+        tree, cluster_id = self._cluster(event.service, lcls, masked)
         stack = None
         if event.stack_trace is not None:
             stack = fingerprint(event.message + "\n" + event.stack_trace)
@@ -92,18 +95,17 @@ class Miner:
             self._count(entry[0], entry[1], event)
         return key
 
-    def _cluster(self, service: str, lcls: str, message: str) -> tuple[TreeKey, int]:
-        """The Drain tree and cluster of a message; a masked shape seen before skips the tree."""
-        shape_key = (service, lcls, mask(message))
+    def _cluster(self, service: str, lcls: str, shape: str) -> tuple[TreeKey, int]:
+        """The Drain tree and cluster of a masked message; a shape seen before skips the tree."""
+        shape_key = (service, lcls, shape)
         found = self._shapes.get(shape_key)
         if found is None:
             tree = (service, lcls, *_status_codes(shape_key[2]))
-            drain = self._drains.get(tree)
-            if drain is None:
-                drain = Drain(depth=self._depth, sim_th=self._sim_th, max_children=100)
-                self._drains[tree] = drain
-            cluster, _ = drain.add_log_message(shape_key[2])
-            found = (tree, cluster.cluster_id)
+            template_tree = self._trees.get(tree)
+            if template_tree is None:
+                template_tree = TemplateTree(self._depth, self._sim_th, max_children=100)
+                self._trees[tree] = template_tree
+            found = (tree, template_tree.add(shape_key[2]))
             if len(self._shapes) >= _SHAPE_CACHE_LIMIT:
                 self._shapes.clear()
             self._shapes[shape_key] = found
@@ -133,7 +135,7 @@ class Miner:
         merged: dict[str, Pattern] = {}
         for key, (stats, samples) in self._stats.items():
             tree, cluster_id, stack = key
-            template = self._drains[tree].id_to_cluster[cluster_id].get_template()
+            template = self._trees[tree].template(cluster_id)
             pid = pattern_id(tree[0], tree[1], template, stack)
             stats.id, stats.template = pid, template
             stats.samples = [_sample(event) for event in samples.items]
@@ -150,11 +152,11 @@ class Miner:
 
 
 def _status_codes(masked: str) -> tuple[str, ...]:
-    """The HTTP status codes masking kept (the only bare 3-digit numbers it leaves).
+    """The HTTP status codes masking kept (`HTTP 503`, `status=503`).
 
     They choose the Drain tree, so a 500 and a 409 can never be generalized into one `<*>`.
     """
-    return tuple(t for t in masked.split() if len(t) == 3 and t.isdigit())
+    return kept_statuses(masked)
 
 
 def _sample(event: Event) -> Sample:
@@ -180,10 +182,13 @@ def _merge_into(target: Pattern, other: Pattern) -> None:
 
 
 def mine(events: Iterable[Event], window: Window, samples_per_pattern: int = 5) -> Mined:
-    """Patterns of the window's events (baseline events only count toward `baseline_count`)."""
+    """Patterns of the window's events (baseline events only count toward `baseline_count`).
+
+    `events` come in time order, as `window.cut` gives them: per-minute request counts rely on it.
+    """
     miner = Miner(samples_per_pattern=samples_per_pattern)
     totals = Totals()
-    requests: set[str] = set()
+    requests: dict[str, int] = {}  # request id → the last minute it was counted in
     users: set[str] = set()
     services: set[str] = set()
     baseline_events = 0
@@ -196,7 +201,7 @@ def mine(events: Iterable[Event], window: Window, samples_per_pattern: int = 5) 
         totals.events += 1
         services.add(event.service)
         if event.request_id is not None:
-            requests.add(event.request_id)
+            _count_request(totals.requests_per_minute, requests, event.request_id, event.timestamp)
         if event.user_id is not None:
             users.add(event.user_id)
     patterns = [p for p in miner.patterns() if p.count or p.baseline_count]
@@ -208,4 +213,14 @@ def mine(events: Iterable[Event], window: Window, samples_per_pattern: int = 5) 
     if window_patterns:
         totals.first_seen = min(p.first_seen for p in window_patterns)
         totals.last_seen = max(p.last_seen for p in window_patterns)
-    return Mined(patterns, totals, requests, baseline_events)
+    return Mined(patterns, totals, set(requests), baseline_events)
+
+
+def _count_request(
+    per_minute: dict[int, int], last_minute: dict[str, int], request: str, ts: float
+) -> None:
+    """Count `request` once in the minute of `ts` (events arrive in time order)."""
+    minute = int(ts // 60)
+    if last_minute.get(request) != minute:
+        last_minute[request] = minute
+        per_minute[minute] = per_minute.get(minute, 0) + 1

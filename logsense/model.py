@@ -199,11 +199,17 @@ class Totals:
     outside_window: int = 0
     first_seen: float | None = None
     last_seen: float | None = None
+    # Distinct requests with an event in each minute, keyed like Pattern.per_minute (ts // 60).
+    requests_per_minute: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
 class Report:
-    """Everything a renderer needs: the window, the totals, the ranked issues and warnings."""
+    """Everything a renderer needs: the window, the totals, the ranked issues and warnings.
+
+    `patterns` are all mined patterns, of the window and its baseline (the issues hold only
+    theirs): change events and postmortem evidence come from them.
+    """
 
     window: Window
     baseline: Window | None
@@ -213,3 +219,4 @@ class Report:
     headline: str = ""
     warnings: list[str] = field(default_factory=list)
     overview: Overview | None = None
+    patterns: list[Pattern] = field(default_factory=list)

@@ -1,6 +1,6 @@
 import pytest
 
-from logsense.masking import mask
+from logsense.masking import kept_statuses, mask
 
 
 @pytest.mark.parametrize(
@@ -12,14 +12,54 @@ from logsense.masking import mask
         ("id 123e4567-e89b-12d3-a456-426614174000", "id <*>"),
         ("mail bob.smith+x@example.co.uk", "mail <*>"),
         ("block 0x7ffe3a2b and deadbeef42", "block <*> and <*>"),
-        ("user u-1234 on host payment-7f9c5-x2k1p", "user <*> on host <*>"),
-        ("GET /api/v1/orders/81723/items 200 35ms", "GET /api/v1/orders/<*>/items 200 <*>"),
+        ("user u-1234 on host payment-7f9c5-x2k1p", "user u-<*> on host payment-<*>"),
+        ("GET /api/v1/orders/81723/items 200 35ms", "GET /api/v1/orders/<*>/items <*> <*>"),
         ("push to http://10.0.3.7:9091/metrics failed", "push to http://<*>/metrics failed"),
         ("pool=main active=50 idle=0 state=RUNNING", "pool=main active=<*> idle=<*> state=RUNNING"),
         ("Deploying version 2.4.0 (build 1a2b3c)", "Deploying version <*> (build <*>)"),
     ],
 )
 def test_masks_variables(message: str, expected: str) -> None:
+    assert mask(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # One variable is one `<*>`, and the text around it stays: keys, brackets, prefixes.
+        ("uid=0 euid=0 tty=NODEVssh", "uid=<*> euid=<*> tty=NODEVssh"),
+        ("Component State Change: (HWID=1973)", "Component State Change: (HWID=<*>)"),
+        ("NIFF: node node-129 via interface ee0", "NIFF: node node-<*> via interface ee0"),
+        ("generating core.2275", "generating core.<*>"),
+        ("Verification succeeded for blk_-4980916519894289629", "Verification succeeded for <*>"),
+        (
+            "Saved output of task 'attempt_201706092018_0024_m_000003_1012'",
+            "Saved output of task '<*>'",
+        ),
+        ("setLightsOn(true) ws=null", "setLightsOn(<*>) ws=<*>"),
+        # Addresses, host names and file paths are one value each.
+        ("proxy.cse.cuhk.edu.hk:5070 open through proxy", "<*> open through proxy"),
+        (
+            "Received block blk_-1608 of size 67108864 from /10.251.42.84",
+            "Received block <*> of size <*> from <*>",
+        ),
+        ("Deleting file /mnt/hadoop/dfs/data/current/subdir5/x", "Deleting file <*>"),
+        (
+            "Input split: hdfs://10.10.34.11:9000/pjhe/logs/2kSOSP.log:21876+7292",
+            "Input split: <*>",
+        ),
+        ("cmp=com.example.notes/.NoteEditor (has extras)", "cmp=<*> (has extras)"),
+        # A quantity with its unit, a date with its words, a protocol version: one value each.
+        ("(estimated size 5.2 KB, free 14.0 KB)", "(estimated size <*>, free <*>)"),
+        ("close, 1190 bytes (1.16 KB) sent, lifetime <1 sec", "close, <*> sent, lifetime <*>"),
+        ("connection at Fri Jun 17 07:07:00 2005", "connection at <*> <*> <*>"),
+        (
+            '"GET /v2/servers/detail HTTP/1.1" status: 200',
+            '"GET /v2/servers/detail <*>" status: <*>',
+        ),
+    ],
+)
+def test_masks_whole_variables_and_keeps_their_context(message: str, expected: str) -> None:
     assert mask(message) == expected
 
 
@@ -32,6 +72,8 @@ def test_masks_variables(message: str, expected: str) -> None:
         "response status=429 from stripe",
         'java.lang.NullPointerException: Cannot invoke "String.length()"',
         "Connection refused: connect timed out",
+        "java.io.IOException: ZooKeeperServer not running",
+        "Could not connect through proxy - lock/unlock and Input/output error",
     ],
 )
 def test_keeps_meaningful_tokens(message: str) -> None:
@@ -44,3 +86,25 @@ def test_a_number_that_is_not_a_status_is_masked() -> None:
 
 def test_status_codes_keep_different_shapes_apart() -> None:
     assert mask("GET /x 500 12ms") != mask("GET /x 200 12ms")
+
+
+def test_server_errors_are_kept_even_in_routine_messages() -> None:
+    assert mask("GET /x 503 12ms", routine=True) == "GET /x 503 <*>"
+
+
+def test_client_errors_are_kept_unless_routine() -> None:
+    assert mask("GET /x 404 12ms") == "GET /x 404 <*>"
+    assert mask("GET /x 404 12ms", routine=True) == mask("GET /x 200 12ms") == "GET /x <*> <*>"
+
+
+def test_kept_statuses_are_found_bare_and_as_values() -> None:
+    assert kept_statuses(mask("method=GET path=/x status=503 bytes=12")) == ("503",)
+    assert kept_statuses(mask("upstream returned HTTP 502 after 3 retries")) == ("502",)
+    assert kept_statuses(mask("processed 404 items in 200ms")) == ()
+
+
+def test_request_paths_keep_their_endpoint() -> None:
+    assert (
+        mask("method=GET path=/api/v1/search?q=shoes&page=2")
+        == "method=GET path=/api/v1/search?<*>"
+    )
