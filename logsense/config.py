@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,6 +27,7 @@ __all__ = [
     "LlmConfig",
     "Settings",
     "SeverityConfig",
+    "SmtpConfig",
     "default_config_path",
     "load_settings",
 ]
@@ -108,10 +109,47 @@ class LlmConfig(_Strict):
     redact_ips: bool = True
 
 
-class _EnvAliases(PydanticBaseSettingsSource):
-    """Short environment names: `LOGSENSE_LLM_MODEL` means `LOGSENSE_LLM__MODEL`."""
+SmtpSecurity = Literal["auto", "starttls", "ssl", "none"]
+_SMTP_PORTS = {"ssl": 465, "starttls": 587}
 
-    _ALIASES: ClassVar[dict[str, tuple[str, str]]] = {"LOGSENSE_LLM_MODEL": ("llm", "model")}
+
+class SmtpConfig(_Strict):
+    """The mail server digests go through (`logsense/mail.py`).
+
+    The password is never a setting: it comes only from `LOGSENSE_SMTP_PASSWORD` or
+    `--smtp-password-file`. `security`: `auto` uses STARTTLS when the server offers it (and then
+    refuses to send a password without it), `starttls` requires it, `ssl` is implicit TLS
+    (SMTPS), `none` is plain text. `port` defaults by security: 465 ssl, 587 starttls, else 25.
+    """
+
+    host: str = "localhost"
+    port: int | None = Field(None, ge=1, le=65535)
+    user: str | None = None
+    security: SmtpSecurity = "auto"
+    sender: str | None = None
+    timeout: float = Field(30.0, gt=0, le=600)
+
+    @property
+    def effective_port(self) -> int:
+        """The port given, else the usual one for `security`."""
+        return self.port or _SMTP_PORTS.get(self.security, 25)
+
+    @property
+    def address(self) -> str:
+        """`host:port`, as error messages name the server."""
+        return f"{self.host}:{self.effective_port}"
+
+
+class _EnvAliases(PydanticBaseSettingsSource):
+    """Short environment names: `LOGSENSE_LLM_MODEL` means `LOGSENSE_LLM__MODEL`, and so on."""
+
+    _ALIASES: ClassVar[dict[str, tuple[str, str]]] = {
+        "LOGSENSE_LLM_MODEL": ("llm", "model"),
+        **{
+            f"LOGSENSE_SMTP_{key.upper()}": ("smtp", key)
+            for key in ("host", "port", "user", "security", "sender", "timeout")
+        },
+    }
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
@@ -139,6 +177,7 @@ class Settings(BaseSettings):
     samples_per_pattern: int = Field(5, ge=1, le=100)
     state_dir: Path | None = None
     llm: LlmConfig = LlmConfig()
+    smtp: SmtpConfig = SmtpConfig()
 
     @classmethod
     def settings_customise_sources(

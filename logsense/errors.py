@@ -3,7 +3,9 @@
     LogsenseError                 exit 1   anything logsense itself reports as a failure
     ├── UsageError                exit 2   an option or config value that cannot work
     ├── InputError                exit 3   no usable input: missing file, empty input, empty window
-    └── SourceUnavailable         exit 4   a server (Elasticsearch, LLM endpoint) did not answer
+    ├── SourceUnavailable         exit 4   a server (Elasticsearch, LLM, SMTP) did not answer
+    ├── LoginRefused              exit 5   the mail server refused the login or TLS
+    └── DeliveryRefused           exit 6   the mail server refused sender, recipient or data
 
 Library code raises these with a one-line, user-facing message; `cli.py` prints the message and
 exits with the code. Set `LOGSENSE_DEBUG=1` to see the traceback instead.
@@ -11,7 +13,14 @@ exits with the code. Set `LOGSENSE_DEBUG=1` to see the traceback instead.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "LogsenseError", "SourceUnavailable", "UsageError"]
+__all__ = [
+    "DeliveryRefused",
+    "InputError",
+    "LoginRefused",
+    "LogsenseError",
+    "SourceUnavailable",
+    "UsageError",
+]
 
 
 class LogsenseError(Exception):
@@ -36,3 +45,15 @@ class SourceUnavailable(LogsenseError):
     """A server logsense reads from or talks to did not answer; the message names its URL."""
 
     exit_code = 4
+
+
+class LoginRefused(LogsenseError):
+    """The mail server refused the login (or the secure connection a login needs)."""
+
+    exit_code = 5
+
+
+class DeliveryRefused(LogsenseError):
+    """The mail server refused the sender, a recipient or the message; nothing was sent."""
+
+    exit_code = 6

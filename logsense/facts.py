@@ -27,7 +27,15 @@ from logsense.guard import Evidence
 from logsense.model import Issue, Pattern, Report, Totals, Window, level_class
 from logsense.redact import redact
 
-__all__ = ["ChangeEvent", "Facts", "change_events", "issue_facts", "report_facts"]
+__all__ = [
+    "ChangeEvent",
+    "Facts",
+    "change_events",
+    "is_change",
+    "issue_facts",
+    "names_change",
+    "report_facts",
+]
 
 # Strong words name a change itself; weak ones (a process starting or stopping) often follow one.
 _STRONG_CHANGE = re.compile(
@@ -72,6 +80,24 @@ class Facts:
         return hashlib.sha256(blob).hexdigest()[:24]
 
 
+def is_change(pattern: Pattern) -> bool:
+    """True for an info pattern new in the window whose template reads like a change."""
+    return bool(
+        pattern.count
+        and not pattern.baseline_count
+        and level_class(pattern.level) == "info"
+        and (_STRONG_CHANGE.search(pattern.template) or _WEAK_CHANGE.search(pattern.template))
+    )
+
+
+def names_change(template: str) -> bool:
+    """True when a template names a change (deploy, version, rollback, config, scaling …).
+
+    Mere process starts and stops, which often follow a change, do not.
+    """
+    return _STRONG_CHANGE.search(template) is not None
+
+
 def change_events(patterns: Iterable[Pattern], issue: Issue) -> list[ChangeEvent]:
     """Deploy/restart/config-like info patterns new in the window, just before `issue` began."""
     own = {p.id for p in issue.patterns}
@@ -84,14 +110,11 @@ def change_events(patterns: Iterable[Pattern], issue: Issue) -> list[ChangeEvent
             round((issue.first_seen - p.first_seen) / 60),
         )
         for p in patterns
-        if p.count
-        and p.id not in own
-        and not p.baseline_count
-        and level_class(p.level) == "info"
+        if p.id not in own
         and issue.first_seen - _CHANGE_BEFORE <= p.first_seen <= issue.first_seen + _CHANGE_AFTER
-        and (_STRONG_CHANGE.search(p.template) or _WEAK_CHANGE.search(p.template))
+        and is_change(p)
     ]
-    found.sort(key=lambda c: (not _STRONG_CHANGE.search(c.template), abs(issue.first_seen - c.at)))
+    found.sort(key=lambda c: (not names_change(c.template), abs(issue.first_seen - c.at)))
     one_per_service = {c.service: c for c in reversed(found)}
     return sorted(one_per_service.values(), key=found.index)[:_MAX_CHANGES]
 

@@ -71,7 +71,9 @@ def triage(
             + ", ".join(settings.fields.request_id)
             + "): share_of_requests is a proxy, the share of all events; set --field request_id=KEY"
         )
-    report = Report(window, baseline, source.name, totals, issues, warnings=warnings)
+    report = Report(
+        window, baseline, source.name, totals, issues, warnings=warnings, patterns=mined.patterns
+    )
     report.headline = headline(issues, totals)
     write_summaries(report, mined.patterns, settings.llm, state, completer=completer)
     return report

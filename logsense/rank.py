@@ -14,7 +14,7 @@ from logsense.group import Group
 from logsense.model import Issue, Pattern, Severity, Status, Totals, Window, level_rank
 from logsense.registry import Known
 
-__all__ = ["SEVERITIES", "impact_of", "rank", "severity_of"]
+__all__ = ["SEVERITIES", "event_span", "impact_of", "rank", "severity_of"]
 
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
@@ -54,11 +54,11 @@ def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
         last_seen=max(p.last_seen for p in patterns),
         impact_basis=basis,  # type: ignore[arg-type]
     )
-    issue.timeline = _timeline(group, _span(totals, window))
+    issue.timeline = _timeline(group, event_span(totals, window))
     return issue
 
 
-def _span(totals: Totals, window: Window) -> Window:
+def event_span(totals: Totals, window: Window) -> Window:
     """The part of the window that has events: a 30-day window over 2 hours of logs charts 2h."""
     start = max(window.start, totals.first_seen if totals.first_seen is not None else window.start)
     end = min(window.end, totals.last_seen + 0.001 if totals.last_seen is not None else window.end)

@@ -21,7 +21,7 @@ from logsense.errors import UsageError
 from logsense.masking import WILDCARD
 from logsense.model import Pattern, level_class
 
-__all__ = ["SCHEMA_VERSION", "Known", "Registry"]
+__all__ = ["SCHEMA_VERSION", "Known", "Registry", "registry_path"]
 
 SCHEMA_VERSION = 1
 _FILE = "registry.sqlite3"
@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS patterns (
 );
 CREATE INDEX IF NOT EXISTS patterns_shape ON patterns (service, level_class, fingerprint, length);
 """
+
+
+def registry_path(directory: Path) -> Path:
+    """The registry file inside the state directory `directory`."""
+    return directory / _FILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,7 @@ class Registry:
 
         A corrupt or foreign file raises UsageError naming the file and `--reset-state`.
         """
-        path = directory / _FILE
+        path = registry_path(directory)
         if reset:
             path.unlink(missing_ok=True)
         try:

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import orjson
 import pytest
+from esnode import EsNode, EsNodeError, start_node, unavailable_reason  # tests/ is on sys.path
 from typer.testing import CliRunner
 
 from logsense.cli import app
@@ -73,6 +74,27 @@ class Cli:
 @pytest.fixture(scope="session")
 def cli() -> Iterator[Cli]:
     yield Cli()
+
+
+@pytest.fixture(scope="session")
+def es_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EsNode]:
+    """One real Elasticsearch 8.14.3 test node for the whole session (skips when not built).
+
+    Its log is kept under pytest's tmp dir; a failed start, or a node that died during the
+    session, fails with the log's tail.
+    """
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"Elasticsearch test node: {reason}")
+    log = tmp_path_factory.mktemp("es-node") / "node.log"
+    try:
+        node = start_node(log_path=log)
+    except EsNodeError as exc:
+        pytest.fail(f"the Elasticsearch test node did not start: {exc}", pytrace=False)
+    with node:
+        yield node
+        if not node.is_running():
+            pytest.fail(f"the Elasticsearch test node died; log {log}:\n{node.log_tail()}")
 
 
 def needs_shared_data() -> pytest.MarkDecorator:

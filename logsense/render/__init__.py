@@ -1,4 +1,4 @@
-"""Renderers: the same Report as a terminal table, JSON (`logsense.triage/v1`) or Markdown."""
+"""Renderers: the same Report as a terminal table, JSON (`logsense.triage/v1`), Markdown or HTML."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from logsense.model import Report
-from logsense.render import json, markdown, terminal
+from logsense.render import html, json, markdown, terminal
 
 __all__ = ["RENDERERS", "Renderer"]
 
@@ -16,4 +16,5 @@ RENDERERS: dict[str, Renderer] = {
     "table": terminal.render,
     "json": json.render,
     "md": markdown.render,
+    "html": html.render,
 }

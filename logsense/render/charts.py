@@ -37,8 +37,12 @@ def per_minute_chart(
     marks: Sequence[tuple[int, str]] = (),
     width: float = 8.0,
     height: float = 2.8,
+    legend_below: bool = False,
 ) -> bytes:
-    """A PNG line chart of per-minute series, with optional labelled vertical marks (deploys)."""
+    """A PNG line chart of per-minute series, with optional labelled vertical marks (deploys).
+
+    `legend_below` puts the legend under the plot, where it never hides a line.
+    """
     figure, axes = plt.subplots(figsize=(width, height), dpi=100)
     try:
         for (label, points), color in zip(series, _COLORS * 4, strict=False):
@@ -56,7 +60,12 @@ def per_minute_chart(
         axes.tick_params(labelsize=8)
         axes.grid(alpha=0.3)
         axes.set_ylim(bottom=0)
-        if len(series) > 1:
+        if len(series) > 1 and legend_below:
+            axes.legend(
+                fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.14), frameon=False,
+                ncol=min(len(series), 2),
+            )  # fmt: skip
+        elif len(series) > 1:
             axes.legend(fontsize=7, loc="upper left", frameon=False)
         figure.tight_layout()
         return _png(figure)

@@ -1,0 +1,173 @@
+"""An issue's course through the window, minute by minute: above baseline, peak, recovery.
+
+The definitions every postmortem number follows:
+
+- **requests per minute**: distinct requests with any event in the minute (`Totals`);
+  **affected** in a minute: requests whose first event of the issue falls in it, so the
+  minutes add up to the issue's `requests_affected` and a minute's share never exceeds 1.
+- **baseline rate**: the issue's events per minute in the baseline window (0 without one); the
+  **threshold** is that rate rounded up to whole events, since minutes hold whole events.
+- **start**: the first minute with more events than the threshold; for an issue new in the
+  window that is its first event, which is used exactly.
+- **peak**: the minute with the highest share of requests affected (without request ids: the
+  most events); the earliest on ties.
+- **recovery**: the first minute after the peak from which the issue's events stay at or below
+  the threshold for `quiet_minutes` consecutive minutes (default 3); None when the window ends
+  before that many quiet minutes.
+- **duration**: recovery (or, without one, the end of the data) minus start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from logsense.model import Pattern, Report
+from logsense.rank import event_span
+
+__all__ = ["QUIET_MINUTES", "Course", "Minute", "course_of"]
+
+QUIET_MINUTES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Minute:
+    """One minute of an issue: its events, the requests it newly affected, all requests.
+
+    Without request ids, `affected` and `requests` count events instead (a labelled proxy).
+    """
+
+    at: int
+    events: int
+    affected: int
+    requests: int
+
+    @property
+    def share(self) -> float:
+        """Affected ÷ all requests of the minute (0 when the minute has none)."""
+        return self.affected / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
+class Course:
+    """The minutes of one issue (or of several together) and the moments derived from them."""
+
+    minutes: list[Minute]
+    baseline_rate: float
+    threshold: int
+    start: float | None
+    peak: Minute | None
+    recovery: float | None
+    data_end: float
+
+    @property
+    def recovered(self) -> bool:
+        """True when the rate came back to baseline inside the window."""
+        return self.recovery is not None
+
+    @property
+    def duration(self) -> float:
+        """Seconds from start to recovery (or to the end of the data); 0 if never above."""
+        if self.start is None:
+            return 0.0
+        return max((self.recovery or self.data_end) - self.start, 0.0)
+
+    @property
+    def minutes_above(self) -> int:
+        """Minutes with more events than the threshold."""
+        return sum(1 for m in self.minutes if m.events > self.threshold)
+
+
+def course_of(
+    patterns: Iterable[Pattern], report: Report, quiet_minutes: int = QUIET_MINUTES
+) -> Course:
+    """The course of the events of `patterns` (one issue's, or an incident's) in `report`."""
+    chosen = list(patterns)
+    by_requests = report.totals.requests is not None
+    minutes = _minutes(chosen, report, by_requests)
+    baseline = report.baseline
+    baseline_events = sum(p.baseline_count for p in chosen)
+    rate = baseline_events / baseline.minutes if baseline is not None else 0.0
+    threshold = math.ceil(rate - 1e-9)
+    first_seen = min((p.first_seen for p in chosen if p.count), default=None)
+    start = _start(minutes, threshold, first_seen)
+    touches_requests = by_requests and any(p.requests for p in chosen)
+    peak = _peak(minutes, touches_requests) if start is not None else None
+    recovery = _recovery(minutes, peak, threshold, quiet_minutes) if peak is not None else None
+    data_end = min(report.window.end, report.totals.last_seen or report.window.end)
+    return Course(minutes, rate, threshold, start, peak, recovery, data_end)
+
+
+def _span(report: Report) -> range:
+    """Minute numbers from the first to the last event of the window, as issue timelines."""
+    span = event_span(report.totals, report.window)
+    return range(int(span.start // 60), int((span.end - 0.001) // 60) + 1)
+
+
+def _minutes(patterns: list[Pattern], report: Report, by_requests: bool) -> list[Minute]:
+    events: dict[int, int] = {}
+    for pattern in patterns:
+        for minute, n in pattern.per_minute.items():
+            events[minute] = events.get(minute, 0) + n
+    if by_requests:
+        affected = _first_minutes(patterns)
+        totals = report.totals.requests_per_minute
+    else:
+        affected, totals = events, _all_events(report)
+    return [
+        Minute(m * 60, events.get(m, 0), affected.get(m, 0), totals.get(m, 0))
+        for m in _span(report)
+    ]
+
+
+def _first_minutes(patterns: list[Pattern]) -> dict[int, int]:
+    """Requests per minute of their first event among `patterns`."""
+    first: dict[str, float] = {}
+    for pattern in patterns:
+        for request, (ts, _) in pattern.requests.items():
+            if ts < first.get(request, math.inf):
+                first[request] = ts
+    counts: dict[int, int] = {}
+    for ts in first.values():
+        minute = int(ts // 60)
+        counts[minute] = counts.get(minute, 0) + 1
+    return counts
+
+
+def _all_events(report: Report) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for pattern in report.patterns:
+        for minute, n in pattern.per_minute.items():
+            counts[minute] = counts.get(minute, 0) + n
+    return counts
+
+
+def _start(minutes: list[Minute], threshold: int, first_seen: float | None) -> float | None:
+    above = next((m for m in minutes if m.events > threshold), None)
+    if above is None:
+        return None
+    if first_seen is not None and int(first_seen // 60) * 60 == above.at:
+        return first_seen
+    return float(above.at)
+
+
+def _peak(minutes: list[Minute], by_share: bool) -> Minute | None:
+    if not minutes:
+        return None
+    if by_share:
+        return max(minutes, key=lambda m: (m.share, m.affected, -m.at))
+    return max(minutes, key=lambda m: (m.events, -m.at))
+
+
+def _recovery(
+    minutes: list[Minute], peak: Minute, threshold: int, quiet_minutes: int
+) -> float | None:
+    quiet = 0
+    for minute in minutes:
+        if minute.at <= peak.at:
+            continue
+        quiet = quiet + 1 if minute.events <= threshold else 0
+        if quiet == quiet_minutes:
+            return float(minute.at - (quiet_minutes - 1) * 60)
+    return None
