@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     baseline: str | None = None
     samples_per_pattern: int = Field(5, ge=1, le=100)
     state_dir: Path | None = None
+    # Worker processes for mining big inputs (0: one per core). Results never depend on it.
+    processes: int = Field(0, ge=0, le=64)
     llm: LlmConfig = LlmConfig()
     smtp: SmtpConfig = SmtpConfig()
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["WILDCARD", "kept_statuses", "mask"]
+__all__ = ["WILDCARD", "clear_caches", "kept_statuses", "mask"]
 
 WILDCARD = "<*>"
 
@@ -127,6 +127,12 @@ _UNIT, _DATE_WORD, _HTTP_METHOD, _STATUS_CODE = range(4)
 # Plain tokens map to their masked text; the others to a `_Special`.
 _cache: dict[str, str | _Special] = {}
 _path_cache: dict[str, str] = {}
+
+
+def clear_caches() -> None:
+    """Forget every cached token verdict, so a benchmark run starts as cold as a fresh process."""
+    _cache.clear()
+    _path_cache.clear()
 
 
 def mask(message: str, *, routine: bool = False) -> str:

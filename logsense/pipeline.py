@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from logsense.config import Settings
 from logsense.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.errors import InputError
@@ -49,7 +51,8 @@ def triage(
     in_window = [e for e in windowed.events if e.timestamp >= window.start]
     if not in_window:
         raise InputError(_nothing_to_triage(source, windowed))
-    mined = mine(windowed.events, window, settings.samples_per_pattern)
+    processes = settings.processes or os.cpu_count() or 1
+    mined = mine(windowed.events, window, settings.samples_per_pattern, processes)
     totals = mined.totals
     totals.malformed = source.stats.malformed
     totals.outside_window = windowed.outside

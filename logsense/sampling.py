@@ -1,51 +1,52 @@
-"""Reservoir sampling (Li's Algorithm L): k uniformly chosen items of a stream of unknown length.
+"""Mergeable sampling: keep the k items of a stream whose positions hash lowest ("bottom-k").
 
-Between replacements it skips ahead by a random count, so the per-item cost is one comparison,
-not one random draw. Seeded, so a fixed input always keeps the same samples.
+An item's priority is a fixed pseudo-random function of its position in the input, so the kept
+items do not depend on how the input was split: the bottom k of two halves, merged, are the
+bottom k of the whole. That is what lets the parallel miner keep exactly the samples a serial run
+keeps. Per item the cost is one multiplication and one comparison.
 """
 
 from __future__ import annotations
 
-import math
-import random
+import heapq
 from typing import Generic, TypeVar
 
-__all__ = ["Reservoir"]
+__all__ = ["BottomK", "priority"]
 
 T = TypeVar("T")
+_GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: spreads consecutive positions over 64 bits
+_MASK = (1 << 64) - 1
 
 
-class Reservoir(Generic[T]):
-    """Keeps `size` items of everything `offer`ed, each equally likely to be among them."""
+def priority(position: int) -> int:
+    """A well-spread 64-bit priority for the item at `position` of the input."""
+    return (position * _GOLDEN) & _MASK
 
-    __slots__ = ("_next", "_rng", "_seen", "_weight", "items", "size")
 
-    def __init__(self, size: int, rng: random.Random) -> None:
+class BottomK(Generic[T]):
+    """The `size` offered items with the lowest priorities, each position equally likely."""
+
+    __slots__ = ("_heap", "size")
+
+    def __init__(self, size: int) -> None:
         self.size = size
-        self.items: list[T] = []
-        self._rng = rng
-        self._seen = 0
-        self._weight = 1.0
-        self._next = size
+        self._heap: list[tuple[int, int, T]] = []  # (-priority, position, item): a max-heap
 
-    def offer(self, item: T) -> None:
-        """Consider one more item of the stream."""
-        seen = self._seen
-        self._seen = seen + 1
-        if seen < self.size:
-            self.items.append(item)
-            if seen + 1 == self.size:
-                self._skip()
-        elif seen == self._next:
-            self.items[self._rng.randrange(self.size)] = item
-            self._skip()
+    def offer(self, position: int, item: T) -> None:
+        """Consider the item at `position` of the input."""
+        rank = priority(position)
+        heap = self._heap
+        if len(heap) < self.size:
+            heapq.heappush(heap, (-rank, position, item))
+        elif rank < -heap[0][0]:
+            heapq.heapreplace(heap, (-rank, position, item))
 
-    def _skip(self) -> None:
-        self._weight *= math.exp(math.log(self._draw()) / self.size)
-        gap = 0
-        if self._weight < 1:
-            gap = math.floor(math.log(self._draw()) / math.log1p(-self._weight))
-        self._next += gap + 1 if self._seen > self.size else gap
+    def absorb(self, other: BottomK[T]) -> None:
+        """Fold in another sample of a disjoint part of the same input."""
+        for _, position, item in other._heap:
+            self.offer(position, item)
 
-    def _draw(self) -> float:
-        return self._rng.random() or 1e-300
+    @property
+    def items(self) -> list[T]:
+        """The kept items in input order."""
+        return [item for _, _, item in sorted(self._heap, key=lambda entry: entry[1])]
