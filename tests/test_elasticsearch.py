@@ -143,7 +143,7 @@ def _odd_records(end_ms: int) -> list[dict[str, Any]]:
     """Records a file may hold that Elasticsearch must get right: epoch ms, offsets, pino."""
     return [
         {"time": end_ms - 90_000, "level": 50, "app": "legacy", "request_id": "r-1",
-         "msg": "legacy batch failed: code 7"},
+         "msg": "legacy batch failed: code 7", "labels": {"team": "billing"}},
         {"@timestamp": _spaced(end_ms - 80_000), "timestamp": 1, "log.level": "warn",
          "service.name": "legacy", "message": "space-separated time is redone"},
         {"timestamp": (end_ms - 70_000) / 1000.0, "severity": "error", "app": "legacy",
@@ -381,6 +381,18 @@ def test_reader_pushes_range_fields_and_slices_down(
     bounds = body["query"]["bool"]["filter"][0]["range"]["@timestamp"]
     assert bounds["gte"] == int((window.start * 1000) // 1) and bounds["lte"] >= window.end * 1000
     assert any(s.method == "DELETE" and s.path.startswith("/_pit") for s in front.seen)
+
+
+def test_whole_source_when_the_mapping_has_nothing_else(
+    es: Elasticsearch, es_url: str, proxy: Callable[..., Proxy]
+) -> None:
+    es.index(index="lean", document={"@timestamp": "2026-11-20T13:00:00Z", "message": "m"},
+             refresh=True)  # fmt: skip
+    front = proxy(es_url)
+    source = ElasticsearchSource(EsConnection(front.url), "lean", FieldMap(), Window(0, 4e9))
+    assert [e.message for e in source.read()] == ["m"]
+    pages = [s for s in front.seen if s.path.split("?")[0] == "/_search" and s.json().get("pit")]
+    assert pages[0].json()["_source"] is True  # filtering would cut nothing
 
 
 def test_query_narrows_the_read(cli: Cli, es_url: str, small: str) -> None:

@@ -3,10 +3,10 @@
 How a read goes (`ElasticsearchSource.read`):
 
 1. `_field_caps` checks that the index exists and has the fields logsense needs (a date field
-   for time, a message field), naming what is missing.
+   for time, a message field), naming what is missing, and decides what `_source` carries.
 2. `_count` gives the total for the progress bar's ETA (and a clear error when it is zero).
 3. One point in time (PIT) is opened; `slices` threads each page through their slice of it with
-   `search_after` on `_shard_doc`: large pages, `_source` limited to the mapped fields, a range
+   `search_after` on `_shard_doc`: large pages, `_source` limited to the mapped keys, a range
    filter on the time field (baseline start → window end), no total hit count. (`filter_path`
    is not used for pages: measured on 8.14, filtering the response cost the node more CPU
    than the few metadata bytes it saved.)
@@ -261,7 +261,7 @@ class ElasticsearchSource:
         self.name = f"{connection.display_url}/{index}" + (f" ({query})" if query else "")
         self._client = client
         self._records = RecordReader(fields, self.stats)
-        self._includes = _candidate_keys(fields)
+        self._includes: list[str] | None = _candidate_keys(fields)
 
     @classmethod
     def for_window(
@@ -370,7 +370,7 @@ class ElasticsearchSource:
             size=1,
             query=self._query({"lt": math.floor(self.time_range.start * 1000)}),
             sort=[{self.time_field: {"order": "desc"}}],
-            source={"includes": self._source_fields()},
+            source=self._source_filter(),
             track_total_hits=False,
             filter_path=["hits.hits._index", "hits.hits._id", "hits.hits._source"],
         ).body
@@ -385,19 +385,26 @@ class ElasticsearchSource:
         `_source` then carries every candidate key of the FieldMap except those mapped only as
         objects (`host` when `host.name` exists): their values are never usable, and fetching
         a whole `host` or `log` object of a shipper's metadata is most of a document's bytes.
+        When the mapping holds nothing else, `_source` is fetched whole: filtering would cost
+        the node CPU and save no bytes.
         """
-        candidates = _candidate_keys(self.fields)
-        caps = self.client.field_caps(index=self.index, fields=candidates).body
+        caps = self.client.field_caps(index=self.index, fields=["*"]).body
         if not caps.get("indices"):
             raise InputError(f"no index matches {self.index!r} in Elasticsearch at {self._url}")
-        types = {name: set(by_type) for name, by_type in caps.get("fields", {}).items()}
+        types = {
+            name: set(by_type)
+            for name, by_type in caps.get("fields", {}).items()
+            if not any(t.get("metadata_field") for t in by_type.values())
+        }
         self._check_time_field(types.get(self.time_field, set()))
         if not any(types.get(k, set()) - _OBJECTS for k in self.fields.message):
             raise InputError(
                 f"{self.index!r} has no message field (tried: {', '.join(self.fields.message)}; "
                 "set --field message=KEY)"
             )
-        self._includes = [k for k in candidates if not types.get(k) or types[k] - _OBJECTS]
+        candidates = _candidate_keys(self.fields)
+        usable = [k for k in candidates if not types.get(k) or types[k] - _OBJECTS]
+        self._includes = usable if _filtering_pays(types, usable) else None
 
     def _check_time_field(self, types: set[str]) -> None:
         if not types:
@@ -509,7 +516,7 @@ class ElasticsearchSource:
             self.client.search,
             size=self.options.page_size,
             query=self._query(self._in_range),
-            source={"includes": self._source_fields()},
+            source=self._source_filter(),
             track_total_hits=False,
             **body,
         ).body
@@ -550,9 +557,9 @@ class ElasticsearchSource:
             "lte": math.ceil(self.time_range.end * 1000),
         }
 
-    def _source_fields(self) -> list[str]:
-        """What `_source` carries: the usable candidate keys (see `_check_fields`)."""
-        return self._includes
+    def _source_filter(self) -> dict[str, list[str]] | bool:
+        """What `_source` carries: the usable candidate keys, or all (see `_check_fields`)."""
+        return True if self._includes is None else {"includes": self._includes}
 
     def _convert(self, hits: list[dict[str, Any]], events: list[Event]) -> None:
         stats, event_of = self.stats, self._records.event
@@ -620,6 +627,16 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _filtering_pays(types: dict[str, set[str]], includes: list[str]) -> bool:
+    """True when the mapping has leaf fields outside `includes` (and their sub-fields)."""
+    prefixes = tuple(f"{key}." for key in includes)
+    kept = set(includes)
+    return any(
+        kinds - _OBJECTS and name not in kept and not name.startswith(prefixes)
+        for name, kinds in types.items()
+    )
 
 
 def _candidate_keys(fields: FieldMap) -> list[str]:
