@@ -10,6 +10,7 @@ behind one log line stay apart.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import sys
@@ -263,10 +264,14 @@ def count_shapes(
     _WORK = (events, window_start, samples_per_pattern)
     size = -(-len(events) // processes)
     chunks = [(start, min(start + size, len(events))) for start in range(0, len(events), size)]
+    # Frozen objects are never scanned by a child's garbage collector, which would otherwise
+    # touch, and so copy, every page of the inherited events.
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
             return pool.map(_count_chunk, chunks)
     finally:
+        gc.unfreeze()
         _WORK = None
 
 
