@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
@@ -246,23 +247,58 @@ def _es_connection(
     return EsConnection(url, api_key, user, password, ca_cert, insecure)
 
 
-def _triage_source(
-    path: str | None,
-    index: str | None,
-    settings: Settings,
-    spec: WindowSpec,
-    es: dict[str, Any],
-) -> tuple[Source, float | None]:
-    """The file/stdin source (anchored at its newest event), or Elasticsearch with its anchor."""
-    if index is None:
+@dataclass(frozen=True)
+class WindowOptions:
+    """The window flags as typed: `--since`, `--until` (or `latest`), `--from`, `--baseline`."""
+
+    since: str | None
+    until: str | None
+    start: str | None
+    baseline: str | None
+
+
+@dataclass(frozen=True)
+class _EsFlags:
+    """The Elasticsearch flags shared by triage, digest and postmortem."""
+
+    index: str | None
+    url: str
+    query: str | None
+    api_key: str | None
+    user: str | None
+    ca_cert: Path | None
+    insecure: bool
+    page_size: int
+    slices: int
+    max_events: int | None
+    retries: int
+
+
+def _open_source(
+    path: str | None, settings: Settings, window: WindowOptions, es: _EsFlags, quiet: bool
+) -> tuple[Source, WindowSpec, float | None]:
+    """The source, the window spec and the anchor: a file/stdin (anchored at its newest event,
+    None) or Elasticsearch (now, or its newest document with `--until latest`)."""
+    latest = window.until is not None and window.until.strip().lower() == "latest"
+    spec = WindowSpec.from_options(
+        window.since, None if latest else window.until, window.start,
+        window.baseline or settings.baseline,
+    )  # fmt: skip
+    if es.index is None:
         if path is None:
             raise UsageError(
                 "give --source FILE (or - for stdin), or --index to read Elasticsearch"
             )
-        return FileSource(path, settings.fields, settings.header_regex), None
+        return FileSource(path, settings.fields, settings.header_regex), spec, None
     if path is not None:
         raise UsageError("give --source or --index, not both")
-    return ElasticsearchSource.for_window(es.pop("connection"), index, settings.fields, spec, **es)
+    source, anchor = ElasticsearchSource.for_window(
+        _es_connection(es.url, es.api_key, es.user, es.ca_cert, es.insecure),
+        es.index, settings.fields, spec, until_latest=latest, query=es.query,
+        progress=not quiet,
+        options=ReadOptions(es.page_size, es.slices, es.max_events, retries=es.retries),
+    )  # fmt: skip
+    return source, spec, anchor
 
 
 @app.command()
@@ -322,16 +358,13 @@ def triage(
     llm = _llm_flags(no_llm, llm_model, llm_base_url, llm_timeout, llm_max_issues)
     with _errors_as_exit_codes():
         settings = _settings(config, field or [], header_regex, state, llm)
-        latest = until is not None and until.strip().lower() == "latest"
-        spec = WindowSpec.from_options(
-            since, None if latest else until, start, baseline or settings.baseline
+        es = _EsFlags(
+            index, es_url, query, es_api_key, es_user, es_ca_cert, es_insecure,
+            page_size, slices, max_events, es_retries,
+        )  # fmt: skip
+        read_from, spec, anchor = _open_source(
+            source, settings, WindowOptions(since, until, start, baseline), es, quiet
         )
-        es = {
-            "connection": _es_connection(es_url, es_api_key, es_user, es_ca_cert, es_insecure),
-            "until_latest": latest, "query": query, "progress": not quiet,
-            "options": ReadOptions(page_size, slices, max_events, retries=es_retries),
-        } if index is not None else {}  # fmt: skip
-        read_from, anchor = _triage_source(source, index, settings, spec, es)
         report = run_triage(
             read_from,
             spec,
@@ -518,16 +551,13 @@ def postmortem(
     llm = _llm_flags(no_llm, llm_model, llm_base_url, llm_timeout, llm_max_issues)
     with _errors_as_exit_codes():
         settings = _settings(config, field or [], header_regex, state, llm)
-        latest = to is not None and to.strip().lower() == "latest"
-        spec = WindowSpec.from_options(
-            None, None if latest else to, start, baseline or settings.baseline
+        es = _EsFlags(
+            index, es_url, query, es_api_key, es_user, es_ca_cert, es_insecure,
+            page_size, slices, max_events, es_retries,
+        )  # fmt: skip
+        read_from, spec, anchor = _open_source(
+            source, settings, WindowOptions(None, to, start, baseline), es, quiet
         )
-        es = {
-            "connection": _es_connection(es_url, es_api_key, es_user, es_ca_cert, es_insecure),
-            "until_latest": latest, "query": query, "progress": not quiet,
-            "options": ReadOptions(page_size, slices, max_events, retries=es_retries),
-        } if index is not None else {}  # fmt: skip
-        read_from, anchor = _triage_source(source, index, settings, spec, es)
         draft = draft_postmortem(
             read_from, spec, settings, anchor=anchor, progress=not quiet and anchor is None,
             reset_state=reset_state, quiet_minutes=recovery_minutes, query=query,
@@ -718,16 +748,13 @@ def digest(
             raise UsageError("give --to ADDRESS[,ADDRESS] (or --out FILE to write the message)")
         recipients = parse_recipients(to) if to else []
         password = None if out else _smtp_password(settings.smtp.user, smtp_password_file)
-        latest = until is not None and until.strip().lower() == "latest"
-        spec = WindowSpec.from_options(
-            since, None if latest else until, start, baseline or settings.baseline
+        es = _EsFlags(
+            index, es_url, query, es_api_key, es_user, es_ca_cert, es_insecure,
+            page_size, slices, max_events, es_retries,
+        )  # fmt: skip
+        read_from, spec, anchor = _open_source(
+            source, settings, WindowOptions(since, until, start, baseline), es, quiet
         )
-        es = {
-            "connection": _es_connection(es_url, es_api_key, es_user, es_ca_cert, es_insecure),
-            "until_latest": latest, "query": query, "progress": not quiet,
-            "options": ReadOptions(page_size, slices, max_events, retries=es_retries),
-        } if index is not None else {}  # fmt: skip
-        read_from, anchor = _triage_source(source, index, settings, spec, es)
         report = run_triage(
             read_from, spec, settings, anchor=anchor, progress=not quiet and anchor is None
         )
