@@ -301,6 +301,34 @@ def _open_source(
     return source, spec, anchor
 
 
+NoLlmOpt = Annotated[
+    bool, typer.Option("--no-llm", help="Rules-based text only; nothing is sent out.")
+]
+LlmModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-model", help="Model for summaries (default: LOGSENSE_LLM_MODEL, gpt-4o-mini)."
+    ),
+]
+LlmBaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-base-url",
+        help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
+        "(default: OPENAI_BASE_URL).",
+    ),
+]
+LlmTimeoutOpt = Annotated[
+    float | None, typer.Option("--llm-timeout", help="Seconds per LLM request (default 20).")
+]
+LlmMaxIssuesOpt = Annotated[
+    int | None, typer.Option("--llm-max-issues", help="Issues summarized by the LLM (default 5).")
+]
+
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+
+
 @app.command()
 def triage(
     source: FileOrEsOpt = None,
@@ -312,34 +340,15 @@ def triage(
         Format, typer.Option("--format", "-f", help="table, json, md or html.")
     ] = Format.table,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here, not stdout.")] = None,
-    no_llm: Annotated[
-        bool, typer.Option("--no-llm", help="Rules-based summaries only; nothing is sent out.")
-    ] = False,
-    llm_model: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-model", help="Model for summaries (default: LOGSENSE_LLM_MODEL, gpt-4o-mini)."
-        ),
-    ] = None,
-    llm_base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-base-url",
-            help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
-            "(default: OPENAI_BASE_URL).",
-        ),
-    ] = None,
-    llm_timeout: Annotated[
-        float | None, typer.Option("--llm-timeout", help="Seconds per LLM request (default 20).")
-    ] = None,
-    llm_max_issues: Annotated[
-        int | None,
-        typer.Option("--llm-max-issues", help="Issues summarized by the LLM (default 5)."),
-    ] = None,
+    no_llm: NoLlmOpt = False,
+    llm_model: LlmModelOpt = None,
+    llm_base_url: LlmBaseUrlOpt = None,
+    llm_timeout: LlmTimeoutOpt = None,
+    llm_max_issues: LlmMaxIssuesOpt = None,
     field: FieldOpt = None,
     header_regex: HeaderOpt = None,
     config: ConfigOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    quiet: QuietOpt = False,
     state: StateDirOpt = None,
     reset_state: ResetStateOpt = False,
     index: IndexOpt = None,
@@ -439,7 +448,7 @@ def load(
     field: FieldOpt = None,
     header_regex: HeaderOpt = None,
     config: ConfigOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    quiet: QuietOpt = False,
     es_api_key: EsApiKeyOpt = None,
     es_user: EsUserOpt = None,
     es_ca_cert: EsCaCertOpt = None,
@@ -461,31 +470,6 @@ def load(
 
 
 # --- postmortem: the same source, window and LLM flags as triage ---
-NoLlmOpt = Annotated[
-    bool, typer.Option("--no-llm", help="Rules-based text only; nothing is sent out.")
-]
-LlmModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--llm-model", help="Model for summaries (default: LOGSENSE_LLM_MODEL, gpt-4o-mini)."
-    ),
-]
-LlmBaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--llm-base-url",
-        help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
-        "(default: OPENAI_BASE_URL).",
-    ),
-]
-LlmTimeoutOpt = Annotated[
-    float | None, typer.Option("--llm-timeout", help="Seconds per LLM request (default 20).")
-]
-LlmMaxIssuesOpt = Annotated[
-    int | None, typer.Option("--llm-max-issues", help="Issues summarized by the LLM (default 5).")
-]
-
-
 class PostmortemFormat(StrEnum):
     """Output formats of a postmortem draft."""
 
@@ -532,7 +516,7 @@ def postmortem(
     field: FieldOpt = None,
     header_regex: HeaderOpt = None,
     config: ConfigOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    quiet: QuietOpt = False,
     state: StateDirOpt = None,
     reset_state: ResetStateOpt = False,
     index: IndexOpt = None,
