@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from logsense.errors import UsageError
 from logsense.masking import WILDCARD
 from logsense.model import Pattern, level_class
+from logsense.state import open_versioned
 
 __all__ = ["SCHEMA_VERSION", "Known", "Registry", "registry_path"]
 
@@ -77,16 +77,11 @@ class Registry:
         path = registry_path(directory)
         if reset:
             path.unlink(missing_ok=True)
-        try:
-            connection = sqlite3.connect(path)
-            with closing(connection):
-                _check_schema(connection, path)
-                yield cls(connection, path)
-        except sqlite3.DatabaseError as exc:
-            raise UsageError(
-                f"the pattern registry {path} is unreadable ({exc}); "
-                "move it away or run with --reset-state"
-            ) from None
+        with open_versioned(
+            path, _SCHEMA, SCHEMA_VERSION, {"patterns"}, "a logsense registry",
+            "move it away or run with --reset-state",
+        ) as connection:  # fmt: skip
+            yield cls(connection, path)
 
     def assign(self, patterns: list[Pattern]) -> dict[str, Known]:
         """Give each pattern its registered id (in place) and return what was known before.
@@ -144,20 +139,4 @@ class Registry:
                 min(seen),
                 max(seen),
             ),
-        )
-
-
-def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if version == 0 and not tables:
-        with connection:
-            connection.executescript(_SCHEMA)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return
-    if version != SCHEMA_VERSION or "patterns" not in tables:
-        raise UsageError(
-            f"{path} is not a logsense registry of schema {SCHEMA_VERSION} "
-            f"(found version {version}, tables {sorted(tables)}); "
-            "move it away or run with --reset-state"
         )

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from logsense.errors import UsageError
 from logsense.model import Severity
+from logsense.state import open_versioned
 
 __all__ = ["SCHEMA_VERSION", "DigestStore", "SentDigest", "SentIssue"]
 
@@ -90,15 +90,11 @@ class DigestStore:
     def open(cls, directory: Path) -> Iterator[DigestStore]:
         """Open (or create) the store in `directory`; UsageError naming the file if unreadable."""
         path = directory / _FILE
-        try:
-            connection = sqlite3.connect(path)
-            with closing(connection):
-                _check_schema(connection, path)
-                yield cls(connection, path)
-        except sqlite3.DatabaseError as exc:
-            raise UsageError(
-                f"the digest state {path} is unreadable ({exc}); move it away"
-            ) from None
+        with open_versioned(
+            path, _SCHEMA, SCHEMA_VERSION, {"digests", "digest_issues"},
+            "logsense digest state", "move it away",
+        ) as connection:  # fmt: skip
+            yield cls(connection, path)
 
     def last(self, name: str) -> SentDigest | None:
         """The last digest recorded under `name`, or None if there was none."""
@@ -137,18 +133,3 @@ class DigestStore:
                     for i in digest.issues.values()
                 ],
             )  # fmt: skip
-
-
-def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if version == 0 and not tables:
-        with connection:
-            connection.executescript(_SCHEMA)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return
-    if version != SCHEMA_VERSION or not {"digests", "digest_issues"} <= tables:
-        raise UsageError(
-            f"{path} is not logsense digest state of schema {SCHEMA_VERSION} "
-            f"(found version {version}, tables {sorted(tables)}); move it away"
-        )
