@@ -15,7 +15,7 @@ import hashlib
 import multiprocessing
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from logsense.masking import kept_statuses, mask
 from logsense.model import (
@@ -68,8 +68,6 @@ class Mined:
 
     patterns: list[Pattern]
     totals: Totals
-    requests: set[str] = field(default_factory=set)
-    baseline_events: int = 0
 
 
 # (service, level class, masked message, stack fingerprint): one shape of message.
@@ -308,10 +306,8 @@ def mine(
     requests: dict[str, int] = {}  # request id → the last minute it was counted in
     users: set[str] = set()
     services: set[str] = set()
-    baseline_events = 0
     for event in events:
         if event.timestamp < window.start:
-            baseline_events += 1
             continue
         totals.events += 1
         services.add(event.service)
@@ -328,7 +324,7 @@ def mine(
     if window_patterns:
         totals.first_seen = min(p.first_seen for p in window_patterns)
         totals.last_seen = max(p.last_seen for p in window_patterns)
-    return Mined(patterns, totals, set(requests), baseline_events)
+    return Mined(patterns, totals)
 
 
 def _count_request(

@@ -48,8 +48,7 @@ def triage(
     embedder.warm_up()  # the model loads on the other core while this one reads
     windowed = cut(counting(source.read(), f"reading {source.name}", progress), spec, anchor)
     window, baseline = windowed.window, windowed.baseline
-    in_window = [e for e in windowed.events if e.timestamp >= window.start]
-    if not in_window:
+    if not any(e.timestamp >= window.start for e in reversed(windowed.events)):
         raise InputError(_nothing_to_triage(source, windowed))
     processes = settings.processes or os.cpu_count() or 1
     mined = mine(windowed.events, window, settings.samples_per_pattern, processes)
