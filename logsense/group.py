@@ -1,6 +1,6 @@
 """Grouping: which patterns are one problem, and which of them is its root cause.
 
-Two signals join patterns (union-find, so each join is explainable on its own):
+Two signals join patterns, each explainable on its own:
 
 - **They happen to the same requests, after one another.** Pattern S joins pattern L when S's
   requests are almost all requests of L (containment ≥ `min_containment`), far more than chance
@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse, stats
+from scipy.sparse import csgraph
+from sklearn.cluster import AgglomerativeClustering
 
 from logsense.config import GroupingConfig
 from logsense.embed import Embedder, embedding_text
@@ -34,6 +36,7 @@ from logsense.model import Pattern, level_class, level_rank
 __all__ = ["Group", "candidates", "exception_types", "find_root", "group"]
 
 Matrix = npt.NDArray[np.float64]
+Labels = npt.NDArray[np.int64]
 # A join by co-occurrence must be this unlikely under independence.
 _MAX_CHANCE = 1e-4
 _MIN_SHARED_MINUTES = 0.3
@@ -70,40 +73,38 @@ def group(
     templates counts as one when its co-occurrence with other problems is measured.
     `total_requests` (distinct requests in the window) sets the chance level of co-occurrence.
     """
-    joined = _UnionFind(len(patterns))
-    for a, b in _same_meaning(patterns, config, embedder):
-        joined.union(a, b)
-    nodes = _members(joined, list(range(len(patterns))))
+    if not patterns:
+        return []
+    nodes = _members(_same_meaning(patterns, config, embedder))
     node_requests = [_merged_requests([patterns[i] for i in node]) for node in nodes]
-    for child, parent in _caused_by(node_requests, config, total_requests):
-        joined.union(nodes[child][0], nodes[parent][0])
+    links = _caused_by(node_requests, config, total_requests)
+    labels = np.empty(len(patterns), dtype=np.int64)
+    for label, members in zip(_connected(len(nodes), links).tolist(), nodes, strict=True):
+        labels[members] = label
     groups = []
-    for member_ids in _members(joined, list(range(len(patterns)))):
+    for member_ids in _members(labels):
         group_patterns = [patterns[i] for i in member_ids]
         root, why = find_root(group_patterns)
         groups.append(Group(group_patterns, root, why))
     return groups
 
 
-class _UnionFind:
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
-
-    def find(self, item: int) -> int:
-        while self.parent[item] != item:
-            self.parent[item] = self.parent[self.parent[item]]
-            item = self.parent[item]
-        return item
-
-    def union(self, a: int, b: int) -> None:
-        self.parent[self.find(a)] = self.find(b)
-
-
-def _members(joined: _UnionFind, items: list[int]) -> list[list[int]]:
+def _members(labels: Labels) -> list[list[int]]:
+    """Indexes sharing a label, groups ordered by their first index."""
     sets: dict[int, list[int]] = {}
-    for item in items:
-        sets.setdefault(joined.find(item), []).append(item)
+    for index, label in enumerate(labels.tolist()):
+        sets.setdefault(label, []).append(index)
     return list(sets.values())
+
+
+def _connected(size: int, links: list[tuple[int, int]]) -> Labels:
+    """Connected-component label of each of `size` nodes joined by `links`."""
+    if not links:
+        return np.arange(size, dtype=np.int64)
+    rows, cols = zip(*links, strict=True)
+    graph = sparse.csr_matrix((np.ones(len(links)), (rows, cols)), shape=(size, size))
+    _, labels = csgraph.connected_components(graph, directed=False)
+    return np.asarray(labels, dtype=np.int64)
 
 
 Requests = dict[str, tuple[float, int]]
@@ -121,32 +122,45 @@ def _merged_requests(patterns: list[Pattern]) -> Requests:
     return merged
 
 
-def _same_meaning(
-    patterns: list[Pattern], config: GroupingConfig, embedder: Embedder
-) -> list[tuple[int, int]]:
-    """Pairs of one service and level class, active in the same minutes, that say the same:
-    close template embeddings, or an exception type in common (a wrapper and its cause)."""
+def _same_meaning(patterns: list[Pattern], config: GroupingConfig, embedder: Embedder) -> Labels:
+    """A label per pattern; patterns of one service and level class, active in the same minutes,
+    share one when they say the same: close template embeddings (single-linkage clustering), or
+    an exception type in common (a wrapper and its cause)."""
+    labels = np.arange(len(patterns), dtype=np.int64)
     by_key: dict[tuple[str, str], list[int]] = {}
     for index, p in enumerate(patterns):
         by_key.setdefault((p.service, level_class(p.level)), []).append(index)
     comparable = [idx for idx in by_key.values() if len(idx) > 1]
     if not comparable:
-        return []
+        return labels
     wanted = sorted({i for idx in comparable for i in idx})
     vectors = embedder.embed([embedding_text(patterns[i].template) for i in wanted])
     row = {i: r for r, i in enumerate(wanted)}
-    exceptions = {i: exception_types(patterns[i]) for i in wanted}
-    pairs = []
+    cut = 1.0 - config.min_similarity
     for idx in comparable:
         sub = vectors[[row[i] for i in idx]]
-        close = sub @ sub.T >= config.min_similarity
-        for x, a in enumerate(idx):
-            for y in range(x + 1, len(idx)):
-                b = idx[y]
-                alike = bool(close[x, y]) or bool(exceptions[a] & exceptions[b])
-                if alike and _share_minutes(patterns[a], patterns[b]):
-                    pairs.append((a, b))
-    return pairs
+        cosine_distance = np.asarray(1.0 - sub @ sub.T, dtype=np.float64)
+        distance = _meaning_distance([patterns[i] for i in idx], cosine_distance, cut)
+        found = AgglomerativeClustering(
+            n_clusters=None, metric="precomputed", linkage="single", distance_threshold=cut + 1e-9
+        ).fit_predict(distance)
+        first_of_cluster = np.unique(found, return_index=True)[1]
+        labels[idx] = np.asarray(idx)[first_of_cluster[found]]
+    return labels
+
+
+def _meaning_distance(patterns: list[Pattern], cosine_distance: Matrix, cut: float) -> Matrix:
+    """Embedding distance; 0 for a shared exception type; beyond `cut` unless active together."""
+    distance = np.asarray(np.clip(cosine_distance, 0.0, 2.0), dtype=np.float64)
+    exceptions = [exception_types(p) for p in patterns]
+    for a in range(len(patterns)):
+        for b in range(a + 1, len(patterns)):
+            if not _share_minutes(patterns[a], patterns[b]):
+                distance[a, b] = distance[b, a] = cut + 1.0
+            elif exceptions[a] & exceptions[b]:
+                distance[a, b] = distance[b, a] = 0.0
+    np.fill_diagonal(distance, 0.0)
+    return distance
 
 
 def exception_types(pattern: Pattern) -> set[str]:
