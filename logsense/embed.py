@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import re
 import sqlite3
+import sys
 from contextlib import closing
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -97,7 +98,13 @@ class MiniLMEmbedder:
         """Start the model process if it is not running yet (returns at once)."""
         if self._process is not None and self._process.is_alive():
             return
-        context = multiprocessing.get_context("spawn")
+        # Fork, where there is fork: a spawned child would re-import the caller's __main__,
+        # which breaks scripts that call logsense without an `if __name__ == "__main__"` guard.
+        context = (
+            multiprocessing.get_context("fork")
+            if sys.platform == "linux"
+            else multiprocessing.get_context("spawn")
+        )
         parent, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(child,), daemon=True)
         self._process.start()
