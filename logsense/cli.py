@@ -17,31 +17,24 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
 
 from logsense import __version__
 from logsense.config import Settings, SmtpConfig, load_settings
-from logsense.digest import DigestOptions, default_sender
-from logsense.digest import compose as compose_digest
-from logsense.digest import prepare as prepare_digest
-from logsense.digest import remember as remember_digest
 from logsense.errors import InputError, LogsenseError, UsageError
-from logsense.load import load_file
-from logsense.mail import parse_recipients
-from logsense.mail import send as send_mail
-from logsense.patterns import mine_patterns, pattern_to_dict
-from logsense.pipeline import triage as run_triage
-from logsense.postmortem import QUIET_MINUTES, draft_postmortem, write_postmortem
-from logsense.render import RENDERERS
-from logsense.render.terminal import print_patterns
+from logsense.postmortem.course import QUIET_MINUTES
 from logsense.sources import Source
-from logsense.sources.elasticsearch import ElasticsearchSource, EsConnection, ReadOptions
 from logsense.sources.files import FileSource
 from logsense.state import state_dir
 from logsense.window import WindowSpec
+
+# Each command imports the stages it runs when it runs: a triage never pays for loading the
+# Elasticsearch client, the digest's mail stack or an unused renderer.
+if TYPE_CHECKING:
+    from logsense.sources.elasticsearch import EsConnection
 
 __all__ = ["app", "main"]
 
@@ -243,6 +236,8 @@ def _es_connection(
     """The connection the flags describe; the password is read from LOGSENSE_ES_PASSWORD only."""
     if insecure:
         typer.echo("logsense: warning: --es-insecure: TLS certificates are not verified", err=True)
+    from logsense.sources.elasticsearch import EsConnection
+
     password = os.environ.get("LOGSENSE_ES_PASSWORD")
     return EsConnection(url, api_key, user, password, ca_cert, insecure)
 
@@ -292,6 +287,8 @@ def _open_source(
         return FileSource(path, settings.fields, settings.header_regex), spec, None
     if path is not None:
         raise UsageError("give --source or --index, not both")
+    from logsense.sources.elasticsearch import ElasticsearchSource, ReadOptions
+
     source, anchor = ElasticsearchSource.for_window(
         _es_connection(es.url, es.api_key, es.user, es.ca_cert, es.insecure),
         es.index, settings.fields, spec, until_latest=latest, query=es.query,
@@ -374,6 +371,9 @@ def triage(
         read_from, spec, anchor = _open_source(
             source, settings, WindowOptions(since, until, start, baseline), es, quiet
         )
+        from logsense.pipeline import triage as run_triage
+        from logsense.render import RENDERERS
+
         report = run_triage(
             read_from,
             spec,
@@ -418,6 +418,9 @@ def patterns(
 ) -> None:
     """List the log patterns (templates) of an input with their counts, most frequent first."""
     with _errors_as_exit_codes():
+        from logsense.patterns import mine_patterns, pattern_to_dict
+        from logsense.render.terminal import print_patterns
+
         settings = _settings(config, field or [], header_regex, state)
         file_source = FileSource(source, settings.fields, settings.header_regex, plain=plain)
         run = mine_patterns(file_source.read(), state_dir(settings.state_dir), reset_state)
@@ -456,6 +459,8 @@ def load(
 ) -> None:
     """Bulk-load a log file into Elasticsearch (with an index template fit for logs)."""
     with _errors_as_exit_codes():
+        from logsense.load import load_file
+
         settings = _settings(config, field or [], header_regex)
         connection = _es_connection(es_url, es_api_key, es_user, es_ca_cert, es_insecure)
         result = load_file(
@@ -542,6 +547,8 @@ def postmortem(
         read_from, spec, anchor = _open_source(
             source, settings, WindowOptions(None, to, start, baseline), es, quiet
         )
+        from logsense.postmortem import draft_postmortem, write_postmortem
+
         draft = draft_postmortem(
             read_from, spec, settings, anchor=anchor, progress=not quiet and anchor is None,
             reset_state=reset_state, quiet_minutes=recovery_minutes, query=query,
@@ -603,6 +610,8 @@ def _deliver(
     if out is not None:
         out.write_bytes(message.as_bytes())
         return f"written to {out}"
+    from logsense.mail import send as send_mail
+
     send_mail(message, smtp, recipients, password)
     return f"sent to {', '.join(recipients)} via {smtp.address}"
 
@@ -726,6 +735,13 @@ def digest(
     """Email what is new, worse, ongoing or resolved since the last digest (for cron)."""
     llm = _llm_flags(no_llm, llm_model, llm_base_url, llm_timeout, llm_max_issues)
     with _errors_as_exit_codes():
+        from logsense.digest import DigestOptions, default_sender
+        from logsense.digest import compose as compose_digest
+        from logsense.digest import prepare as prepare_digest
+        from logsense.digest import remember as remember_digest
+        from logsense.mail import parse_recipients
+        from logsense.pipeline import triage as run_triage
+
         smtp = _smtp_flags(smtp_host, smtp_port, smtp_user, starttls, implicit_tls, no_tls)
         settings = _settings(config, field or [], header_regex, state, llm, smtp)
         if out is None and not to:

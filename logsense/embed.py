@@ -1,8 +1,9 @@
 """Template embeddings: the bundled all-MiniLM-L6-v2, loaded offline, cached by text.
 
 `Embedder` is the seam: grouping asks for vectors; tests or other backends can supply their own.
-The model runs in a child process: `warm_up()` starts loading it (mostly importing torch, a few
-seconds) on the other core while the parent reads and mines the logs. `CachedEmbedder` keeps
+The model runs in a child process at the lowest CPU priority: `warm_up()` starts loading it
+(mostly importing torch, a few seconds) on whatever CPU the parent leaves idle while it reads and
+mines the logs. `CachedEmbedder` keeps
 vectors in a SQLite file in the state directory, so a repeated triage of known templates never
 needs the model at all.
 """
@@ -65,6 +66,10 @@ def _load_model() -> object:
 
 def _serve(connection: Connection) -> None:
     """The child process: load the model once, then answer lists of texts with vectors."""
+    # Started on speculation, often needlessly (the vectors may all be cached on disk): it gets
+    # only the CPU time the parent leaves idle, and all of it while the parent waits for it.
+    if hasattr(os, "nice"):
+        os.nice(19)
     try:
         model = _load_model()
     except Exception as exc:  # reported to the parent, which names it in one line

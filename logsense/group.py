@@ -18,22 +18,38 @@ service logs the failure before its callers report it.
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse, stats
-from scipy.sparse import csgraph
-from sklearn.cluster import AgglomerativeClustering
 
 from logsense.config import GroupingConfig
 from logsense.embed import Embedder, embedding_text
 from logsense.model import Pattern, level_class, level_rank
 
-__all__ = ["Group", "candidates", "exception_types", "find_root", "group"]
+__all__ = ["Group", "candidates", "exception_types", "find_root", "group", "prefetch"]
+
+# scikit-learn and SciPy take about half a second to import: `prefetch` starts that early.
+_LIBRARIES = ("sklearn.cluster", "scipy.sparse.csgraph", "scipy.stats")
+
+
+def prefetch() -> None:
+    """Start importing the libraries grouping uses, in a background thread, and return at once.
+
+    The pipeline calls this before reading, so the imports run while the input is parsed.
+    """
+    threading.Thread(target=_import_libraries, name="logsense-prefetch", daemon=True).start()
+
+
+def _import_libraries() -> None:
+    for name in _LIBRARIES:
+        importlib.import_module(name)
+
 
 Matrix = npt.NDArray[np.float64]
 Labels = npt.NDArray[np.int64]
@@ -101,6 +117,9 @@ def _connected(size: int, links: list[tuple[int, int]]) -> Labels:
     """Connected-component label of each of `size` nodes joined by `links`."""
     if not links:
         return np.arange(size, dtype=np.int64)
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
     rows, cols = zip(*links, strict=True)
     graph = sparse.csr_matrix((np.ones(len(links)), (rows, cols)), shape=(size, size))
     _, labels = csgraph.connected_components(graph, directed=False)
@@ -133,6 +152,8 @@ def _same_meaning(patterns: list[Pattern], config: GroupingConfig, embedder: Emb
     comparable = [idx for idx in by_key.values() if len(idx) > 1]
     if not comparable:
         return labels
+    from sklearn.cluster import AgglomerativeClustering
+
     wanted = sorted({i for idx in comparable for i in idx})
     vectors = embedder.embed([embedding_text(patterns[i].template) for i in wanted])
     row = {i: r for r, i in enumerate(wanted)}
@@ -206,6 +227,8 @@ def _shared_requests(nodes: list[Requests]) -> tuple[Matrix | None, Matrix]:
     sizes = np.array([len(r) for r in nodes], dtype=np.float64)
     if not index:
         return None, sizes
+    from scipy import sparse
+
     incidence = sparse.csr_matrix(
         (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(len(nodes), len(index))
     )
@@ -247,6 +270,8 @@ def _log_chance(together: float, n: float, chance: float) -> float:
     """log P(at least `together` of `n` requests fall in the parent's set by chance)."""
     if chance >= 1.0:
         return 0.0
+    from scipy import stats
+
     return float(stats.binom.logsf(together - 1, n, chance))
 
 

@@ -25,14 +25,16 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import openai
 from pydantic import BaseModel, ValidationError
 
 from logsense.config import LlmConfig
 from logsense.errors import LogsenseError, SourceUnavailable
 from logsense.redact import redact
+
+if TYPE_CHECKING:  # imported when a client is built: it costs a third of a second
+    import openai
 
 __all__ = [
     "ChatClient",
@@ -140,6 +142,8 @@ class ChatClient:
         self.endpoint = endpoint
         self.tokens_used = 0
         self._formats = list(_FORMATS)
+        import openai
+
         self._client = client or openai.OpenAI(
             api_key=endpoint.api_key,
             base_url=endpoint.base_url,
@@ -163,6 +167,8 @@ class ChatClient:
             {"role": m["role"], "content": redact(m["content"], ips=self.endpoint.redact_ips)}
             for m in messages
         ]
+        import openai
+
         while True:
             try:
                 completion = self._create(safe, schema)
@@ -215,6 +221,8 @@ class ChatClient:
         return Reply(content, getattr(completion, "model", None) or self.endpoint.model)
 
     def _unavailable(self, exc: openai.OpenAIError) -> str:
+        import openai
+
         where = self.endpoint.base_url
         if isinstance(exc, openai.APITimeoutError):
             return f"{where} did not answer within {self.endpoint.timeout:g} s"

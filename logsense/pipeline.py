@@ -7,7 +7,7 @@ import os
 from logsense.config import Settings
 from logsense.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.errors import InputError
-from logsense.group import candidates, group
+from logsense.group import candidates, group, prefetch
 from logsense.llm import Completer
 from logsense.mine import mine
 from logsense.model import Report, Window, iso
@@ -46,6 +46,7 @@ def triage(
     state = state_dir(settings.state_dir)
     embedder = CachedEmbedder(embedder or default_embedder(), state / "embeddings.sqlite3")
     embedder.warm_up()  # the model loads on the other core while this one reads
+    prefetch()
     windowed = cut(counting(source.read(), f"reading {source.name}", progress), spec, anchor)
     window, baseline = windowed.window, windowed.baseline
     if not any(e.timestamp >= window.start for e in reversed(windowed.events)):

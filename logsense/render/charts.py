@@ -6,17 +6,15 @@ numbers the report already holds, never new computation.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Series", "per_minute_chart", "sparkline_png"]
 
@@ -25,8 +23,21 @@ Series = tuple[str, Sequence[tuple[int, float]]]
 _COLORS = ("#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
 
 
+@functools.cache
+def _matplotlib() -> tuple[ModuleType, ModuleType]:
+    """pyplot and matplotlib.dates, headless; imported on the first chart (it takes ~0.3 s)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot, matplotlib.dates
+
+
 def _times(points: Sequence[tuple[int, float]]) -> list[float]:
     """Matplotlib date numbers of the minutes."""
+    _, mdates = _matplotlib()
     return [float(mdates.date2num(datetime.fromtimestamp(minute, UTC))) for minute, _ in points]
 
 
@@ -43,6 +54,7 @@ def per_minute_chart(
 
     `legend_below` puts the legend under the plot, where it never hides a line.
     """
+    plt, mdates = _matplotlib()
     figure, axes = plt.subplots(figsize=(width, height), dpi=100)
     try:
         for (label, points), color in zip(series, _COLORS * 4, strict=False):
@@ -77,6 +89,7 @@ def sparkline_png(
     points: Sequence[tuple[int, float]], width: float = 1.6, height: float = 0.35
 ) -> bytes:
     """A tiny PNG sparkline (no axes) for tables and emails."""
+    plt, _ = _matplotlib()
     figure, axes = plt.subplots(figsize=(width, height), dpi=100)
     try:
         axes.fill_between(_times(points), [v for _, v in points], color="#d62728", alpha=0.35, lw=0)
