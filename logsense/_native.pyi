@@ -1,0 +1,101 @@
+"""logsense's native core (Rust, built from `logsense/native/`): the work done once per line.
+
+Python keeps everything done once per message shape, pattern or issue; this module takes what is
+done once per input line, where Python's cost per object would dominate a large input.
+"""
+
+from collections.abc import Mapping, Sequence
+
+def mask(message: str, routine: bool = False) -> str:
+    """`message` with variable parts replaced by `<*>` (see `logsense.masking`)."""
+
+def fingerprint(text: str) -> str | None:
+    """The stack fingerprint of a whole event's text (see `logsense.stacktrace`)."""
+
+# (position, text, origin, timestamp, request id) of one kept sample
+SampleRow = tuple[int, str, str, float, str | None]
+
+class ShapeStats:
+    """Window stats of one message shape: (service, level class, masked message, fingerprint)."""
+
+    service: str
+    level_class: str
+    masked: str
+    fingerprint: str | None
+    first_position: int
+    level: str
+    count: int
+    baseline_count: int
+    first_seen: float
+    last_seen: float
+    per_minute: dict[int, int]
+    requests: dict[str, tuple[float, int]]
+    users: set[str]
+    samples: list[SampleRow]
+
+class Aggregate:
+    """Everything mining needs from the rows of the final window and its baseline."""
+
+    shapes: list[ShapeStats]
+    events: int
+    services: list[str]
+    requests: int
+    requests_per_minute: dict[int, int]
+    users: int
+    outside: int
+
+class ScanStats:
+    """What the JSON scanner could not use or had to guess (merged into `SourceStats`)."""
+
+    read: int
+    malformed_reasons: dict[str, int]
+    malformed_examples: list[str]
+    missing_level: int
+    missing_service: int
+    unknown_levels: dict[str, int]
+
+class EventTable:
+    """The events of one input in compact rows, cut to a time range and aggregated by shape."""
+
+    def __init__(
+        self,
+        fields: Sequence[Sequence[str]],
+        levels: Mapping[str, str],
+        source: str,
+        *,
+        floor: float | None = None,
+        ceiling: float | None = None,
+        lookback: float | None = None,
+        threads: int = 1,
+    ) -> None: ...
+    def scan_json(self, data: bytes, first_line: int) -> list[tuple[int, bytes]]:
+        """Read the complete JSON lines in `data` (line numbers from `first_line`); return the
+        (line number, raw line) pairs left to Python."""
+    def push(
+        self,
+        seq: int,
+        timestamp: float,
+        message: str,
+        level: str,
+        service: str,
+        request_id: str | None,
+        user_id: str | None,
+        stack_trace: str | None,
+        origin: str,
+    ) -> None:
+        """Add one event normalized in Python."""
+    @property
+    def stats(self) -> ScanStats: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def next_line(self) -> int:
+        """The `first_line` of the next `scan_json` block (1 before any)."""
+    @property
+    def earliest(self) -> float | None: ...
+    @property
+    def newest(self) -> float | None: ...
+    def aggregate(
+        self, low: float, window_start: float, window_end: float, samples: int
+    ) -> Aggregate: ...
+    def row_shapes(self) -> list[tuple[str, int]]: ...

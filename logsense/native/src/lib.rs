@@ -1,0 +1,30 @@
+//! logsense's native core: the work done once per input line, where Python's per-object cost
+//! would dominate. Everything done once per message shape or pattern stays in Python.
+
+use pyo3::prelude::*;
+
+mod masking;
+mod pytext;
+mod stacktrace;
+mod table;
+
+/// `message` with variable parts replaced by `<*>` (see `logsense.masking`).
+#[pyfunction]
+#[pyo3(signature = (message, routine = false))]
+fn mask(message: &str, routine: bool) -> String {
+    masking::mask(message, routine)
+}
+
+/// The stack fingerprint of a whole event's text (see `logsense.stacktrace`).
+#[pyfunction]
+fn fingerprint(text: &str) -> Option<String> {
+    stacktrace::fingerprint(text)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(mask, m)?)?;
+    m.add_function(wrap_pyfunction!(fingerprint, m)?)?;
+    table::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! `EventTable` and its result classes (see `logsense/_native.pyi`): the events of one input
+//! as compact rows, cut to a time range and aggregated by message shape.
+//!
+//! The per-line work (JSON parsing, field picking, normalization, masking, fingerprinting) runs
+//! here with the GIL released, on worker threads; Python is handed back only the lines whose
+//! exact reading would be hard to reproduce, and sees one object per message shape.
+//!
+//! Layout: `json_scan` (strict JSON reader), `isotime` (ISO timestamps), `pytext` (Python's
+//! whitespace and floor division), `record` (line → event fields), `scan` (a piece of a block on
+//! one thread), `strings` (interning), `store` (rows and windowing), `aggregate` (per-shape
+//! stats). This file only converts between them and Python.
+
+// pyo3 0.22's generated wrappers trip this lint on every fallible method.
+#![allow(clippy::useless_conversion)]
+
+use std::collections::HashMap;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString, PyTuple};
+
+mod aggregate;
+mod isotime;
+mod json_scan;
+mod record;
+mod scan;
+mod store;
+mod strings;
+
+use aggregate::AggregateOut;
+use record::{level_rank, FieldPlan, Levels, CLASS_NAMES, LEVEL_NAMES};
+use scan::Config;
+use store::{Pushed, Table};
+use strings::{Strings, NO_ID};
+
+/// Register the table classes in the extension module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<EventTable>()?;
+    m.add_class::<ScanStats>()?;
+    m.add_class::<Aggregate>()?;
+    m.add_class::<ShapeStats>()?;
+    Ok(())
+}
+
+/// Window stats of one message shape: (service, level class, masked message, fingerprint).
+#[pyclass(module = "logsense._native", frozen, get_all)]
+pub struct ShapeStats {
+    service: Py<PyString>,
+    level_class: Py<PyString>,
+    masked: Py<PyString>,
+    fingerprint: Option<Py<PyString>>,
+    first_position: u64,
+    level: Py<PyString>,
+    count: u64,
+    baseline_count: u64,
+    first_seen: f64,
+    last_seen: f64,
+    per_minute: Py<PyDict>,
+    requests: Py<PyDict>,
+    users: Py<PySet>,
+    samples: Py<PyList>,
+}
+
+#[pymethods]
+impl ShapeStats {
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "ShapeStats({:?}, {:?}, {:?}, count={}, baseline_count={})",
+            self.service.bind(py).to_string(),
+            self.level_class.bind(py).to_string(),
+            self.masked.bind(py).to_string(),
+            self.count,
+            self.baseline_count
+        )
+    }
+}
+
+/// Everything mining needs from the rows of the final window and its baseline.
+#[pyclass(module = "logsense._native", frozen, get_all)]
+pub struct Aggregate {
+    shapes: Py<PyList>,
+    events: u64,
+    services: Py<PyList>,
+    requests: u64,
+    requests_per_minute: Py<PyDict>,
+    users: u64,
+    outside: u64,
+}
+
+/// What the JSON scanner could not use or had to guess (merged into `SourceStats`).
+#[pyclass(module = "logsense._native", frozen, get_all)]
+pub struct ScanStats {
+    read: u64,
+    malformed_reasons: Py<PyDict>,
+    malformed_examples: Py<PyList>,
+    missing_level: u64,
+    missing_service: u64,
+    unknown_levels: Py<PyDict>,
+}
+
+/// The events of one input in compact rows, cut to a time range and aggregated by shape.
+#[pyclass(module = "logsense._native")]
+pub struct EventTable {
+    table: Table,
+}
+
+#[pymethods]
+impl EventTable {
+    #[new]
+    #[pyo3(signature = (fields, levels, source, *, floor = None, ceiling = None, lookback = None, threads = 1))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        fields: Vec<Vec<String>>,
+        levels: HashMap<String, String>,
+        source: String,
+        floor: Option<f64>,
+        ceiling: Option<f64>,
+        lookback: Option<f64>,
+        threads: usize,
+    ) -> PyResult<Self> {
+        let plan = FieldPlan::new(&fields).map_err(PyValueError::new_err)?;
+        let levels: Vec<(String, String)> = levels.into_iter().collect();
+        let levels = Levels::new(&levels).map_err(PyValueError::new_err)?;
+        let config = Config {
+            plan,
+            levels,
+            source,
+            floor,
+            ceiling,
+            threads: threads.max(1),
+        };
+        Ok(Self {
+            table: Table::new(config, lookback),
+        })
+    }
+
+    /// Read the complete JSON lines in `data` (line numbers from `first_line`); return the
+    /// (line number, raw line without its newline) pairs left to Python.
+    fn scan_json<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+        first_line: u64,
+    ) -> Bound<'py, PyList> {
+        let table = &mut self.table;
+        let handed_back = py.allow_threads(|| table.scan(data, first_line));
+        let items = handed_back
+            .into_iter()
+            .map(|(line, range)| (line, PyBytes::new_bound(py, &data[range])));
+        PyList::new_bound(py, items.map(|item| -> PyObject { item.into_py(py) }))
+    }
+
+    /// Add one event normalized in Python.
+    #[pyo3(signature = (seq, timestamp, message, level, service, request_id, user_id, stack_trace, origin))]
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        seq: u64,
+        timestamp: f64,
+        message: &str,
+        level: &str,
+        service: &str,
+        request_id: Option<&str>,
+        user_id: Option<&str>,
+        stack_trace: Option<&str>,
+        origin: &str,
+    ) -> PyResult<()> {
+        let level = level_rank(level)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown level {level:?}")))?;
+        self.table.push(Pushed {
+            seq,
+            ts: timestamp,
+            message,
+            level,
+            service,
+            request: request_id,
+            user: user_id,
+            stack: stack_trace,
+            origin,
+        });
+        Ok(())
+    }
+
+    #[getter]
+    fn stats(&self, py: Python<'_>) -> PyResult<ScanStats> {
+        let stats = &self.table.stats;
+        let reasons = PyDict::new_bound(py);
+        for (reason, count) in self.table.reasons() {
+            reasons.set_item(reason, count)?;
+        }
+        Ok(ScanStats {
+            read: stats.read,
+            malformed_reasons: reasons.unbind(),
+            malformed_examples: PyList::new_bound(py, &stats.examples).unbind(),
+            missing_level: stats.missing_level,
+            missing_service: stats.missing_service,
+            // Unknown level names are handed back to Python, which counts them.
+            unknown_levels: PyDict::new_bound(py).unbind(),
+        })
+    }
+
+    /// Rows held now (kept so far, minus those dropped by lookback).
+    #[getter]
+    fn rows(&self) -> usize {
+        self.table.rows.len()
+    }
+
+    /// The line number that follows the last line of the last `scan_json` block (1 before any):
+    /// the `first_line` of the next block, without counting newlines in Python.
+    #[getter]
+    fn next_line(&self) -> u64 {
+        self.table.next_line
+    }
+
+    #[getter]
+    fn earliest(&self) -> Option<f64> {
+        self.table.earliest
+    }
+
+    #[getter]
+    fn newest(&self) -> Option<f64> {
+        self.table.newest
+    }
+
+    fn aggregate(
+        &mut self,
+        py: Python<'_>,
+        low: f64,
+        window_start: f64,
+        window_end: f64,
+        samples: usize,
+    ) -> PyResult<Aggregate> {
+        let table = &mut self.table;
+        let out = py.allow_threads(|| table.aggregate(low, window_start, window_end, samples));
+        Converter::new(py, &self.table).aggregate(out)
+    }
+
+    /// (origin, shape index in the last aggregate's shapes) of every row it kept, in seq order.
+    fn row_shapes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let table = &self.table;
+        let last = table.last.as_ref().ok_or_else(|| {
+            PyRuntimeError::new_err("row_shapes needs an aggregate() after the last change")
+        })?;
+        let mut kept: Vec<(u64, u32)> = last
+            .kept
+            .iter()
+            .map(|&index| (table.rows[index as usize].seq, index))
+            .collect();
+        kept.sort_unstable();
+        let items = kept.iter().map(|&(_, index)| -> PyObject {
+            let row = &table.rows[index as usize];
+            (table.origin(row), last.shape_index[row.shape as usize]).into_py(py)
+        });
+        Ok(PyList::new_bound(py, items))
+    }
+}
+
+/// Builds the Python result objects, creating each distinct string object once.
+struct Converter<'py, 't> {
+    py: Python<'py>,
+    table: &'t Table,
+    services: Vec<Option<Py<PyString>>>,
+    requests: Vec<Option<Py<PyString>>>,
+    users: Vec<Option<Py<PyString>>>,
+    levels: Vec<Py<PyString>>,
+    classes: Vec<Py<PyString>>,
+}
+
+impl<'py, 't> Converter<'py, 't> {
+    fn new(py: Python<'py>, table: &'t Table) -> Self {
+        let interned = |names: &[&str]| {
+            names
+                .iter()
+                .map(|name| PyString::intern_bound(py, name).unbind())
+                .collect()
+        };
+        Self {
+            py,
+            table,
+            services: (0..table.services.len()).map(|_| None).collect(),
+            requests: (0..table.requests.len()).map(|_| None).collect(),
+            users: (0..table.users.len()).map(|_| None).collect(),
+            levels: interned(&LEVEL_NAMES),
+            classes: interned(&CLASS_NAMES),
+        }
+    }
+
+    fn aggregate(mut self, out: AggregateOut) -> PyResult<Aggregate> {
+        let py = self.py;
+        let shapes = PyList::empty_bound(py);
+        for shape in &out.shapes {
+            shapes.append(Py::new(py, self.shape(shape)?)?)?;
+        }
+        let services: Vec<_> = out
+            .services
+            .iter()
+            .map(|&id| cached(py, &mut self.services, &self.table.services, id))
+            .collect();
+        Ok(Aggregate {
+            shapes: shapes.unbind(),
+            events: out.events,
+            services: PyList::new_bound(py, services).unbind(),
+            requests: out.requests,
+            requests_per_minute: counts_dict(py, &out.requests_per_minute)?,
+            users: out.users,
+            outside: out.outside,
+        })
+    }
+
+    fn shape(&mut self, shape: &aggregate::ShapeOut) -> PyResult<ShapeStats> {
+        let (py, table) = (self.py, self.table);
+        let (service, class, masked, print) = table.shapes[shape.shape as usize];
+        let requests = PyDict::new_bound(py);
+        for &(request, ts, position) in &shape.requests {
+            let key = cached(py, &mut self.requests, &table.requests, request);
+            requests.set_item(key, (ts, position))?;
+        }
+        let users = PySet::empty_bound(py)?;
+        for &user in &shape.users {
+            users.add(cached(py, &mut self.users, &table.users, user))?;
+        }
+        let samples = PyList::empty_bound(py);
+        for &(position, index) in &shape.samples {
+            let row = &table.rows[index as usize];
+            let request = (row.request != NO_ID)
+                .then(|| cached(py, &mut self.requests, &table.requests, row.request));
+            let sample = (
+                position,
+                table.text(row),
+                table.origin(row),
+                row.ts,
+                request,
+            );
+            samples.append(PyTuple::new_bound(
+                py,
+                [
+                    sample.0.into_py(py),
+                    sample.1.into_py(py),
+                    sample.2.into_py(py),
+                    sample.3.into_py(py),
+                    sample.4.into_py(py),
+                ],
+            ))?;
+        }
+        Ok(ShapeStats {
+            service: cached(py, &mut self.services, &table.services, service),
+            level_class: self.classes[class as usize].clone_ref(py),
+            masked: PyString::new_bound(py, &table.masked[masked as usize]).unbind(),
+            fingerprint: (print != NO_ID)
+                .then(|| PyString::new_bound(py, &table.fingerprints[print as usize]).unbind()),
+            first_position: shape.first_position,
+            level: self.levels[shape.level as usize].clone_ref(py),
+            count: shape.count,
+            baseline_count: shape.baseline_count,
+            first_seen: shape.first_seen,
+            last_seen: shape.last_seen,
+            per_minute: counts_dict(py, &shape.per_minute)?,
+            requests: requests.unbind(),
+            users: users.unbind(),
+            samples: samples.unbind(),
+        })
+    }
+}
+
+/// The Python string of interned id `id`, created on first use.
+fn cached(
+    py: Python<'_>,
+    cache: &mut [Option<Py<PyString>>],
+    strings: &Strings,
+    id: u32,
+) -> Py<PyString> {
+    cache[id as usize]
+        .get_or_insert_with(|| PyString::new_bound(py, &strings[id as usize]).unbind())
+        .clone_ref(py)
+}
+
+fn counts_dict(py: Python<'_>, counts: &[(i64, u64)]) -> PyResult<Py<PyDict>> {
+    let dict = PyDict::new_bound(py);
+    for &(minute, count) in counts {
+        dict.set_item(minute, count)?;
+    }
+    Ok(dict.unbind())
+}

@@ -1,0 +1,330 @@
+//! The per-line work of `EventTable.scan_json`. A data block is cut into pieces of whole lines
+//! that worker threads take in turn; each piece becomes compact rows whose strings are ids into
+//! its worker's `LocalIds`. `store` maps those ids to the table's and merges pieces in line
+//! order.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ahash::AHashMap;
+
+use super::json_scan::{self, Doc, Kind};
+use super::record::{level_class, Draft, FieldPlan, Levels, Outcome, Reason, RecordReader};
+use super::strings::{intern, ShapeKey, Shapes, Strings, NO_ID};
+use crate::masking::mask;
+use crate::pytext::is_blank_bytes;
+use crate::stacktrace::fingerprint;
+
+/// How many malformed-record examples are kept (`_MAX_EXAMPLES`).
+pub const MAX_EXAMPLES: usize = 3;
+/// Pieces smaller than this are not worth a thread of their own.
+const MIN_PIECE: usize = 256 * 1024;
+/// A block is cut in this many pieces per thread, which threads take in turn: a thread that
+/// drew cheap lines takes more pieces instead of waiting for the others.
+const PIECES_PER_THREAD: usize = 4;
+
+/// What every worker needs to read lines: fixed when the table is made.
+pub struct Config {
+    pub plan: FieldPlan,
+    pub levels: Levels,
+    pub source: String,
+    pub floor: Option<f64>,
+    pub ceiling: Option<f64>,
+    pub threads: usize,
+}
+
+impl Config {
+    /// True when a row at `ts` is dropped on arrival (before `floor` or at/after `ceiling`).
+    pub fn out_of_bounds(&self, ts: f64) -> bool {
+        self.floor.is_some_and(|floor| ts < floor)
+            || self.ceiling.is_some_and(|ceiling| ts >= ceiling)
+    }
+}
+
+/// One event of a piece, with worker-local ids.
+pub struct PieceRow {
+    pub ts: f64,
+    /// Line index inside the piece (0 for its first line).
+    pub line: u64,
+    pub shape: u32,
+    pub level: u8,
+    pub request: u32,
+    pub user: u32,
+    /// Message (and "\n" + stack) in `Piece::text`.
+    pub text: Range<u32>,
+}
+
+/// Counts of what a piece could not use or had to guess.
+#[derive(Default)]
+pub struct PieceStats {
+    pub read: u64,
+    pub reasons: [u64; 4],
+    /// (line index, reason) of the first rejected records.
+    pub examples: Vec<(u64, Reason)>,
+    pub missing_level: u64,
+    pub missing_service: u64,
+}
+
+/// The strings and shapes one worker met in one block; its pieces' rows refer to them.
+#[derive(Default)]
+pub struct LocalIds {
+    pub services: Strings,
+    pub masked: Strings,
+    pub fingerprints: Strings,
+    pub requests: Strings,
+    pub users: Strings,
+    pub shapes: Shapes,
+}
+
+/// Everything one piece of a block became.
+#[derive(Default)]
+pub struct Piece {
+    /// Lines in the piece (blank ones included).
+    pub lines: u64,
+    pub rows: Vec<PieceRow>,
+    pub text: Vec<u8>,
+    pub stats: PieceStats,
+    /// (line index, byte range in the block) of lines left to Python.
+    pub handed_back: Vec<(u64, Range<usize>)>,
+    /// Earliest timestamp of every event, dropped ones included.
+    pub earliest: Option<f64>,
+    /// Events dropped on arrival by floor or ceiling.
+    pub dropped: u64,
+    /// The worker whose `LocalIds` the rows use.
+    pub worker: usize,
+    /// Where the piece starts in the block (orders the pieces).
+    first_byte: usize,
+}
+
+/// A scanned block: its pieces in line order and the ids of each worker.
+pub struct Block {
+    pub pieces: Vec<Piece>,
+    pub ids: Vec<LocalIds>,
+}
+
+/// Scan `data` on `config.threads` threads.
+pub fn scan_block(config: &Config, data: &[u8]) -> Block {
+    let threads = config.threads;
+    let pieces = if threads > 1 {
+        threads * PIECES_PER_THREAD
+    } else {
+        1
+    };
+    let ranges = split(data, pieces);
+    let next = AtomicUsize::new(0);
+    let work = |worker: usize| {
+        let mut scanner = Scanner::new(config);
+        let mut done = Vec::new();
+        while let Some(range) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) {
+            done.push(scanner.piece(data, range.clone(), worker));
+        }
+        (done, scanner.ids)
+    };
+    let workers = threads.min(ranges.len()).max(1);
+    let results: Vec<(Vec<Piece>, LocalIds)> = if workers == 1 {
+        vec![work(0)]
+    } else {
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..workers)
+                .map(|worker| scope.spawn(move || work(worker)))
+                .collect();
+            let mut results = vec![work(0)];
+            results.extend(
+                helpers
+                    .into_iter()
+                    .map(|helper| helper.join().expect("scan worker panicked")),
+            );
+            results
+        })
+    };
+    let mut pieces = Vec::with_capacity(ranges.len());
+    let mut ids = Vec::with_capacity(results.len());
+    for (done, local) in results {
+        pieces.extend(done);
+        ids.push(local);
+    }
+    pieces.sort_unstable_by_key(|piece| piece.first_byte);
+    Block { pieces, ids }
+}
+
+/// The byte ranges of up to `count` pieces of `data`, each made of whole lines.
+fn split(data: &[u8], count: usize) -> Vec<Range<usize>> {
+    let count = count.clamp(1, (data.len() / MIN_PIECE).max(1));
+    let mut pieces = Vec::with_capacity(count);
+    let mut start = 0;
+    for index in 1..count {
+        let target = (data.len() * index / count).max(start);
+        let end = memchr::memchr(b'\n', &data[target..]).map_or(data.len(), |at| target + at + 1);
+        pieces.push(start..end);
+        start = end;
+    }
+    pieces.push(start..data.len());
+    pieces.retain(|piece| !piece.is_empty());
+    pieces
+}
+
+/// One worker's reading state for one block.
+struct Scanner<'c, 'd> {
+    config: &'c Config,
+    doc: Doc,
+    records: RecordReader<'c>,
+    /// Masked-message ids of messages seen in this block: exact repeats skip masking.
+    masked_by_message: AHashMap<(&'d str, bool), u32>,
+    ids: LocalIds,
+    /// The piece being read.
+    piece: Piece,
+}
+
+impl<'c, 'd> Scanner<'c, 'd> {
+    fn new(config: &'c Config) -> Self {
+        Self {
+            config,
+            doc: Doc::default(),
+            records: RecordReader::new(&config.plan, &config.levels),
+            masked_by_message: AHashMap::new(),
+            ids: LocalIds::default(),
+            piece: Piece::default(),
+        }
+    }
+
+    /// Read the lines of `data[range]`.
+    fn piece(&mut self, data: &'d [u8], range: Range<usize>, worker: usize) -> Piece {
+        self.piece = Piece {
+            worker,
+            first_byte: range.start,
+            ..Piece::default()
+        };
+        let mut start = range.start;
+        let mut index = 0;
+        while start < range.end {
+            let end =
+                memchr::memchr(b'\n', &data[start..range.end]).map_or(range.end, |at| start + at);
+            self.line(data, start..end, index);
+            index += 1;
+            start = end + 1;
+        }
+        self.piece.lines = index;
+        std::mem::take(&mut self.piece)
+    }
+
+    fn line(&mut self, data: &'d [u8], range: Range<usize>, index: u64) {
+        let raw = &data[range.clone()];
+        if is_blank_bytes(raw) {
+            return;
+        }
+        let Ok(line) = std::str::from_utf8(raw) else {
+            self.piece.handed_back.push((index, range));
+            return;
+        };
+        let root = match self.doc.parse(line) {
+            Ok(root) => root,
+            Err(json_scan::Error::Invalid) => return self.reject(index, Reason::InvalidJson),
+            Err(json_scan::Error::Unsure) => {
+                self.piece.handed_back.push((index, range));
+                return;
+            }
+        };
+        if self.doc.node(root).kind != Kind::Object {
+            return self.reject(index, Reason::NotObject);
+        }
+        match self.records.event(&self.doc, line, root) {
+            Outcome::Event(draft) => self.event(draft, index),
+            Outcome::Reject(reason) => self.reject(index, reason),
+            Outcome::HandBack => self.piece.handed_back.push((index, range)),
+        }
+    }
+
+    fn reject(&mut self, index: u64, reason: Reason) {
+        let stats = &mut self.piece.stats;
+        stats.read += 1;
+        stats.reasons[reason as usize] += 1;
+        if stats.examples.len() < MAX_EXAMPLES {
+            stats.examples.push((index, reason));
+        }
+    }
+
+    fn event(&mut self, draft: Draft<'d>, index: u64) {
+        let piece = &mut self.piece;
+        piece.stats.read += 1;
+        piece.stats.missing_level += u64::from(draft.missing_level);
+        piece.stats.missing_service += u64::from(draft.service.is_none());
+        if piece.earliest.is_none_or(|earliest| draft.ts < earliest) {
+            piece.earliest = Some(draft.ts);
+        }
+        if self.config.out_of_bounds(draft.ts) {
+            piece.dropped += 1;
+            return;
+        }
+        let start = piece.text.len();
+        piece.text.extend_from_slice(draft.message.as_bytes());
+        if let Some(stack) = &draft.stack {
+            piece.text.push(b'\n');
+            piece.text.extend_from_slice(stack.as_bytes());
+        }
+        let class = level_class(draft.level);
+        let masked = self.masked(&draft.message, class == 0);
+        let (piece, ids) = (&mut self.piece, &mut self.ids);
+        let fingerprint = match draft.stack {
+            // Both halves were appended from valid UTF-8.
+            Some(_) => std::str::from_utf8(&piece.text[start..])
+                .ok()
+                .and_then(fingerprint)
+                .map_or(NO_ID, |text| intern(&mut ids.fingerprints, &text)),
+            None => NO_ID,
+        };
+        let service = intern(
+            &mut ids.services,
+            draft.service.as_deref().unwrap_or("unknown"),
+        );
+        let key: ShapeKey = (service, class, masked, fingerprint);
+        let shape = ids.shapes.insert_full(key).0 as u32;
+        let request = draft
+            .request
+            .map_or(NO_ID, |text| intern(&mut ids.requests, &text));
+        let user = draft
+            .user
+            .map_or(NO_ID, |text| intern(&mut ids.users, &text));
+        piece.rows.push(PieceRow {
+            ts: draft.ts,
+            line: index,
+            shape,
+            level: draft.level,
+            request,
+            user,
+            text: start as u32..piece.text.len() as u32,
+        });
+    }
+
+    /// The worker-local id of the masked message (masking each distinct message once).
+    #[allow(clippy::ptr_arg)] // only a message borrowed from the block can key the cache
+    fn masked(&mut self, message: &Cow<'d, str>, routine: bool) -> u32 {
+        let masked = &mut self.ids.masked;
+        match message {
+            Cow::Borrowed(text) => *self
+                .masked_by_message
+                .entry((*text, routine))
+                .or_insert_with(|| intern(masked, &mask(text, routine))),
+            Cow::Owned(text) => intern(masked, &mask(text, routine)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn splits_at_line_ends() {
+        let data = "a\n".repeat(400_000);
+        let pieces = split(data.as_bytes(), 3);
+        assert_eq!(pieces.len(), 3);
+        assert_eq!(pieces[0].start, 0);
+        assert_eq!(pieces[2].end, data.len());
+        for pair in pieces.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+            assert_eq!(data.as_bytes()[pair[0].end - 1], b'\n');
+        }
+        assert_eq!(split(b"x", 2), vec![0..1]);
+    }
+}

@@ -1,0 +1,512 @@
+//! The table itself: compact rows of every event kept so far, the interned strings they refer
+//! to, their texts (needed only for samples), and the bookkeeping of `window.cut`: the earliest
+//! time read, the newest time kept, and the rows dropped by floor, ceiling or lookback.
+
+use std::ops::Range;
+
+use super::record::{level_class, Reason};
+use super::scan::{scan_block, Config, LocalIds, Piece, MAX_EXAMPLES};
+use super::strings::{intern, remap, Shapes, Strings, NO_ID};
+use crate::masking::mask;
+use crate::stacktrace::fingerprint;
+
+/// Text chunks are closed at this size (offsets in a chunk are u32).
+const CHUNK_BYTES: usize = 64 << 20;
+/// Compaction by lookback is not tried below this many rows.
+const MIN_COMPACTION_ROWS: usize = 1 << 16;
+
+/// One kept event.
+#[derive(Clone, Copy)]
+pub struct Row {
+    pub ts: f64,
+    /// Input order: the line number for JSON rows, the caller's for pushed ones.
+    pub seq: u64,
+    pub shape: u32,
+    pub request: u32,
+    pub user: u32,
+    /// Index into `Table::origins`, or NO_ID for "{source}:{seq}".
+    pub origin: u32,
+    pub chunk: u32,
+    pub start: u32,
+    pub len: u32,
+    pub level: u8,
+}
+
+/// What the scanner could not use or had to guess (`ScanStats`).
+#[derive(Default, Clone)]
+pub struct Stats {
+    pub read: u64,
+    pub reasons: [u64; 4],
+    pub examples: Vec<String>,
+    pub missing_level: u64,
+    pub missing_service: u64,
+}
+
+/// Where the last `aggregate` put each kept row (for `row_shapes`).
+pub struct LastAggregate {
+    /// Kept rows (indices into `rows`) in position order.
+    pub kept: Vec<u32>,
+    /// Output shape index of each shape id, NO_ID if not in the output.
+    pub shape_index: Vec<u32>,
+}
+
+/// Every kept event of one input, in compact rows.
+pub struct Table {
+    pub config: Config,
+    pub lookback: Option<f64>,
+    pub rows: Vec<Row>,
+    /// Message (+ "\n" + stack) bytes of the rows, chunk by chunk.
+    texts: Vec<Vec<u8>>,
+    /// The chunk pushed rows append to, if one is open.
+    open_chunk: Option<u32>,
+    live_text: usize,
+    total_text: usize,
+    pub services: Strings,
+    pub masked: Strings,
+    pub fingerprints: Strings,
+    pub requests: Strings,
+    pub users: Strings,
+    pub shapes: Shapes,
+    pub origins: Vec<Box<str>>,
+    pub stats: Stats,
+    pub earliest: Option<f64>,
+    pub newest: Option<f64>,
+    /// Valid rows dropped before aggregation (floor, ceiling, lookback).
+    pub dropped: u64,
+    compact_at: usize,
+    pub last: Option<LastAggregate>,
+    /// The line number after the last line scanned.
+    pub next_line: u64,
+}
+
+/// Global ids of one worker's local shapes, request ids and user ids.
+struct IdMaps {
+    shapes: Vec<u32>,
+    requests: Vec<u32>,
+    users: Vec<u32>,
+}
+
+/// A normalized event handed in by Python (`EventTable.push`).
+pub struct Pushed<'a> {
+    pub seq: u64,
+    pub ts: f64,
+    pub message: &'a str,
+    pub level: u8,
+    pub service: &'a str,
+    pub request: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub stack: Option<&'a str>,
+    pub origin: &'a str,
+}
+
+impl Table {
+    pub fn new(config: Config, lookback: Option<f64>) -> Self {
+        Self {
+            config,
+            lookback,
+            rows: Vec::new(),
+            texts: Vec::new(),
+            open_chunk: None,
+            live_text: 0,
+            total_text: 0,
+            services: Strings::default(),
+            masked: Strings::default(),
+            fingerprints: Strings::default(),
+            requests: Strings::default(),
+            users: Strings::default(),
+            shapes: Shapes::default(),
+            origins: Vec::new(),
+            stats: Stats::default(),
+            earliest: None,
+            newest: None,
+            dropped: 0,
+            compact_at: MIN_COMPACTION_ROWS,
+            last: None,
+            next_line: 1,
+        }
+    }
+
+    /// Read the lines of `data` (numbered from `first_line`) on up to `threads` threads; return
+    /// the (line number, byte range) of the lines left to Python, in line order.
+    pub fn scan(&mut self, data: &[u8], first_line: u64) -> Vec<(u64, Range<usize>)> {
+        let block = scan_block(&self.config, data);
+        let maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
+        let mut handed_back = Vec::new();
+        let mut line = first_line;
+        for piece in block.pieces {
+            handed_back.extend(
+                piece
+                    .handed_back
+                    .iter()
+                    .map(|(index, range)| (line + index, range.clone())),
+            );
+            let lines = piece.lines;
+            let worker = piece.worker;
+            self.absorb(piece, &maps[worker], line);
+            line += lines;
+        }
+        self.next_line = line;
+        self.maybe_compact();
+        handed_back
+    }
+
+    /// The global ids of a worker's local strings and shapes (adding those not seen before).
+    fn id_maps(&mut self, ids: &LocalIds) -> IdMaps {
+        let services = remap(&mut self.services, &ids.services);
+        let masked = remap(&mut self.masked, &ids.masked);
+        let fingerprints = remap(&mut self.fingerprints, &ids.fingerprints);
+        let shapes = ids
+            .shapes
+            .iter()
+            .map(|&(service, class, message, print)| {
+                let print = if print == NO_ID {
+                    NO_ID
+                } else {
+                    fingerprints[print as usize]
+                };
+                let key = (
+                    services[service as usize],
+                    class,
+                    masked[message as usize],
+                    print,
+                );
+                self.shapes.insert_full(key).0 as u32
+            })
+            .collect();
+        IdMaps {
+            shapes,
+            requests: remap(&mut self.requests, &ids.requests),
+            users: remap(&mut self.users, &ids.users),
+        }
+    }
+
+    /// Merge one scanned piece whose first line is `first_line`.
+    fn absorb(&mut self, mut piece: Piece, maps: &IdMaps, first_line: u64) {
+        self.last = None;
+        self.absorb_stats(&piece, first_line);
+        self.dropped += piece.dropped;
+        if let Some(ts) = piece.earliest {
+            self.see(ts);
+        }
+        let global = |map: &[u32], id: u32| if id == NO_ID { NO_ID } else { map[id as usize] };
+        let chunk = self.texts.len() as u32;
+        self.rows.reserve(piece.rows.len());
+        for row in &piece.rows {
+            self.keep(Row {
+                ts: row.ts,
+                seq: first_line + row.line,
+                shape: maps.shapes[row.shape as usize],
+                request: global(&maps.requests, row.request),
+                user: global(&maps.users, row.user),
+                origin: NO_ID,
+                chunk,
+                start: row.text.start,
+                len: row.text.end - row.text.start,
+                level: row.level,
+            });
+        }
+        self.live_text += piece.text.len();
+        self.total_text += piece.text.len();
+        piece.text.shrink_to_fit(); // kept until the end: do not keep its growth slack too
+        self.texts.push(piece.text);
+    }
+
+    fn absorb_stats(&mut self, piece: &Piece, first_line: u64) {
+        let (stats, found) = (&mut self.stats, &piece.stats);
+        stats.read += found.read;
+        for (total, count) in stats.reasons.iter_mut().zip(found.reasons) {
+            *total += count;
+        }
+        for &(index, reason) in &found.examples {
+            if stats.examples.len() < MAX_EXAMPLES {
+                let origin = format!("{}:{}", self.config.source, first_line + index);
+                stats.examples.push(format!("{origin} ({})", reason.text()));
+            }
+        }
+        stats.missing_level += found.missing_level;
+        stats.missing_service += found.missing_service;
+    }
+
+    /// Add one event normalized by Python.
+    pub fn push(&mut self, event: Pushed<'_>) {
+        self.last = None;
+        self.see(event.ts);
+        if self.config.out_of_bounds(event.ts) {
+            self.dropped += 1;
+            return;
+        }
+        let class = level_class(event.level);
+        let service = intern(&mut self.services, event.service);
+        let masked = intern(&mut self.masked, &mask(event.message, class == 0));
+        let mut text = String::from(event.message);
+        let print = match event.stack {
+            Some(stack) => {
+                text.push('\n');
+                text.push_str(stack);
+                fingerprint(&text).map_or(NO_ID, |print| intern(&mut self.fingerprints, &print))
+            }
+            None => NO_ID,
+        };
+        let shape = self.shapes.insert_full((service, class, masked, print)).0 as u32;
+        let (chunk, start) = self.push_text(text.as_bytes());
+        let origin = self.origins.len() as u32;
+        self.origins.push(Box::from(event.origin));
+        let request = event
+            .request
+            .map_or(NO_ID, |id| intern(&mut self.requests, id));
+        let user = event.user.map_or(NO_ID, |id| intern(&mut self.users, id));
+        self.keep(Row {
+            ts: event.ts,
+            seq: event.seq,
+            shape,
+            request,
+            user,
+            origin,
+            chunk,
+            start,
+            len: text.len() as u32,
+            level: event.level,
+        });
+        self.maybe_compact();
+    }
+
+    /// Count a valid row's time toward `earliest` (strictly earlier replaces, as in `cut`).
+    fn see(&mut self, ts: f64) {
+        if self.earliest.is_none_or(|earliest| ts < earliest) {
+            self.earliest = Some(ts);
+        }
+    }
+
+    /// Keep a row that passed floor and ceiling.
+    fn keep(&mut self, row: Row) {
+        if self.newest.is_none_or(|newest| row.ts > newest) {
+            self.newest = Some(row.ts);
+        }
+        self.rows.push(row);
+    }
+
+    /// Append text to the open chunk; return (chunk, offset).
+    fn push_text(&mut self, text: &[u8]) -> (u32, u32) {
+        let chunk = match self.open_chunk {
+            Some(chunk) if self.texts[chunk as usize].len() + text.len() <= CHUNK_BYTES => chunk,
+            _ => {
+                self.texts.push(Vec::new());
+                let chunk = (self.texts.len() - 1) as u32;
+                self.open_chunk = Some(chunk);
+                chunk
+            }
+        };
+        let bytes = &mut self.texts[chunk as usize];
+        let start = bytes.len() as u32;
+        bytes.extend_from_slice(text);
+        self.live_text += text.len();
+        self.total_text += text.len();
+        (chunk, start)
+    }
+
+    /// The text of a row (message, or message + "\n" + stack).
+    pub fn text(&self, row: &Row) -> &str {
+        let bytes =
+            &self.texts[row.chunk as usize][row.start as usize..(row.start + row.len) as usize];
+        // Texts are only ever copied from &str.
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// The origin of a row ("{source}:{line}" for rows read from JSON).
+    pub fn origin(&self, row: &Row) -> String {
+        match row.origin {
+            NO_ID => format!("{}:{}", self.config.source, row.seq),
+            index => self.origins[index as usize].to_string(),
+        }
+    }
+
+    /// With a lookback, drop rows older than `newest - lookback` once the table has doubled
+    /// since the last compaction (amortized O(1) per row); rewrite the texts once they are
+    /// mostly garbage.
+    fn maybe_compact(&mut self) {
+        let (Some(lookback), Some(newest)) = (self.lookback, self.newest) else {
+            return;
+        };
+        if self.rows.len() < self.compact_at {
+            return;
+        }
+        let before = self.rows.len();
+        let mut freed = 0;
+        self.rows.retain(|row| {
+            let stale = row.ts < newest - lookback;
+            freed += if stale { row.len as usize } else { 0 };
+            !stale
+        });
+        if self.rows.len() < before {
+            self.last = None;
+        }
+        self.dropped += (before - self.rows.len()) as u64;
+        self.live_text -= freed;
+        if self.total_text - self.live_text > self.live_text {
+            self.rewrite_texts();
+        }
+        self.compact_at = (2 * self.rows.len()).max(MIN_COMPACTION_ROWS);
+    }
+
+    /// Copy the texts of the live rows into fresh chunks.
+    fn rewrite_texts(&mut self) {
+        let old = std::mem::take(&mut self.texts);
+        let mut current: Vec<u8> = Vec::new();
+        for row in &mut self.rows {
+            let bytes =
+                &old[row.chunk as usize][row.start as usize..(row.start + row.len) as usize];
+            if current.len() + bytes.len() > CHUNK_BYTES {
+                self.texts.push(std::mem::take(&mut current));
+            }
+            row.chunk = self.texts.len() as u32;
+            row.start = current.len() as u32;
+            current.extend_from_slice(bytes);
+        }
+        self.texts.push(current);
+        self.open_chunk = None;
+        self.total_text = self.live_text;
+    }
+
+    /// The reason counts as (reason text, count) for reasons seen.
+    pub fn reasons(&self) -> Vec<(&'static str, u64)> {
+        Reason::ALL
+            .iter()
+            .zip(self.stats.reasons)
+            .filter(|(_, count)| *count > 0)
+            .map(|(reason, count)| (reason.text(), count))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::record::{FieldPlan, Levels};
+
+    fn table(lookback: Option<f64>, threads: usize) -> Table {
+        let lists: [&[&str]; 9] = [
+            &["@timestamp", "timestamp", "time", "ts"],
+            &["message", "msg", "log"],
+            &["log.level", "level", "severity", "levelname"],
+            &["service.name", "service", "app", "logger"],
+            &[
+                "trace.id",
+                "transaction.id",
+                "http.request.id",
+                "request_id",
+            ],
+            &["user.id", "user_id", "user.name"],
+            &["error.stack_trace", "stack_trace", "exception"],
+            &["service.version", "version"],
+            &["host.name", "host", "hostname"],
+        ];
+        let lists: Vec<Vec<String>> = lists
+            .iter()
+            .map(|keys| keys.iter().map(|k| k.to_string()).collect())
+            .collect();
+        let names: Vec<(String, String)> = [
+            ("info", "info"),
+            ("error", "error"),
+            ("warn", "warn"),
+            ("debug", "debug"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let config = Config {
+            plan: FieldPlan::new(&lists).unwrap(),
+            levels: Levels::new(&names).unwrap(),
+            source: "app.log".into(),
+            floor: None,
+            ceiling: None,
+            threads,
+        };
+        Table::new(config, lookback)
+    }
+
+    #[test]
+    fn scans_counts_and_hands_back() {
+        let data = concat!(
+            "{\"ts\":120,\"message\":\"a\",\"level\":\"error\",\"service\":\"api\",\"request_id\":\"r1\"}\n",
+            "   \n",
+            "not json\n",
+            "[1]\n",
+            "{\"ts\":60,\"message\":\"a\",\"level\":\"verbose2\"}\n",
+            "{\"message\":\"no time\"}\n",
+            "{\"ts\":61,\"message\":\"a\",\"level\":\"error\",\"service\":\"api\",\"request_id\":\"r1\"}\n",
+        );
+        let mut table = table(None, 2);
+        let handed = table.scan(data.as_bytes(), 10);
+        let handed: Vec<(u64, &str)> = handed
+            .into_iter()
+            .map(|(line, range)| (line, &data[range]))
+            .collect();
+        assert_eq!(
+            handed,
+            vec![(14, "{\"ts\":60,\"message\":\"a\",\"level\":\"verbose2\"}")]
+        );
+        assert_eq!(table.next_line, 17);
+        assert_eq!(table.stats.read, 5);
+        assert_eq!(table.stats.reasons, [1, 1, 1, 0]);
+        assert_eq!(
+            table.stats.examples,
+            [
+                "app.log:12 (invalid JSON)",
+                "app.log:13 (not a JSON object)",
+                "app.log:15 (no timestamp)"
+            ]
+        );
+        assert_eq!(table.stats.missing_level, 0);
+        assert_eq!((table.earliest, table.newest), (Some(61.0), Some(120.0)));
+        table.push(Pushed {
+            seq: 14,
+            ts: 60.0,
+            message: "a",
+            level: 1,
+            service: "api",
+            request: None,
+            user: Some("u"),
+            stack: None,
+            origin: "app.log:14",
+        });
+        let out = table.aggregate(0.0, 61.0, 200.0, 5);
+        assert_eq!(out.outside, 0);
+        assert_eq!(out.events, 2);
+        assert_eq!(out.requests, 1);
+        assert_eq!(out.requests_per_minute, vec![(1, 1), (2, 1)]);
+        let shapes: Vec<(u64, u64, u64)> = out
+            .shapes
+            .iter()
+            .map(|s| (s.first_position, s.count, s.baseline_count))
+            .collect();
+        assert_eq!(shapes, vec![(0, 0, 1), (1, 2, 0)]);
+        assert_eq!(out.shapes[1].requests, vec![(0, 61.0, 1)]);
+        assert_eq!(out.shapes[1].samples.len(), 2);
+    }
+
+    #[test]
+    fn lookback_bounds_the_rows_and_keeps_their_texts() {
+        let mut table = table(Some(100.0), 1);
+        let total = 3 * MIN_COMPACTION_ROWS;
+        for seq in 0..total {
+            let message = format!("event {seq}");
+            table.push(Pushed {
+                seq: seq as u64,
+                ts: seq as f64,
+                message: &message,
+                level: 1,
+                service: "api",
+                request: None,
+                user: None,
+                stack: Some("  at x"),
+                origin: "o",
+            });
+        }
+        assert!(table.rows.len() < 2 * MIN_COMPACTION_ROWS);
+        assert_eq!(table.rows.len() as u64 + table.dropped, total as u64);
+        let last = *table.rows.last().unwrap();
+        assert_eq!(table.text(&last), format!("event {}\n  at x", total - 1));
+        let first = table.rows[0];
+        assert_eq!(table.text(&first), format!("event {}\n  at x", first.seq));
+    }
+}
