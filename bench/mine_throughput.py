@@ -7,14 +7,11 @@ there are `--lines` of them (repetition is what production logs look like: the s
 and again). Both miners run in this process, alternating, one core each:
 
 - plain Drain3: `TemplateMiner().add_log_message(line)` with its default configuration;
-- logsense: `Miner.add(Event(line))` for every line, then `Miner.patterns()` — masking, the
-  masked-shape fast path, per-pattern stats;
-- logsense's parallel mode, in a second table: one process against one worker per core on
-  `--parallel-lines` events built before timing (a big input, as a source hands them over);
-  worker processes mask and count shapes, then Drain sees the shapes in input order; the run
-  fails unless its patterns, counts and samples equal the serial run's.
+- logsense: one `Event` per line pushed into an `EventTable` (native masking and per-shape
+  stats), then the miner on the shapes (Drain, template merging) and each line's pattern.
 
-Each logsense run starts with cold masking caches, as a fresh process would.
+JSON lines read by the native scanner (no Event objects at all) are measured end to end by
+`bench.triage_throughput`.
 
 The table shows the best of `--rounds` runs and the ratio to plain Drain3.
 """
@@ -22,7 +19,6 @@ The table shows the best of `--rounds` runs and the ratio to plain Drain3.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -33,9 +29,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.loghub import available, load
-from logsense.masking import clear_caches
-from logsense.mine import Miner, count_shapes
+from logsense.config import FieldMap
+from logsense.mine import mine_every_event
 from logsense.model import Event
+from logsense.sources.records import event_table, push_event
 
 Signature = list[tuple[str, int, tuple[str, ...]]]
 T = TypeVar("T")
@@ -61,36 +58,16 @@ def plain_drain3(lines: list[str]) -> int:
 
 
 def logsense_miner(lines: list[str]) -> Signature:
-    """Mine with logsense's Miner on one core."""
-    miner = Miner()
-    for line in lines:
-        miner.add(Event(0.0, line, "info", "-"))
-    return _signature(miner)
-
-
-def serial_events(events: list[Event]) -> Signature:
-    """Mine already-built events on one core."""
-    miner = Miner()
-    for event in events:
-        miner.add(event)
-    return _signature(miner)
-
-
-def parallel_events(events: list[Event]) -> Signature:
-    """Mine already-built events with a worker process per core, then Drain in input order."""
-    miner = Miner()
-    for counts in count_shapes(events, 0.0, 5, os.cpu_count() or 2):
-        miner.absorb(counts)
-    return _signature(miner)
-
-
-def _signature(miner: Miner) -> Signature:
-    return sorted((p.template, p.count, tuple(s.raw for s in p.samples)) for p in miner.patterns())
+    """Mine with logsense: events into an EventTable, the miner on its shapes."""
+    table = event_table(FieldMap(), "loghub")
+    for i, line in enumerate(lines):
+        push_event(table, i, Event(0.0, line, "info", "-"))
+    mined, _ = mine_every_event(table)
+    return sorted((p.template, p.count, tuple(s.raw for s in p.samples)) for p in mined.patterns)
 
 
 def timed(mine: Callable[[T], object], work: T) -> tuple[float, object]:
-    """Wall time of one run from cold caches, and what it returned."""
-    clear_caches()
+    """Wall time of one run, and what it returned."""
     start = time.perf_counter()
     result = mine(work)
     return time.perf_counter() - start, result
@@ -119,30 +96,18 @@ def table(title: str, best: dict[str, float], items: int, unit: str) -> Table:
 
 
 def main() -> None:
-    """Race the miners on lines, then the serial and parallel modes on built events."""
+    """Race the miners on the same lines and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000)
-    parser.add_argument("--parallel-lines", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     lines = loghub_lines(args.lines)
     best, _ = race(
         {"plain Drain3": plain_drain3, "logsense miner": logsense_miner}, lines, args.rounds
     )
-    console = Console()
-    console.print(table(f"mining {len(lines):,} Loghub lines, one core", best, len(lines), "lines"))
-    events = [Event(0.0, line, "info", "-") for line in loghub_lines(args.parallel_lines)]
-    modes: dict[str, Callable[[list[Event]], object]] = {
-        "logsense miner, 1 process": serial_events,
-        f"logsense miner, {os.cpu_count()} processes": parallel_events,
-    }
-    best, results = race(modes, events, args.rounds)
-    title = f"parallel mode on {len(events):,} events (built before timing)"
-    console.print(table(title, best, len(events), "events"))
-    serial, parallel = results.values()
-    if serial != parallel:
-        raise SystemExit("the parallel miner's patterns differ from the serial miner's")
-    print("parallel and serial runs found identical patterns, counts and samples")
+    Console().print(
+        table(f"mining {len(lines):,} Loghub lines, one core", best, len(lines), "lines")
+    )
 
 
 if __name__ == "__main__":

@@ -2,11 +2,12 @@
 
     python -m bench.parse_accuracy [--gt khan|v2corr|orig] [--system NAME ...] [--errors N]
 
-Both parsers read each system's `Content` column, one line at a time: logsense through `Miner`
-(one Event per line, one service, level info), Drain3 through `TemplateMiner.add_log_message`
-with its default settings (depth 4, sim_th 0.4, max_children 100) plus the IP/HEX/NUM masks that
-`drain3_baseline_results.csv` calls `default`; its named masks count as `<*>`. Each line's
-predicted group is its final cluster, and its predicted template that cluster's final template.
+Both parsers read each system's `Content` column, one line at a time: logsense through its
+EventTable and miner (one Event per line, one service, level info), Drain3 through
+`TemplateMiner.add_log_message` with its default settings (depth 4, sim_th 0.4, max_children
+100) plus the IP/HEX/NUM masks that `drain3_baseline_results.csv` calls `default`; its named
+masks count as `<*>`. Each line's predicted group is its final cluster, and its predicted
+template that cluster's final template.
 
 Metrics (each line has a GT template; a GT group is the set of lines with one GT template string):
 
@@ -44,8 +45,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.loghub import DATA, GROUND_TRUTHS, Dataset, GroundTruth, available, load
-from logsense.mine import Miner
+from logsense.config import FieldMap
+from logsense.mine import mine_every_event
 from logsense.model import Event
+from logsense.sources.records import event_table, push_event
 
 __all__ = [
     "PARSERS",
@@ -97,12 +100,13 @@ def normalize(template: str) -> str:
 
 
 def parse_logsense(lines: Sequence[str]) -> Parsed:
-    """Lines through logsense's `Miner`, as one service at one level."""
+    """Lines through logsense's EventTable and miner, as one service at one level."""
     start = time.perf_counter()
-    miner = Miner()
-    keys = [miner.add(Event(float(i), line, "info", "loghub")) for i, line in enumerate(lines)]
-    miner.patterns()
-    patterns = [miner.pattern_of(key) for key in keys]
+    table = event_table(FieldMap(), "loghub")
+    for i, line in enumerate(lines):
+        push_event(table, i, Event(float(i), line, "info", "loghub"))
+    _, per_event = mine_every_event(table)
+    patterns = [pattern for _, pattern in per_event]
     seconds = time.perf_counter() - start
     return Parsed([p.id for p in patterns], [p.template for p in patterns], seconds)
 

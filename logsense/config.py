@@ -111,6 +111,8 @@ class LlmConfig(_Strict):
 
 SmtpSecurity = Literal["auto", "starttls", "ssl", "none"]
 _SMTP_PORTS = {"ssl": 465, "starttls": 587}
+# Postmortems: quiet minutes in a row that mark an issue's recovery (`postmortem.course`).
+QUIET_MINUTES = 3
 
 
 class SmtpConfig(_Strict):
@@ -176,8 +178,8 @@ class Settings(BaseSettings):
     baseline: str | None = None
     samples_per_pattern: int = Field(5, ge=1, le=100)
     state_dir: Path | None = None
-    # Worker processes for mining big inputs (0: one per core). Results never depend on it.
-    processes: int = Field(0, ge=0, le=64)
+    # Threads reading and masking big inputs (0: one per core). Results never depend on it.
+    threads: int = Field(0, ge=0, le=64)
     llm: LlmConfig = LlmConfig()
     smtp: SmtpConfig = SmtpConfig()
 

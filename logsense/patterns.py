@@ -6,42 +6,47 @@ input line belongs to, with the same stable ids as triage (through the registry)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from logsense.mine import Miner, PatternKey
-from logsense.model import Event, Pattern, iso
+from logsense.config import FieldMap
+from logsense.mine import mine_every_event
+from logsense.model import Pattern, iso
 from logsense.registry import Registry
+from logsense.sources import Source
+from logsense.sources.records import event_table
 
 __all__ = ["PatternRun", "mine_patterns", "pattern_to_dict"]
 
 
 @dataclass
 class PatternRun:
-    """All patterns of an input, most frequent first, and each event's (line, pattern key)."""
+    """All patterns of an input, most frequent first, and each event's (origin, pattern)."""
 
     patterns: list[Pattern]
-    miner: Miner
-    assignments: list[tuple[int, PatternKey]]
+    assignments: list[tuple[str, Pattern]]
 
     def per_line(self) -> Iterator[dict[str, Any]]:
         """`{"line", "pattern_id", "template"}` for every event, in input order."""
-        for line, key in self.assignments:
-            pattern = self.miner.pattern_of(key)
-            yield {"line": line, "pattern_id": pattern.id, "template": pattern.template}
+        for origin, pattern in self.assignments:
+            yield {"line": _line(origin), "pattern_id": pattern.id, "template": pattern.template}
 
 
-def mine_patterns(events: Iterable[Event], state: Path, reset_state: bool = False) -> PatternRun:
-    """Mine every event; ids come from the registry in `state`."""
-    miner = Miner()
-    assignments = [(_line(event.origin), miner.add(event)) for event in events]
-    patterns = miner.patterns()
+def mine_patterns(
+    source: Source, fields: FieldMap, state: Path, reset_state: bool = False
+) -> PatternRun:
+    """Mine every event of `source`, whatever its time; ids come from the registry in `state`."""
+    table = event_table(fields, source.name, threads=os.cpu_count() or 1)
+    source.fill(table)
+    mined, per_event = mine_every_event(table)
+    patterns = mined.patterns
     with Registry.open(state, reset=reset_state) as registry:
         registry.assign(patterns)
     patterns.sort(key=lambda p: (-p.count, p.service, p.template))
-    return PatternRun(patterns, miner, assignments)
+    return PatternRun(patterns, per_event)
 
 
 def _line(origin: str) -> int:

@@ -9,15 +9,14 @@ from logsense.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.errors import InputError
 from logsense.group import candidates, group, prefetch
 from logsense.llm import Completer
-from logsense.mine import mine
+from logsense.mine import mine_aggregate
 from logsense.model import Report, Window, iso
-from logsense.progress import counting
 from logsense.rank import rank
 from logsense.registry import Registry
 from logsense.sources import Source
 from logsense.state import state_dir
 from logsense.summarize import headline, write_summaries
-from logsense.window import WindowedEvents, WindowSpec, cut
+from logsense.window import WindowedEvents, WindowSpec, cut, new_table
 
 __all__ = ["triage"]
 
@@ -45,14 +44,16 @@ def triage(
     """
     state = state_dir(settings.state_dir)
     embedder = CachedEmbedder(embedder or default_embedder(), state / "embeddings.sqlite3")
-    embedder.warm_up()  # the model loads on the other core while this one reads
+    embedder.warm_up()  # the model loads on idle CPU while the input is read and mined
     prefetch()
-    windowed = cut(counting(source.read(), f"reading {source.name}", progress), spec, anchor)
+    threads = settings.threads or os.cpu_count() or 1
+    table = new_table(spec, anchor, settings.fields, source.name, threads)
+    source.fill(table, progress)
+    windowed = cut(table, spec, anchor, settings.samples_per_pattern)
     window, baseline = windowed.window, windowed.baseline
-    if not any(e.timestamp >= window.start for e in reversed(windowed.events)):
+    if not windowed.aggregate.events:
         raise InputError(_nothing_to_triage(source, windowed))
-    processes = settings.processes or os.cpu_count() or 1
-    mined = mine(windowed.events, window, settings.samples_per_pattern, processes)
+    mined = mine_aggregate(windowed.aggregate, settings.samples_per_pattern)
     totals = mined.totals
     totals.malformed = source.stats.malformed
     totals.outside_window = windowed.outside
@@ -116,12 +117,13 @@ def _nothing_to_triage(source: Source, windowed: WindowedEvents) -> str:
     window: Window = windowed.window
     if source.stats.read == 0:
         return f"no events in {source.name}: the input is empty"
-    if not windowed.events and not windowed.outside:
+    if not windowed.aggregate.shapes and not windowed.outside:
         return (
             f"no usable events in {source.name}: all {source.stats.malformed:,} records were "
             f"malformed ({', '.join(source.stats.malformed_reasons)})"
         )
     return (
         f"no events between {iso(window.start)} and {iso(window.end)} in {source.name} "
-        f"({windowed.outside + len(windowed.events):,} events outside it)"
+        f"({windowed.outside + sum(s.baseline_count for s in windowed.aggregate.shapes):,} "
+        "events outside it)"
     )

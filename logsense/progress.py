@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.text import Text
 
-__all__ = ["counting"]
+__all__ = ["counting", "event_progress"]
 
 T = TypeVar("T")
 _STEP = 10_000
@@ -20,14 +21,15 @@ class _RateColumn(ProgressColumn):
         return Text(f"{task.speed:,.0f} events/s" if task.speed else "", style="cyan")
 
 
-def counting(items: Iterable[T], label: str, enabled: bool = True) -> Iterator[T]:
-    """Yield `items` unchanged while a transient stderr progress line counts them.
+@contextmanager
+def event_progress(label: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A transient stderr progress line; call the function it gives with the events so far.
 
     Shown only when stderr is a terminal, so pipes and CI logs stay clean.
     """
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
-        yield from items
+        yield lambda _: None
         return
     with Progress(
         SpinnerColumn(),
@@ -37,7 +39,13 @@ def counting(items: Iterable[T], label: str, enabled: bool = True) -> Iterator[T
         transient=True,
     ) as progress:
         task = progress.add_task(label, total=None)
+        yield lambda count: progress.update(task, completed=count)
+
+
+def counting(items: Iterable[T], label: str, enabled: bool = True) -> Iterator[T]:
+    """Yield `items` unchanged while a transient stderr progress line counts them."""
+    with event_progress(label, enabled) as shown:
         for count, item in enumerate(items, start=1):
             yield item
             if count % _STEP == 0:
-                progress.update(task, completed=count)
+                shown(count)

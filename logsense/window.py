@@ -8,15 +8,24 @@ of the same length unless configured otherwise.
 from __future__ import annotations
 
 import re
-from collections import deque
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from logsense._native import Aggregate, EventTable
+from logsense.config import FieldMap
 from logsense.errors import UsageError
-from logsense.model import Event, Window
+from logsense.model import Window
+from logsense.sources.records import event_table
 
-__all__ = ["Relative", "WindowSpec", "WindowedEvents", "cut", "parse_duration", "parse_time"]
+__all__ = [
+    "Relative",
+    "WindowSpec",
+    "WindowedEvents",
+    "cut",
+    "new_table",
+    "parse_duration",
+    "parse_time",
+]
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -112,74 +121,44 @@ def _at(value: float | Relative, anchor: float) -> float:
 
 @dataclass
 class WindowedEvents:
-    """Events of the window and of its baseline, time-ordered, plus what fell outside both."""
+    """The window, its baseline, the aggregate of the events in them, and what fell outside."""
 
     window: Window
     baseline: Window | None
-    events: list[Event]
+    aggregate: Aggregate
     outside: int
     earliest_seen: float | None
 
 
-def cut(events: Iterable[Event], spec: WindowSpec, anchor: float | None) -> WindowedEvents:
-    """Keep the events inside the window or its baseline.
+def new_table(
+    spec: WindowSpec, anchor: float | None, fields: FieldMap, source: str, threads: int = 1
+) -> EventTable:
+    """An empty EventTable that keeps only events that can fall in the window or its baseline.
 
-    With an `anchor` (live sources: now) the windows are known up front and events stream through.
-    Without one, the newest event is the anchor; only events that can still fall inside the
-    windows are buffered, so memory follows the window, not the file.
+    With an `anchor` (live sources: now), or absolute times, the windows are known up front.
+    Without one, the newest event will be the anchor: the table forgets events too old to
+    matter as it reads, so memory follows the window, not the file.
     """
     if anchor is not None or spec.is_absolute:
         window, baseline = spec.resolve(anchor if anchor is not None else 0.0)
-        return _cut_known(events, window, baseline)
-    return _cut_anchored_at_newest(events, spec)
-
-
-def _cut_known(events: Iterable[Event], window: Window, baseline: Window | None) -> WindowedEvents:
-    low = baseline.start if baseline else window.start
-    kept: list[Event] = []
-    outside = 0
-    earliest: float | None = None
-    for event in events:
-        ts = event.timestamp
-        if earliest is None or ts < earliest:
-            earliest = ts
-        if low <= ts < window.end:
-            kept.append(event)
-        else:
-            outside += 1
-    kept.sort(key=_by_time)
-    return WindowedEvents(window, baseline, kept, outside, earliest)
-
-
-def _cut_anchored_at_newest(events: Iterable[Event], spec: WindowSpec) -> WindowedEvents:
-    lookback = _lookback(spec)
+        low = baseline.start if baseline else window.start
+        return event_table(fields, source, floor=low, ceiling=window.end, threads=threads)
     floor = spec.start - (spec.baseline or 0.0) if isinstance(spec.start, float) else None
-    buffer: deque[Event] = deque()
-    newest = float("-inf")
-    earliest: float | None = None
-    dropped = 0
-    for event in events:
-        ts = event.timestamp
-        if earliest is None or ts < earliest:
-            earliest = ts
-        if floor is not None and ts < floor:
-            dropped += 1
-            continue
-        newest = max(newest, ts)
-        buffer.append(event)
-        if lookback is not None:
-            while buffer and buffer[0].timestamp < newest - lookback:
-                buffer.popleft()
-                dropped += 1
-    if not buffer:
-        window, baseline = spec.resolve(newest if newest > float("-inf") else 0.0)
-        return WindowedEvents(window, baseline, [], dropped, earliest)
-    # The anchor is the newest event; the window is half-open, so nudge its end past that event.
-    window, baseline = spec.resolve(newest + 0.001)
-    cut_events = _cut_known(_drain(buffer), window, baseline)
-    cut_events.outside += dropped
-    cut_events.earliest_seen = earliest
-    return cut_events
+    return event_table(fields, source, floor=floor, lookback=_lookback(spec), threads=threads)
+
+
+def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int) -> WindowedEvents:
+    """The windows, and the aggregate of the table's events in them (`samples` per shape)."""
+    if anchor is not None or spec.is_absolute:
+        window, baseline = spec.resolve(anchor if anchor is not None else 0.0)
+    elif table.newest is None:
+        window, baseline = spec.resolve(0.0)
+    else:
+        # The anchor is the newest event; the window is half-open, so nudge its end past it.
+        window, baseline = spec.resolve(table.newest + 0.001)
+    low = baseline.start if baseline else window.start
+    aggregate = table.aggregate(low, window.start, window.end, samples)
+    return WindowedEvents(window, baseline, aggregate, aggregate.outside, table.earliest)
 
 
 def _lookback(spec: WindowSpec) -> float | None:
@@ -194,12 +173,3 @@ def _lookback(spec: WindowSpec) -> float | None:
         length = spec.since or 3600.0
     baseline = spec.baseline if spec.baseline is not None else length
     return until_back + length + baseline + 0.001
-
-
-def _drain(buffer: deque[Event]) -> Iterator[Event]:
-    while buffer:
-        yield buffer.popleft()
-
-
-def _by_time(event: Event) -> float:
-    return event.timestamp

@@ -49,8 +49,8 @@ def _isolated_state(
     """Never read the developer's own config or state."""
     monkeypatch.setenv("LOGSENSE_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     monkeypatch.delenv("LOGSENSE_CONFIG", raising=False)
-    # Serial mining unless a test asks for workers (tests/test_parallel_mining.py does).
-    monkeypatch.setenv("LOGSENSE_PROCESSES", "1")
+    # One reading thread unless a test asks for more (tests/test_native_scan.py does).
+    monkeypatch.setenv("LOGSENSE_THREADS", "1")
     # A developer's real key must never send test logs to a real model.
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

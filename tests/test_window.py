@@ -2,17 +2,27 @@ from datetime import UTC, datetime
 
 import pytest
 
+from logsense.config import FieldMap
 from logsense.errors import UsageError
 from logsense.model import Event
-from logsense.window import Relative, WindowSpec, cut, parse_duration, parse_time
+from logsense.sources.records import push_event
+from logsense.window import (
+    Relative,
+    WindowedEvents,
+    WindowSpec,
+    cut,
+    new_table,
+    parse_duration,
+    parse_time,
+)
 
 
 def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def event(ts: float) -> Event:
-    return Event(timestamp=ts, message="m", level="info", service="s")
+def event(ts: float, request: str | None = None) -> Event:
+    return Event(timestamp=ts, message="m", level="info", service="s", request_id=request)
 
 
 @pytest.mark.parametrize(
@@ -40,28 +50,40 @@ def test_since_and_from_together_is_a_usage_error() -> None:
         WindowSpec.from_options("1h", None, "2026-11-20T14:00:00Z")
 
 
+def windowed(events: list[Event], spec: WindowSpec) -> WindowedEvents:
+    """The events through an EventTable cut as the pipeline cuts a file."""
+    table = new_table(spec, None, FieldMap(), "test")
+    for seq, e in enumerate(events):
+        push_event(table, seq, e)
+    return cut(table, spec, None, samples=5)
+
+
 def test_file_window_counts_back_from_the_newest_event() -> None:
     base = at("2026-11-20T10:00:00")
     events = [event(base + minute * 60) for minute in range(181)]  # 10:00 .. 13:00
-    result = cut(iter(events), WindowSpec.from_options("1h", None, None), anchor=None)
+    result = windowed(events, WindowSpec.from_options("1h", None, None))
     assert result.window.end > base + 180 * 60 >= result.window.start
-    in_window = [e for e in result.events if e.timestamp >= result.window.start]
-    assert len(in_window) == 60
-    assert len(result.events) == 120  # window + the baseline hour before it
+    (shape,) = result.aggregate.shapes
+    assert result.aggregate.events == shape.count == 60
+    assert shape.baseline_count == 60  # the baseline hour before the window
     assert result.outside == 181 - 120
+    assert result.earliest_seen == base
 
 
 def test_absolute_until_with_since() -> None:
     base = at("2026-11-20T10:00:00")
     events = [event(base + minute * 60) for minute in range(181)]
     spec = WindowSpec.from_options("30m", "2026-11-20T12:00:00Z", None, baseline="0")
-    result = cut(iter(events), spec, anchor=None)
+    result = windowed(events, spec)
     assert result.baseline is None
-    assert [e.timestamp for e in result.events] == [base + m * 60 for m in range(90, 120)]
+    (shape,) = result.aggregate.shapes
+    assert (shape.count, shape.baseline_count) == (30, 0)
+    assert (shape.first_seen, shape.last_seen) == (base + 90 * 60, base + 119 * 60)
 
 
 def test_out_of_order_events_are_sorted_and_kept() -> None:
     base = at("2026-11-20T10:00:00")
-    events = [event(base + 120), event(base + 60), event(base + 180)]
-    result = cut(iter(events), WindowSpec.from_options("1h", None, None), anchor=None)
-    assert [e.timestamp for e in result.events] == [base + 60, base + 120, base + 180]
+    events = [event(base + 120, "r2"), event(base + 60, "r1"), event(base + 180, "r3")]
+    result = windowed(events, WindowSpec.from_options("1h", None, None))
+    (shape,) = result.aggregate.shapes
+    assert shape.requests == {"r1": (base + 60, 0), "r2": (base + 120, 1), "r3": (base + 180, 2)}

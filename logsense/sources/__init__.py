@@ -1,7 +1,9 @@
 """Sources turn stored logs into a stream of normalized `Event`s.
 
-A source has a `name` (shown in the report), `read()` that yields Events, and `stats`, a
-`SourceStats` of what it skipped or had to guess, so no input is lost silently.
+A source has a `name` (shown in the report), `read()` that yields Events, `fill(table)` that
+adds them to a native `EventTable` (the triage path: a source may do that faster than one Event
+at a time), and `stats`, a `SourceStats` of what it skipped or had to guess, so no input is lost
+silently.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+from logsense._native import EventTable
 from logsense.model import Event
 from logsense.sources.records import SourceStats
 
@@ -23,4 +26,8 @@ class Source(Protocol):
 
     def read(self) -> Iterator[Event]:
         """Every event of the source (a source may pre-filter to the requested time range)."""
+        ...
+
+    def fill(self, table: EventTable, progress: bool = False) -> None:
+        """Add every event of `read()` to `table`; `progress` asks for a progress line."""
         ...

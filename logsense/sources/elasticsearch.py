@@ -68,10 +68,11 @@ from tenacity import (
     wait_random,
 )
 
+from logsense._native import EventTable
 from logsense.config import FieldMap
 from logsense.errors import InputError, LogsenseError, SourceUnavailable, UsageError
 from logsense.model import Event, Window, iso
-from logsense.sources.records import RecordReader, SourceStats, parse_timestamp
+from logsense.sources.records import RecordReader, SourceStats, parse_timestamp, push_event
 from logsense.window import WindowSpec
 
 __all__ = [
@@ -340,6 +341,12 @@ class ElasticsearchSource:
             self._convert(self._last_before(), events)
         events.sort(key=_order)
         yield from events
+
+    def fill(self, table: EventTable, progress: bool = False) -> None:
+        """Add every event of `read()` to `table` (the bar is the one `progress` at construction
+        asked for: it knows the total)."""
+        for seq, event in enumerate(self.read()):
+            push_event(table, seq, event)
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """The raw hits of the range, page by page as the slices deliver them (no Events)."""

@@ -2,6 +2,10 @@
 
 Compressed `.gz` files are read transparently. In text files, a line that does not start a new
 event (no header match: `\\tat ...`, `Caused by:`, Python tracebacks) belongs to the event above.
+
+`fill` hands JSON lines to the native scanner in large blocks (`EventTable.scan_json`); the few
+lines it leaves (bad UTF-8, unusual timestamps or levels) come back to `RecordReader`, which is
+the reference for what a record means. Text lines go through Python.
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ from typing import IO, Any, cast
 
 import orjson
 
+from logsense._native import EventTable
 from logsense.config import FieldMap
 from logsense.errors import InputError, UsageError
 from logsense.model import Event
-from logsense.sources.records import RecordReader, SourceStats
+from logsense.progress import counting, event_progress
+from logsense.sources.records import RecordReader, SourceStats, push_event
 
 __all__ = ["DEFAULT_HEADERS", "FileSource"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_BLOCK = 8 << 20  # bytes handed to the native scanner at once
 _TS = r"(?P<timestamp>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
 _LEVEL = (
     r"(?P<level>(?i:trace|debug|info|notice|warn|warning|error|err|fatal|critical|crit|severe))"
@@ -81,15 +88,42 @@ class FileSource:
         with self._open() as stream:
             lines = enumerate(stream, start=1)
             first = next(((n, raw) for n, raw in lines if raw.strip()), None)
+            if first is not None:
+                yield from self._events(first, lines)
+
+    def fill(self, table: EventTable, progress: bool = False) -> None:
+        """Add every event of the input to `table`, JSON lines through the native scanner."""
+        with self._open() as stream:
+            lines = enumerate(stream, start=1)
+            first = next(((n, raw) for n, raw in lines if raw.strip()), None)
             if first is None:
                 return
-            rest = _chain_first(first, lines)
-            if self.plain:
-                yield from self._plain_events(_decoded(rest, self.stats))
-            elif first[1].lstrip().startswith(b"{"):
-                yield from self._json_events(rest)
-            else:
-                yield from self._text_events(_decoded(rest, self.stats))
+            label = f"reading {self.name}"
+            if self.plain or not _is_json(first[1]):
+                events = counting(self._events(first, lines), label, progress)
+                for seq, event in enumerate(events):
+                    push_event(table, seq, event)
+                return
+            with event_progress(label, progress) as shown:
+                number = first[0]
+                for block in _blocks(first[1], stream):
+                    for line_number, raw in table.scan_json(block, number):
+                        handed_back = self._json_event(line_number, raw)
+                        if handed_back is not None:
+                            push_event(table, line_number, handed_back)
+                    number = table.next_line
+                    shown(table.stats.read + self.stats.read)
+            self.stats.absorb(table.stats)
+
+    def _events(
+        self, first: tuple[int, bytes], lines: Iterator[tuple[int, bytes]]
+    ) -> Iterator[Event]:
+        rest = _chain_first(first, lines)
+        if self.plain:
+            return self._plain_events(_decoded(rest, self.stats))
+        if _is_json(first[1]):
+            return self._json_events(rest)
+        return self._text_events(_decoded(rest, self.stats))
 
     @contextmanager
     def _open(self) -> Iterator[IO[bytes]]:
@@ -103,23 +137,26 @@ class FileSource:
             raise InputError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
     def _json_events(self, lines: Iterable[tuple[int, bytes]]) -> Iterator[Event]:
-        name, stats, records = self.name, self.stats, self._records
         for number, raw in lines:
-            try:
-                record: Any = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                if not raw.strip():
-                    continue
-                record = self._salvage(raw, f"{name}:{number}")
-                if record is None:
-                    continue
-            stats.read += 1
-            if type(record) is not dict:
-                stats.reject(f"{name}:{number}", "not a JSON object")
-                continue
-            event = records.event(record, f"{name}:{number}")
+            event = self._json_event(number, raw)
             if event is not None:
                 yield event
+
+    def _json_event(self, number: int, raw: bytes) -> Event | None:
+        """The Event of one JSON line, or None (blank, or counted as malformed)."""
+        try:
+            record: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            if not raw.strip():
+                return None
+            record = self._salvage(raw, f"{self.name}:{number}")
+            if record is None:
+                return None
+        self.stats.read += 1
+        if type(record) is not dict:
+            self.stats.reject(f"{self.name}:{number}", "not a JSON object")
+            return None
+        return self._records.event(record, f"{self.name}:{number}")
 
     def _salvage(self, raw: bytes, origin: str) -> Any:
         """The record of a line orjson refused if its only fault is bad UTF-8, else None."""
@@ -180,6 +217,24 @@ class FileSource:
         if continuation:
             record["stack_trace"] = "\n".join(continuation)
         return self._text_records.event(record, f"{self.name}:{number}")
+
+
+def _is_json(first_line: bytes) -> bool:
+    return first_line.lstrip().startswith(b"{")
+
+
+def _blocks(first_line: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+    """Consecutive blocks of whole lines: the first line (already read), then the rest."""
+    yield first_line
+    tail = b""
+    while block := stream.read(_BLOCK):
+        data = tail + block
+        end = data.rfind(b"\n") + 1
+        data, tail = data[:end], data[end:]
+        if data:
+            yield data
+    if tail:
+        yield tail
 
 
 def _compile_headers(header_regex: str | None) -> list[re.Pattern[str]]:

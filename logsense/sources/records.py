@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from logsense._native import EventTable, ScanStats
 from logsense.config import FieldMap
 from logsense.model import Event
 
-__all__ = ["RecordReader", "SourceStats", "normalize_level", "parse_timestamp"]
+__all__ = [
+    "RecordReader",
+    "SourceStats",
+    "event_table",
+    "normalize_level",
+    "parse_timestamp",
+    "push_event",
+]
 
 _LEVEL_NAMES = {
     "trace": "debug", "debug": "debug", "dbg": "debug", "verbose": "debug", "fine": "debug",
@@ -37,7 +45,7 @@ def normalize_level(raw: object) -> str | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int | float):
-        return next(name for floor, name in _NUMERIC_LEVELS if raw >= floor)
+        return next((name for floor, name in _NUMERIC_LEVELS if raw >= floor), None)
     if isinstance(raw, str):
         return _LEVEL_NAMES.get(raw.strip().lower())
     return None
@@ -79,6 +87,17 @@ class SourceStats:
         if len(self.malformed_examples) < _MAX_EXAMPLES:
             self.malformed_examples.append(f"{where} ({reason})")
 
+    def absorb(self, scanned: ScanStats) -> None:
+        """Add what the native JSON scanner counted (`EventTable.stats`)."""
+        self.read += scanned.read
+        self.malformed += sum(scanned.malformed_reasons.values())
+        self.malformed_reasons.update(scanned.malformed_reasons)
+        examples = [*self.malformed_examples, *scanned.malformed_examples]
+        self.malformed_examples = sorted(examples, key=_line_of)[:_MAX_EXAMPLES]
+        self.missing_level += scanned.missing_level
+        self.missing_service += scanned.missing_service
+        self.unknown_levels.update(scanned.unknown_levels)
+
     def warnings(self) -> list[str]:
         """One human line per kind of problem, with counts and where to look."""
         lines: list[str] = []
@@ -99,7 +118,55 @@ class SourceStats:
         return lines
 
 
+def _line_of(example: str) -> int:
+    """The line number in a malformed example, `path:LINE (reason)` (0 if it has none)."""
+    number = example.rsplit(" (", 1)[0].rpartition(":")[2]
+    return int(number) if number.isdigit() else 0
+
+
 _FIELD_NAMES = tuple(FieldMap.model_fields)
+
+
+def event_table(
+    fields: FieldMap,
+    source: str,
+    *,
+    floor: float | None = None,
+    ceiling: float | None = None,
+    lookback: float | None = None,
+    threads: int = 1,
+) -> EventTable:
+    """An empty native EventTable that reads records with `fields` and these level names.
+
+    It keeps events with `floor <= timestamp < ceiling`, and may forget those older than its
+    newest event minus `lookback` (see `window.new_table`).
+    """
+    return EventTable(
+        [getattr(fields, name) for name in _FIELD_NAMES],
+        _LEVEL_NAMES,
+        source,
+        floor=floor,
+        ceiling=ceiling,
+        lookback=lookback,
+        threads=threads,
+    )
+
+
+def push_event(table: EventTable, seq: int, event: Event) -> None:
+    """Add an Event made in Python to `table`; `seq` orders events of equal timestamps."""
+    table.push(
+        seq,
+        event.timestamp,
+        event.message,
+        event.level,
+        event.service,
+        event.request_id,
+        event.user_id,
+        event.stack_trace,
+        event.origin,
+    )
+
+
 Extractor = Callable[[dict[str, Any]], tuple[Any, ...]]
 
 
