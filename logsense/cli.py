@@ -23,9 +23,8 @@ import orjson
 import typer
 
 from logsense import __version__
-from logsense.config import Settings, SmtpConfig, load_settings
+from logsense.config import QUIET_MINUTES, Settings, SmtpConfig, load_settings
 from logsense.errors import InputError, LogsenseError, UsageError
-from logsense.postmortem.course import QUIET_MINUTES
 from logsense.sources import Source
 from logsense.sources.files import FileSource
 from logsense.state import state_dir
@@ -423,7 +422,9 @@ def patterns(
 
         settings = _settings(config, field or [], header_regex, state)
         file_source = FileSource(source, settings.fields, settings.header_regex, plain=plain)
-        run = mine_patterns(file_source.read(), state_dir(settings.state_dir), reset_state)
+        run = mine_patterns(
+            file_source, settings.fields, state_dir(settings.state_dir), reset_state
+        )
         if not run.patterns:
             raise InputError(f"no events in {file_source.name}")
         if per_line is not None:

@@ -23,12 +23,11 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from logsense.config import QUIET_MINUTES
 from logsense.model import Pattern, Report
 from logsense.rank import event_span
 
 __all__ = ["QUIET_MINUTES", "Course", "Minute", "course_of"]
-
-QUIET_MINUTES = 3
 
 
 @dataclass(frozen=True, slots=True)
