@@ -7,12 +7,13 @@ server refused the login · 6 the mail server refused a recipient (the digest we
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
@@ -791,5 +792,29 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: run the command, then end the process at once."""
+    try:
+        app()
+    except SystemExit as done:
+        _exit_now(done.code)
+    _exit_now(0)
+
+
+def _exit_now(code: object) -> NoReturn:
+    """Exit with `code` after the atexit handlers and flushed output, skipping module teardown.
+
+    Tearing down the modules of SciPy and scikit-learn takes about 0.35 s, a tenth of a large
+    triage; nothing in it matters once the output is written and the handlers have run.
+    """
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe or stream: nothing left to say
+            stream.flush()
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    os._exit(status)
