@@ -282,16 +282,9 @@ def _log_chance(together: float, n: float, chance: float) -> float:
 
 def _comes_first(parent_requests: Requests, child_requests: Requests) -> bool:
     """True when the parent's event precedes the child's in most requests they share."""
-    first = later = 0
-    for request, at in child_requests.items():
-        parent_at = parent_requests.get(request)
-        if parent_at is None:
-            continue
-        if parent_at < at:
-            first += 1
-        else:
-            later += 1
-    return first > later
+    shared = child_requests.keys() & parent_requests.keys()
+    first = sum(1 for request in shared if parent_requests[request] < child_requests[request])
+    return first > len(shared) - first
 
 
 def find_root(patterns: list[Pattern]) -> tuple[Pattern, str]:
@@ -324,8 +317,8 @@ def _first_in_request(patterns: list[Pattern]) -> tuple[dict[str, str], Counter[
     first: dict[str, tuple[tuple[float, int], str]] = {}
     present: Counter[str] = Counter()
     for pattern in patterns:
+        present.update(pattern.requests.keys())
         for request, at in pattern.requests.items():
-            present[request] += 1
             best = first.get(request)
             if best is None or at < best[0]:
                 first[request] = (at, pattern.id)

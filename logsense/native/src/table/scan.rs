@@ -171,6 +171,9 @@ struct Scanner<'c, 'd> {
     records: RecordReader<'c>,
     /// Masked-message ids of messages seen in this block: exact repeats skip masking.
     masked_by_message: AHashMap<(&'d str, bool), u32>,
+    /// Fingerprint ids of the event texts with a stack seen in this block: a crash logged
+    /// again and again is fingerprinted once.
+    fingerprint_by_text: AHashMap<Box<str>, u32>,
     ids: LocalIds,
     /// The piece being read.
     piece: Piece,
@@ -183,6 +186,7 @@ impl<'c, 'd> Scanner<'c, 'd> {
             doc: Doc::default(),
             records: RecordReader::new(&config.plan, &config.levels),
             masked_by_message: AHashMap::new(),
+            fingerprint_by_text: AHashMap::new(),
             ids: LocalIds::default(),
             piece: Piece::default(),
         }
@@ -264,15 +268,11 @@ impl<'c, 'd> Scanner<'c, 'd> {
         }
         let class = level_class(draft.level);
         let masked = self.masked(&draft.message, class == 0);
-        let (piece, ids) = (&mut self.piece, &mut self.ids);
         let fingerprint = match draft.stack {
-            // Both halves were appended from valid UTF-8.
-            Some(_) => std::str::from_utf8(&piece.text[start..])
-                .ok()
-                .and_then(fingerprint)
-                .map_or(NO_ID, |text| intern(&mut ids.fingerprints, &text)),
+            Some(_) => self.fingerprint(start),
             None => NO_ID,
         };
+        let (piece, ids) = (&mut self.piece, &mut self.ids);
         let service = intern(
             &mut ids.services,
             draft.service.as_deref().unwrap_or("unknown"),
@@ -294,6 +294,22 @@ impl<'c, 'd> Scanner<'c, 'd> {
             user,
             text: start as u32..piece.text.len() as u32,
         });
+    }
+
+    /// The worker-local fingerprint id of the event text appended at `start` of the piece's
+    /// text (message, newline, stack), fingerprinting each distinct text once.
+    fn fingerprint(&mut self, start: usize) -> u32 {
+        // Both halves were appended from valid UTF-8.
+        let Ok(text) = std::str::from_utf8(&self.piece.text[start..]) else {
+            return NO_ID;
+        };
+        if let Some(&id) = self.fingerprint_by_text.get(text) {
+            return id;
+        }
+        let id =
+            fingerprint(text).map_or(NO_ID, |print| intern(&mut self.ids.fingerprints, &print));
+        self.fingerprint_by_text.insert(text.into(), id);
+        id
     }
 
     /// The worker-local id of the masked message (masking each distinct message once).
