@@ -423,9 +423,7 @@ def patterns(
 
         settings = _settings(config, field or [], header_regex, state)
         file_source = FileSource(source, settings.fields, settings.header_regex, plain=plain)
-        run = mine_patterns(
-            file_source, settings.fields, state_dir(settings.state_dir), reset_state
-        )
+        run = mine_patterns(file_source, settings, reset_state)
         if not run.patterns:
             raise InputError(f"no events in {file_source.name}")
         if per_line is not None:

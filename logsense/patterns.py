@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from logsense.config import FieldMap
+from logsense.config import Settings
 from logsense.mine import mine_every_event
 from logsense.model import Pattern, iso
 from logsense.registry import Registry
 from logsense.sources import Source
 from logsense.sources.records import event_table
+from logsense.state import state_dir
 
 __all__ = ["PatternRun", "mine_patterns", "pattern_to_dict"]
 
@@ -35,15 +35,15 @@ class PatternRun:
             yield {"line": _line(origin), "pattern_id": pattern.id, "template": pattern.template}
 
 
-def mine_patterns(
-    source: Source, fields: FieldMap, state: Path, reset_state: bool = False
-) -> PatternRun:
-    """Mine every event of `source`, whatever its time; ids come from the registry in `state`."""
-    table = event_table(fields, source.name, threads=os.cpu_count() or 1)
+def mine_patterns(source: Source, settings: Settings, reset_state: bool = False) -> PatternRun:
+    """Mine every event of `source`, whatever its time; ids come from the registry in the
+    state directory."""
+    threads = settings.threads or os.cpu_count() or 1
+    table = event_table(settings.fields, source.name, threads=threads)
     source.fill(table)
     mined, per_event = mine_every_event(table)
     patterns = mined.patterns
-    with Registry.open(state, reset=reset_state) as registry:
+    with Registry.open(state_dir(settings.state_dir), reset=reset_state) as registry:
         registry.assign(patterns)
     patterns.sort(key=lambda p: (-p.count, p.service, p.template))
     return PatternRun(patterns, per_event)
