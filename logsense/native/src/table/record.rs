@@ -409,10 +409,11 @@ fn rstripped(text: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn plan() -> FieldPlan {
+    /// logsense's default field candidates, for tests here and in `store`.
+    pub(crate) fn plan() -> FieldPlan {
         let lists: [&[&str]; 9] = [
             &["@timestamp", "timestamp", "time", "ts"],
             &["message", "msg", "log"],

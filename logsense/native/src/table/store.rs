@@ -381,29 +381,10 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::record::{FieldPlan, Levels};
+    use crate::table::record::tests::plan;
+    use crate::table::record::Levels;
 
     fn table(lookback: Option<f64>, threads: usize) -> Table {
-        let lists: [&[&str]; 9] = [
-            &["@timestamp", "timestamp", "time", "ts"],
-            &["message", "msg", "log"],
-            &["log.level", "level", "severity", "levelname"],
-            &["service.name", "service", "app", "logger"],
-            &[
-                "trace.id",
-                "transaction.id",
-                "http.request.id",
-                "request_id",
-            ],
-            &["user.id", "user_id", "user.name"],
-            &["error.stack_trace", "stack_trace", "exception"],
-            &["service.version", "version"],
-            &["host.name", "host", "hostname"],
-        ];
-        let lists: Vec<Vec<String>> = lists
-            .iter()
-            .map(|keys| keys.iter().map(|k| k.to_string()).collect())
-            .collect();
         let names: Vec<(String, String)> = [
             ("info", "info"),
             ("error", "error"),
@@ -414,7 +395,7 @@ mod tests {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
         let config = Config {
-            plan: FieldPlan::new(&lists).unwrap(),
+            plan: plan(),
             levels: Levels::new(&names).unwrap(),
             source: "app.log".into(),
             floor: None,
