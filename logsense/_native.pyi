@@ -68,9 +68,16 @@ class EventTable:
         lookback: float | None = None,
         threads: int = 1,
     ) -> None: ...
-    def scan_json(self, data: bytes, first_line: int) -> list[tuple[int, bytes]]:
-        """Read the complete JSON lines in `data` (line numbers from `first_line`); return the
-        (line number, raw line) pairs left to Python."""
+    def scan_json(self, data: bytes, first_line: int | None = None) -> list[tuple[int, bytes]]:
+        """Read the JSON lines in `data`, the input that follows the last call's; return the
+        (line number, raw line) pairs left to Python.
+
+        `data` may end inside a line: its start is kept (copied) until the next call completes
+        it, or `end_json` reads it. Lines are numbered from `first_line` if given (not while a
+        cut line is pending: ValueError), else from `next_line`."""
+    def end_json(self) -> list[tuple[int, bytes]]:
+        """At the end of the input, read the line `scan_json` kept without its end (if any);
+        return the lines left to Python, as `scan_json` does."""
     def push(
         self,
         seq: int,
@@ -90,7 +97,8 @@ class EventTable:
     def rows(self) -> int: ...
     @property
     def next_line(self) -> int:
-        """The `first_line` of the next `scan_json` block (1 before any)."""
+        """The number of the line after the last complete line scanned (1 before any): that of
+        the line kept without its end, if any."""
     @property
     def earliest(self) -> float | None: ...
     @property

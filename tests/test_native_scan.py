@@ -15,6 +15,7 @@ import pytest
 from logsense._native import Aggregate, EventTable
 from logsense.config import FieldMap
 from logsense.sampling import BottomK
+from logsense.sources import files
 from logsense.sources.files import FileSource
 from logsense.sources.records import SourceStats, event_table, push_event
 from tests.conftest import FIXTURES, Cli
@@ -165,3 +166,17 @@ def test_bottom_k_of_halves_is_bottom_k_of_the_whole() -> None:
     first.absorb(second)
     assert first.items == whole.items
     assert len(set(whole.items)) == 5
+
+
+@pytest.mark.parametrize("block", [1, 7, 977])
+def test_blocks_cut_inside_lines_read_the_same(
+    tmp_path: Path, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "tricky.jsonl"
+    path.write_bytes(b"\r\n".join(TRICKY))
+    expected, expected_stats = through_python(path, 1)
+    monkeypatch.setattr(files, "_BLOCK", block)
+    table, stats = through_scanner(path, 2)
+    start = 1795179600.0
+    assert signature(aggregate(table, start)) == signature(aggregate(expected, start))
+    assert stats_of(stats) == stats_of(expected_stats)

@@ -105,15 +105,19 @@ class FileSource:
                     push_event(table, seq, event)
                 return
             with event_progress(label, progress) as shown:
-                number = first[0]
-                for block in _blocks(first[1], stream):
-                    for line_number, raw in table.scan_json(block, number):
-                        handed_back = self._json_event(line_number, raw)
-                        if handed_back is not None:
-                            push_event(table, line_number, handed_back)
-                    number = table.next_line
+                self._push_handed_back(table, table.scan_json(first[1], first[0]))
+                for block in _blocks(stream):
+                    self._push_handed_back(table, table.scan_json(block))
                     shown(table.stats.read + self.stats.read)
+                self._push_handed_back(table, table.end_json())
             self.stats.absorb(table.stats)
+
+    def _push_handed_back(self, table: EventTable, lines: list[tuple[int, bytes]]) -> None:
+        """Read in Python the lines the native scanner left, and add their events to `table`."""
+        for line_number, raw in lines:
+            event = self._json_event(line_number, raw)
+            if event is not None:
+                push_event(table, line_number, event)
 
     def _events(
         self, first: tuple[int, bytes], lines: Iterator[tuple[int, bytes]]
@@ -223,18 +227,10 @@ def _is_json(first_line: bytes) -> bool:
     return first_line.lstrip().startswith(b"{")
 
 
-def _blocks(first_line: bytes, stream: IO[bytes]) -> Iterator[bytes]:
-    """Consecutive blocks of whole lines: the first line (already read), then the rest."""
-    yield first_line
-    tail = b""
+def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    """The rest of `stream` in large blocks, cut anywhere (`scan_json` joins cut lines)."""
     while block := stream.read(_BLOCK):
-        data = tail + block
-        end = data.rfind(b"\n") + 1
-        data, tail = data[:end], data[end:]
-        if data:
-            yield data
-    if tail:
-        yield tail
+        yield block
 
 
 def _compile_headers(header_regex: str | None) -> list[re.Pattern[str]]:

@@ -260,29 +260,49 @@ pub fn floordiv_int(x: f64, y: f64) -> Option<i64> {
     Some(floordiv as i64)
 }
 
-/// `text.splitlines()`: the lines of `text`, without their line breaks (`\r\n` is one break).
-pub fn splitlines(text: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
+/// The lines of `text.splitlines()`, one at a time, without their line breaks (`\r\n` is one
+/// break).
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    // Most texts break lines with `\n` alone, which memchr finds far faster than a byte loop.
+    let only_newlines = !has_rare_break_byte(bytes);
     let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((index, c)) = chars.next() {
-        if !matches!(
-            c,
-            '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
-        ) {
-            continue;
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
         }
-        lines.push(&text[start..index]);
-        start = index + c.len_utf8();
-        if c == '\r' && chars.peek().is_some_and(|&(_, next)| next == '\n') {
-            chars.next();
-            start += 1;
-        }
+        let (end, width) = if only_newlines {
+            memchr::memchr(b'\n', &bytes[start..]).map_or((bytes.len(), 0), |at| (start + at, 1))
+        } else {
+            (start..bytes.len())
+                .find_map(|at| Some((at, break_len(bytes, at))).filter(|&(_, width)| width > 0))
+                .unwrap_or((bytes.len(), 0))
+        };
+        let line = &text[start..end];
+        start = if width == 0 { bytes.len() } else { end + width };
+        Some(line)
+    })
+}
+
+/// Whether `bytes` has a byte that may start a line break other than `\n`: `\r`, `\x0b`,
+/// `\x0c`, `\x1c`-`\x1e`, or the lead byte of U+0085, U+2028 or U+2029.
+fn has_rare_break_byte(bytes: &[u8]) -> bool {
+    memchr::memchr3(b'\r', b'\x0b', b'\x0c', bytes).is_some()
+        || memchr::memchr3(b'\x1c', b'\x1d', b'\x1e', bytes).is_some()
+        || memchr::memchr2(0xc2, 0xe2, bytes).is_some()
+}
+
+/// The length of the line break starting at byte `at` (0 if none): one of `str.splitlines()`'s
+/// breaks, `\r\n` counting as one.
+fn break_len(bytes: &[u8], at: usize) -> usize {
+    match bytes[at..] {
+        [b'\r', b'\n', ..] => 2,
+        [b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'\x1c'..=b'\x1e', ..] => 1,
+        // U+0085, U+2028 and U+2029 in UTF-8.
+        [0xc2, 0x85, ..] => 2,
+        [0xe2, 0x80, 0xa8 | 0xa9, ..] => 3,
+        _ => 0,
     }
-    if start < text.len() {
-        lines.push(&text[start..]);
-    }
-    lines
 }
 
 #[cfg(test)]
@@ -296,6 +316,16 @@ mod tests {
         assert!(!has_content(" \t\u{2028}"));
         assert!(is_blank_bytes(b" \x0b\x0c\r"));
         assert!(!is_blank_bytes(b" \x1c"));
+    }
+
+    #[test]
+    fn splits_lines_like_python() {
+        let text = "a\r\nb\rc\x0bd\u{85}e\u{2028}f\x1cg\n\nh\n";
+        let expected = ["a", "b", "c", "d", "e", "f", "g", "", "h"];
+        assert_eq!(lines(text).collect::<Vec<_>>(), expected);
+        assert_eq!(lines("a\nb").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(lines("\n").collect::<Vec<_>>(), [""]);
+        assert_eq!(lines("").count(), 0);
     }
 
     #[test]

@@ -26,61 +26,86 @@ const PYTHON_TYPE_ENDINGS: &[&str] = &["Error", "Exception", "Warning", "Exit", 
 ///
 /// `text` is the whole event: the message line and the trace below it.
 pub fn fingerprint(text: &str) -> Option<String> {
-    let lines = pytext::splitlines(text);
-    let java_frames: Vec<&str> = lines.iter().filter_map(|line| java_frame(line)).collect();
-    if !java_frames.is_empty() {
-        let types: Vec<&str> = lines
-            .iter()
-            .filter_map(|line| java_exception(pytext::strip(line)))
-            .collect();
-        let in_app: Vec<&str> = java_frames
-            .iter()
-            .copied()
-            .filter(|frame| {
-                !LIBRARY_PREFIXES
-                    .iter()
-                    .any(|prefix| frame.starts_with(prefix))
-            })
-            .collect();
-        let chosen = if in_app.is_empty() {
-            &java_frames
-        } else {
-            &in_app
-        };
-        let frames: Vec<String> = chosen
-            .iter()
-            .take(TOP_FRAMES)
-            .map(|frame| frame.to_string())
-            .collect();
-        return Some(join(&types, &frames));
+    java_fingerprint(text).or_else(|| python_fingerprint(text))
+}
+
+/// The fingerprint of a Java trace: every exception type, then the first in-app frames (the
+/// first frames if none is in-app); None without any frame line.
+fn java_fingerprint(text: &str) -> Option<String> {
+    let mut frames: Vec<&str> = Vec::with_capacity(TOP_FRAMES);
+    let mut in_app: Vec<&str> = Vec::with_capacity(TOP_FRAMES);
+    let mut types: Vec<&str> = Vec::new();
+    for line in pytext::lines(text) {
+        // Once three in-app frames are known, later frames cannot change the fingerprint.
+        if in_app.len() < TOP_FRAMES {
+            if let Some(frame) = java_frame(line) {
+                if frames.len() < TOP_FRAMES {
+                    frames.push(frame);
+                }
+                if !is_java_library(frame) {
+                    in_app.push(frame);
+                }
+                // A frame line starts with `at`, never with an exception type.
+                continue;
+            }
+        }
+        if let Some(name) = java_exception(pytext::strip(line)) {
+            if !types.contains(&name) {
+                types.push(name);
+            }
+        }
     }
-    let python_frames: Vec<(&str, &str)> =
-        lines.iter().filter_map(|line| python_frame(line)).collect();
-    if !python_frames.is_empty() {
-        let last_type = lines.iter().rev().find_map(|line| python_exception(line));
-        let in_app: Vec<&(&str, &str)> = python_frames
-            .iter()
-            .filter(|(path, _)| !LIBRARY_PATHS.iter().any(|part| path.contains(part)))
-            .collect();
-        let chosen: Vec<&(&str, &str)> = if in_app.is_empty() {
-            python_frames.iter().collect()
-        } else {
-            in_app
-        };
-        // Python prints the innermost frame last; the top of the stack is where it failed.
-        let frames: Vec<String> = chosen
-            .iter()
-            .rev()
-            .take(TOP_FRAMES)
-            .map(|(path, function)| format!("{}.{function}", module(path)))
-            .collect();
-        return Some(join(last_type.as_slice(), &frames));
+    if frames.is_empty() {
+        return None;
     }
-    None
+    let chosen = if in_app.is_empty() { frames } else { in_app };
+    Some(join(&types, &chosen))
+}
+
+/// Whether a Java frame's method is in a JDK or library package.
+fn is_java_library(frame: &str) -> bool {
+    LIBRARY_PREFIXES
+        .iter()
+        .any(|prefix| frame.starts_with(prefix))
+}
+
+/// The fingerprint of a Python trace: the last exception type, then the innermost in-app frames
+/// (innermost frames if none is in-app); None without any frame line.
+fn python_fingerprint(text: &str) -> Option<String> {
+    let mut frames: Vec<(&str, &str)> = Vec::new();
+    let mut last_type = None;
+    for line in pytext::lines(text) {
+        if let Some(frame) = python_frame(line) {
+            frames.push(frame);
+        }
+        if let Some(name) = python_exception(line) {
+            last_type = Some(name);
+        }
+    }
+    if frames.is_empty() {
+        return None;
+    }
+    let in_app: Vec<&(&str, &str)> = frames
+        .iter()
+        .filter(|(path, _)| !LIBRARY_PATHS.iter().any(|part| path.contains(part)))
+        .collect();
+    let chosen: Vec<&(&str, &str)> = if in_app.is_empty() {
+        frames.iter().collect()
+    } else {
+        in_app
+    };
+    // Python prints the innermost frame last; the top of the stack is where it failed.
+    let frames: Vec<String> = chosen
+        .iter()
+        .rev()
+        .take(TOP_FRAMES)
+        .map(|(path, function)| format!("{}.{function}", module(path)))
+        .collect();
+    Some(join(last_type.as_slice(), &frames))
 }
 
 /// The fingerprint text: the distinct types in order joined by `<` (`?` if none), then the frames.
-fn join(types: &[&str], frames: &[String]) -> String {
+fn join(types: &[&str], frames: &[impl AsRef<str>]) -> String {
     let mut chain: Vec<&str> = Vec::with_capacity(types.len());
     for &name in types {
         if !chain.contains(&name) {
@@ -94,7 +119,7 @@ fn join(types: &[&str], frames: &[String]) -> String {
     };
     for frame in frames {
         out.push('|');
-        out.push_str(frame);
+        out.push_str(frame.as_ref());
     }
     out
 }
@@ -171,9 +196,15 @@ fn python_exception(line: &str) -> Option<&str> {
 
 /// Whether `name` is longer than one of `endings` and ends with it.
 fn ends_with_type(name: &str, endings: &[&str]) -> bool {
-    endings
-        .iter()
-        .any(|ending| name.len() > ending.len() && name.ends_with(ending))
+    // Most names end in a letter no ending ends with: rule them out before comparing.
+    let Some(&last) = name.as_bytes().last() else {
+        return false;
+    };
+    endings.iter().any(|ending| {
+        ending.as_bytes().last() == Some(&last)
+            && name.len() > ending.len()
+            && name.ends_with(ending)
+    })
 }
 
 /// Python's `\b` right after a word character at `end`: no word character follows.

@@ -134,20 +134,35 @@ impl EventTable {
         })
     }
 
-    /// Read the complete JSON lines in `data` (line numbers from `first_line`); return the
-    /// (line number, raw line without its newline) pairs left to Python.
+    /// Read the JSON lines in `data`, the input that follows the last call's; the start of a
+    /// line cut at the end of `data` is kept until the next call (or `end_json`) completes it.
+    /// Lines are numbered from `first_line` if given (only before a cut line), else from
+    /// `next_line`. Return the (line number, raw line without its newline) pairs left to Python.
+    #[pyo3(signature = (data, first_line = None))]
     fn scan_json<'py>(
         &mut self,
         py: Python<'py>,
         data: &[u8],
-        first_line: u64,
-    ) -> Bound<'py, PyList> {
+        first_line: Option<u64>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let table = &mut self.table;
-        let handed_back = py.allow_threads(|| table.scan(data, first_line));
-        let items = handed_back
-            .into_iter()
-            .map(|(line, range)| (line, PyBytes::new_bound(py, &data[range])));
-        PyList::new_bound(py, items.map(|item| -> PyObject { item.into_py(py) }))
+        if let Some(first_line) = first_line {
+            if table.has_partial() {
+                return Err(PyValueError::new_err(
+                    "first_line given while a line cut by the last block is pending",
+                ));
+            }
+            table.next_line = first_line;
+        }
+        let handed_back = py.allow_threads(|| table.scan_json(data));
+        Ok(lines_list(py, handed_back))
+    }
+
+    /// At the end of the input, read the line the last `scan_json` left without its end (if
+    /// any); return the lines left to Python, as `scan_json`.
+    fn end_json<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyList> {
+        let handed_back = self.table.end_json();
+        lines_list(py, handed_back)
     }
 
     /// Add one event normalized in Python.
@@ -205,8 +220,8 @@ impl EventTable {
         self.table.rows.len()
     }
 
-    /// The line number that follows the last line of the last `scan_json` block (1 before any):
-    /// the `first_line` of the next block, without counting newlines in Python.
+    /// The line number that follows the last complete line scanned (1 before any): that of the
+    /// line `scan_json` keeps without its end, if any.
     #[getter]
     fn next_line(&self) -> u64 {
         self.table.next_line
@@ -232,6 +247,7 @@ impl EventTable {
     ) -> PyResult<Aggregate> {
         let table = &mut self.table;
         let out = py.allow_threads(|| table.aggregate(low, window_start, window_end, samples));
+        let _paused = GcPause::new(py);
         Converter::new(py, &self.table).aggregate(out)
     }
 
@@ -252,6 +268,31 @@ impl EventTable {
             (table.origin(row), last.shape_index[row.shape as usize]).into_py(py)
         });
         Ok(PyList::new_bound(py, items))
+    }
+}
+
+/// Python's cyclic garbage collector paused while alive (restored as it was on drop).
+///
+/// An aggregate is some 400k new tuples, dicts and sets, none in a cycle: each few hundred
+/// would otherwise start a collection that walks every tracked object.
+struct GcPause {
+    was_enabled: bool,
+}
+
+impl GcPause {
+    fn new(_py: Python<'_>) -> Self {
+        // SAFETY: the GIL is held (`_py`).
+        let was_enabled = unsafe { pyo3::ffi::PyGC_Disable() } != 0;
+        Self { was_enabled }
+    }
+}
+
+impl Drop for GcPause {
+    fn drop(&mut self) {
+        if self.was_enabled {
+            // SAFETY: dropped in the scope that holds the GIL.
+            unsafe { pyo3::ffi::PyGC_Enable() };
+        }
     }
 }
 
@@ -360,6 +401,14 @@ impl<'py, 't> Converter<'py, 't> {
             samples: samples.unbind(),
         })
     }
+}
+
+/// The Python list of (line number, raw line) pairs handed back by the scanner.
+fn lines_list(py: Python<'_>, lines: Vec<(u64, Vec<u8>)>) -> Bound<'_, PyList> {
+    let items = lines
+        .into_iter()
+        .map(|(line, raw)| -> PyObject { (line, PyBytes::new_bound(py, &raw)).into_py(py) });
+    PyList::new_bound(py, items)
 }
 
 /// The Python string of interned id `id`, created on first use.

@@ -171,9 +171,6 @@ struct Scanner<'c, 'd> {
     records: RecordReader<'c>,
     /// Masked-message ids of messages seen in this block: exact repeats skip masking.
     masked_by_message: AHashMap<(&'d str, bool), u32>,
-    /// Fingerprint ids of the event texts with a stack seen in this block: a crash logged
-    /// again and again is fingerprinted once.
-    fingerprint_by_text: AHashMap<Box<str>, u32>,
     ids: LocalIds,
     /// The piece being read.
     piece: Piece,
@@ -186,7 +183,6 @@ impl<'c, 'd> Scanner<'c, 'd> {
             doc: Doc::default(),
             records: RecordReader::new(&config.plan, &config.levels),
             masked_by_message: AHashMap::new(),
-            fingerprint_by_text: AHashMap::new(),
             ids: LocalIds::default(),
             piece: Piece::default(),
         }
@@ -297,19 +293,16 @@ impl<'c, 'd> Scanner<'c, 'd> {
     }
 
     /// The worker-local fingerprint id of the event text appended at `start` of the piece's
-    /// text (message, newline, stack), fingerprinting each distinct text once.
+    /// text (message, newline, stack).
+    ///
+    /// Not cached: event texts with a stack rarely repeat exactly (the message names the key,
+    /// order or user), and fingerprinting costs little more than hashing the text would.
     fn fingerprint(&mut self, start: usize) -> u32 {
         // Both halves were appended from valid UTF-8.
         let Ok(text) = std::str::from_utf8(&self.piece.text[start..]) else {
             return NO_ID;
         };
-        if let Some(&id) = self.fingerprint_by_text.get(text) {
-            return id;
-        }
-        let id =
-            fingerprint(text).map_or(NO_ID, |print| intern(&mut self.ids.fingerprints, &print));
-        self.fingerprint_by_text.insert(text.into(), id);
-        id
+        fingerprint(text).map_or(NO_ID, |print| intern(&mut self.ids.fingerprints, &print))
     }
 
     /// The worker-local id of the masked message (masking each distinct message once).

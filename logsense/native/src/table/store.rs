@@ -2,8 +2,6 @@
 //! to, their texts (needed only for samples), and the bookkeeping of `window.cut`: the earliest
 //! time read, the newest time kept, and the rows dropped by floor, ceiling or lookback.
 
-use std::ops::Range;
-
 use super::record::{level_class, Reason};
 use super::scan::{scan_block, Config, LocalIds, Piece, MAX_EXAMPLES};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
@@ -75,8 +73,10 @@ pub struct Table {
     pub dropped: u64,
     compact_at: usize,
     pub last: Option<LastAggregate>,
-    /// The line number after the last line scanned.
+    /// The line number after the last complete line scanned (that of `partial`, if any).
     pub next_line: u64,
+    /// The start of a line whose end has not been handed in yet.
+    partial: Vec<u8>,
 }
 
 /// Global ids of one worker's local shapes, request ids and user ids.
@@ -123,22 +123,62 @@ impl Table {
             compact_at: MIN_COMPACTION_ROWS,
             last: None,
             next_line: 1,
+            partial: Vec::new(),
         }
     }
 
-    /// Read the lines of `data` (numbered from `first_line`) on up to `threads` threads; return
-    /// the (line number, byte range) of the lines left to Python, in line order.
-    pub fn scan(&mut self, data: &[u8], first_line: u64) -> Vec<(u64, Range<usize>)> {
+    /// Whether the end of a line is still expected from the next `scan_json`.
+    pub fn has_partial(&self) -> bool {
+        !self.partial.is_empty()
+    }
+
+    /// Read the lines of `data`, the input that follows the last call's (numbered from
+    /// `next_line`); a line may straddle calls: its start is kept until its end arrives. Return
+    /// the (line number, raw line without its newline) of the lines left to Python.
+    pub fn scan_json(&mut self, data: &[u8]) -> Vec<(u64, Vec<u8>)> {
+        let mut handed_back = Vec::new();
+        let Some(first_end) = memchr::memchr(b'\n', data) else {
+            self.partial.extend_from_slice(data);
+            return handed_back;
+        };
+        let mut rest = data;
+        if !self.partial.is_empty() {
+            // Only the straddling line is copied.
+            let mut line = std::mem::take(&mut self.partial);
+            line.extend_from_slice(&data[..=first_end]);
+            self.scan(&line, &mut handed_back);
+            rest = &data[first_end + 1..];
+        }
+        let end = memchr::memrchr(b'\n', rest).map_or(0, |at| at + 1);
+        if end > 0 {
+            self.scan(&rest[..end], &mut handed_back);
+        }
+        self.partial.extend_from_slice(&rest[end..]);
+        handed_back
+    }
+
+    /// At the end of the input, read the line kept without its end (if any), as `scan_json`.
+    pub fn end_json(&mut self) -> Vec<(u64, Vec<u8>)> {
+        let mut handed_back = Vec::new();
+        let line = std::mem::take(&mut self.partial);
+        if !line.is_empty() {
+            self.scan(&line, &mut handed_back);
+        }
+        handed_back
+    }
+
+    /// Read the lines of `data` (numbered from `next_line`) on up to `threads` threads; add the
+    /// (line number, raw line) of the lines left to Python to `handed_back`, in line order.
+    fn scan(&mut self, data: &[u8], handed_back: &mut Vec<(u64, Vec<u8>)>) {
         let block = scan_block(&self.config, data);
         let maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
-        let mut handed_back = Vec::new();
-        let mut line = first_line;
+        let mut line = self.next_line;
         for piece in block.pieces {
             handed_back.extend(
                 piece
                     .handed_back
                     .iter()
-                    .map(|(index, range)| (line + index, range.clone())),
+                    .map(|(index, range)| (line + index, data[range.clone()].to_vec())),
             );
             let lines = piece.lines;
             let worker = piece.worker;
@@ -147,7 +187,6 @@ impl Table {
         }
         self.next_line = line;
         self.maybe_compact();
-        handed_back
     }
 
     /// The global ids of a worker's local strings and shapes (adding those not seen before).
@@ -417,14 +456,18 @@ mod tests {
             "{\"ts\":61,\"message\":\"a\",\"level\":\"error\",\"service\":\"api\",\"request_id\":\"r1\"}\n",
         );
         let mut table = table(None, 2);
-        let handed = table.scan(data.as_bytes(), 10);
-        let handed: Vec<(u64, &str)> = handed
-            .into_iter()
-            .map(|(line, range)| (line, &data[range]))
-            .collect();
+        table.next_line = 10;
+        // Cut inside a line: its start waits for the next call.
+        let (head, tail) = data.as_bytes().split_at(100);
+        let mut handed = table.scan_json(head);
+        handed.extend(table.scan_json(tail));
+        assert!(table.end_json().is_empty());
         assert_eq!(
             handed,
-            vec![(14, "{\"ts\":60,\"message\":\"a\",\"level\":\"verbose2\"}")]
+            vec![(
+                14,
+                b"{\"ts\":60,\"message\":\"a\",\"level\":\"verbose2\"}".to_vec()
+            )]
         );
         assert_eq!(table.next_line, 17);
         assert_eq!(table.stats.read, 5);
@@ -463,6 +506,19 @@ mod tests {
         assert_eq!(shapes, vec![(0, 0, 1), (1, 2, 0)]);
         assert_eq!(out.shapes[1].requests, vec![(0, 61.0, 1)]);
         assert_eq!(out.shapes[1].samples.len(), 2);
+    }
+
+    #[test]
+    fn keeps_a_cut_line_until_its_end_or_the_end_of_input() {
+        let mut table = table(None, 1);
+        let line = b"{\"ts\":60,\"message\":\"a\",\"level\":\"verbose2\"}";
+        assert!(table.scan_json(&line[..10]).is_empty());
+        assert!(table.scan_json(&line[10..20]).is_empty());
+        assert_eq!(table.next_line, 1);
+        assert!(table.scan_json(&line[20..]).is_empty());
+        assert_eq!(table.end_json(), vec![(1, line.to_vec())]);
+        assert_eq!(table.next_line, 2);
+        assert!(table.end_json().is_empty());
     }
 
     #[test]
