@@ -139,26 +139,40 @@ def new_table(
     Without one, the newest event will be the anchor: the table forgets events too old to
     matter as it reads, so memory follows the window, not the file.
     """
-    if anchor is not None or spec.is_absolute:
-        window, baseline = spec.resolve(anchor if anchor is not None else 0.0)
-        low = baseline.start if baseline else window.start
-        return event_table(fields, source, floor=low, ceiling=window.end, threads=threads)
+    known = _known_windows(spec, anchor)
+    if known is not None:
+        window, baseline = known
+        return event_table(
+            fields, source, floor=_low(window, baseline), ceiling=window.end, threads=threads
+        )
     floor = spec.start - (spec.baseline or 0.0) if isinstance(spec.start, float) else None
     return event_table(fields, source, floor=floor, lookback=_lookback(spec), threads=threads)
 
 
 def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int) -> WindowedEvents:
     """The windows, and the aggregate of the table's events in them (`samples` per shape)."""
-    if anchor is not None or spec.is_absolute:
-        window, baseline = spec.resolve(anchor if anchor is not None else 0.0)
+    known = _known_windows(spec, anchor)
+    if known is not None:
+        window, baseline = known
     elif table.newest is None:
         window, baseline = spec.resolve(0.0)
     else:
         # The anchor is the newest event; the window is half-open, so nudge its end past it.
         window, baseline = spec.resolve(table.newest + 0.001)
-    low = baseline.start if baseline else window.start
-    aggregate = table.aggregate(low, window.start, window.end, samples)
+    aggregate = table.aggregate(_low(window, baseline), window.start, window.end, samples)
     return WindowedEvents(window, baseline, aggregate, aggregate.outside, table.earliest)
+
+
+def _known_windows(spec: WindowSpec, anchor: float | None) -> tuple[Window, Window | None] | None:
+    """The windows when they do not depend on the input (an anchor, or absolute times)."""
+    if anchor is not None or spec.is_absolute:
+        return spec.resolve(anchor if anchor is not None else 0.0)
+    return None
+
+
+def _low(window: Window, baseline: Window | None) -> float:
+    """Where the events that matter start: the baseline's start, or the window's."""
+    return baseline.start if baseline else window.start
 
 
 def _lookback(spec: WindowSpec) -> float | None:
