@@ -6,7 +6,9 @@ ICSE'22): `uid=<*>`, `(HWID=<*>)`, `core.<*>`, `node-<*>`, `'<*>'`.
 
 Masked: numbers (with their units: `350ms`, `5.2 KB`, `1190 bytes (1.16 KB)`), hex, UUIDs, IPs and
 host names (with ports), MACs, emails, times and dates, versions, ids that mix letters and digits,
-file paths, non-HTTP URLs, booleans and null. Kept: words, exception class names, keys of
+generated ids behind a word prefix whose letters read as random rather than English
+(`sess_bigenvnakjmcwjnm`, `cus_NffrFeUfNVHib`; by a letter-pair model of English words, see
+`logsense/native/letter_pairs.py`), file paths, non-HTTP URLs, booleans and null. Kept: words, exception class names, keys of
 `key=value`, the endpoint of an HTTP request (`GET /api/v1/orders/<*>/items`, `http://<*>/metrics`)
 and HTTP error statuses where the context says they are one (`HTTP 503`, `status=502`,
 `GET /x 500`, `503 Service Unavailable`), since a 500 and a 200 are different problems. Success

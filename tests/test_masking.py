@@ -1,3 +1,6 @@
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from logsense.masking import kept_statuses, mask
@@ -17,6 +20,11 @@ from logsense.masking import kept_statuses, mask
         ("push to http://10.0.3.7:9091/metrics failed", "push to http://<*>/metrics failed"),
         ("pool=main active=50 idle=0 state=RUNNING", "pool=main active=<*> idle=<*> state=RUNNING"),
         ("Deploying version 2.4.0 (build 1a2b3c)", "Deploying version <*> (build <*>)"),
+        # Generated ids behind a prefix, whatever their digits: their letters read as random.
+        ("Loaded session sess_bigenvnakjmcwjnm (ttl=1800)", "Loaded session <*> (ttl=<*>)"),
+        ("charge ch_NffrFeUfNVHib for cus_4QFOF3xQ6I1GXz", "charge <*> for <*>"),
+        ("Updated address addr_ipgih8io", "Updated address <*>"),
+        ("GET /api/v1/sessions/sess_heurqgdyeivcdo3f 200", "GET /api/v1/sessions/<*> <*>"),
     ],
 )
 def test_masks_variables(message: str, expected: str) -> None:
@@ -74,6 +82,10 @@ def test_masks_whole_variables_and_keeps_their_context(message: str, expected: s
         "Connection refused: connect timed out",
         "java.io.IOException: ZooKeeperServer not running",
         "Could not connect through proxy - lock/unlock and Input/output error",
+        # Words behind a prefix are words: only random-looking letters make an id.
+        "pool max_connections reached: state=POOL_EXHAUSTED via HiHealthDataInsertStore",
+        "error_code=DEADLINE_EXCEEDED in ResolvePendingTransactions",
+        "order moved to state_completed (was state_unavailable)",
     ],
 )
 def test_keeps_meaningful_tokens(message: str) -> None:
@@ -108,3 +120,13 @@ def test_request_paths_keep_their_endpoint() -> None:
         mask("method=GET path=/api/v1/search?q=shoes&page=2")
         == "method=GET path=/api/v1/search?<*>"
     )
+
+
+def test_the_letter_pair_table_is_the_one_its_script_writes() -> None:
+    script = Path(__file__).resolve().parent.parent / "logsense" / "native" / "letter_pairs.py"
+    spec = importlib.util.spec_from_file_location("letter_pairs", script)
+    assert spec is not None and spec.loader is not None
+    letter_pairs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(letter_pairs)
+    committed = (script.parent / "src" / "letter_pairs.rs").read_text(encoding="utf-8")
+    assert committed == letter_pairs.rust_source(letter_pairs.table(letter_pairs.vocabulary()))

@@ -20,6 +20,7 @@ use memchr::{memchr, memrchr};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::{Anchored, Input};
 
+use crate::letter_pairs::LETTER_PAIRS;
 use crate::pytext::{self, has_digit, is_alpha, is_decimal, is_digit, is_word, Words};
 
 /// What a variable becomes.
@@ -421,7 +422,7 @@ fn classify(token: &str) -> Classified<'_> {
         }
         return Classified::Text(Cow::Owned(format!("{prefix}{WILDCARD}{suffix}")));
     }
-    if scan.digits == 0 && !scan.separator && !scan.star {
+    if scan.digits == 0 && !scan.separator && !scan.star && !scan.underscore {
         // Nothing for the piece rules to mask (the common case of a word).
         return Classified::Text(Cow::Borrowed(token));
     }
@@ -446,6 +447,7 @@ struct Scan {
     star: bool,
     equals: bool,
     colon: bool,
+    underscore: bool,
     /// A key/value or list separator (see [`is_piece_separator`]), `=` and `:` included.
     separator: bool,
     /// No character that a [`VALUE`] never holds.
@@ -467,6 +469,7 @@ const SEPARATOR: u16 = 1 << 8;
 const NON_ASCII: u16 = 1 << 9;
 const NOT_VALUE: u16 = 1 << 10;
 const NOT_HOST: u16 = 1 << 11;
+const UNDERSCORE: u16 = 1 << 12;
 
 /// The [`Scan`] flag of every byte.
 static BYTE_FLAGS: [u16; 256] = {
@@ -481,6 +484,7 @@ static BYTE_FLAGS: [u16; 256] = {
             b'\\' => BACKSLASH,
             b'@' => AT,
             b'*' => STAR,
+            b'_' => UNDERSCORE,
             b'=' => EQUALS | SEPARATOR,
             b':' => COLON | SEPARATOR,
             0x80.. => NON_ASCII,
@@ -547,6 +551,7 @@ impl Scan {
             star: seen & STAR != 0,
             equals: seen & EQUALS != 0,
             colon: seen & COLON != 0,
+            underscore: seen & UNDERSCORE != 0,
             separator: seen & SEPARATOR != 0,
             maybe_value: seen & NOT_VALUE == 0,
             maybe_host: seen & NOT_HOST == 0,
@@ -817,7 +822,7 @@ fn mask_piece(piece: &str, out: &mut String) {
 ///
 /// Parts are joined by `-./@#+~\`; a `-` right after `_` is a sign (`blk_-1608`), not a joint.
 fn mask_identifier(piece: &str, scan: &Scan, out: &mut String) {
-    if scan.digits == 0 {
+    if scan.digits == 0 && !scan.underscore {
         out.push_str(piece);
         return;
     }
@@ -851,10 +856,11 @@ fn is_varying(part: &str, scan: &Scan) -> bool {
     looks_like_id(part, scan) || is_variable(part, scan)
 }
 
-/// Digits in the way generated ids have them (`u1234`, `x2k1p`, `blk_1`), not `eth0`, `L2`.
+/// Digits in the way generated ids have them (`u1234`, `x2k1p`, `blk_1`), not `eth0`, `L2`; or
+/// a generated tail behind a prefix (`sess_bigenvnakjmcwjnm`).
 fn looks_like_id(text: &str, scan: &Scan) -> bool {
     if scan.digits == 0 {
-        return false;
+        return scan.underscore && is_generated_tail(text);
     }
     if scan.digits >= 2
         || text.starts_with(is_digit)
@@ -864,7 +870,41 @@ fn looks_like_id(text: &str, scan: &Scan) -> bool {
     {
         return true;
     }
-    text.chars().count() >= 5 && is_hex_word(text)
+    (text.chars().count() >= 5 && is_hex_word(text)) || (scan.underscore && is_generated_tail(text))
+}
+
+/// How long the tail of a prefixed id must be before its letters are judged.
+const MIN_GENERATED_TAIL: usize = 8;
+/// The mean log-likelihood of a letter pair, in tenths of a nat, below which letters read as
+/// random rather than English: 3 in 1,000 English words of eight letters or more fall below it
+/// (`railroad`, `bankruptcy`), and 93% of random eight-character ids (99% of sixteen).
+const RANDOM_BELOW: i32 = -34;
+
+/// An id made by a generator behind a word prefix, as in `sess_bigenvnakjmcwjnm` or
+/// `cus_NffrFeUfNVHib`: after the last `_`, eight or more ASCII letters and digits whose
+/// letters do not read as English (`max_connections`, `HiHealthDataInsertStore` stay).
+fn is_generated_tail(text: &str) -> bool {
+    let Some(underscore) = memrchr(b'_', text.as_bytes()) else {
+        return false;
+    };
+    let tail = &text.as_bytes()[underscore + 1..];
+    tail.len() >= MIN_GENERATED_TAIL
+        && tail.iter().all(u8::is_ascii_alphanumeric)
+        && reads_as_random(tail)
+}
+
+/// Whether the letters of `text` follow each other less often than English letters do, by the
+/// mean of [`LETTER_PAIRS`] over its pairs of adjacent letters (case aside).
+fn reads_as_random(text: &[u8]) -> bool {
+    let (mut sum, mut pairs) = (0_i32, 0_i32);
+    for pair in text.windows(2) {
+        let (a, b) = (pair[0].to_ascii_lowercase(), pair[1].to_ascii_lowercase());
+        if a.is_ascii_lowercase() && b.is_ascii_lowercase() {
+            sum += i32::from(LETTER_PAIRS[usize::from(a - b'a')][usize::from(b - b'a')]);
+            pairs += 1;
+        }
+    }
+    pairs >= 5 && sum < RANDOM_BELOW * pairs
 }
 
 /// Hex digits with at least one decimal digit among them (`[0-9a-f]*\d[0-9a-f]*`, any case).
