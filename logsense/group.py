@@ -24,7 +24,6 @@ import os
 import re
 import sys
 import threading
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +32,13 @@ import numpy.typing as npt
 from logsense.config import GroupingConfig
 from logsense.embed import Embedder, embedding_text
 from logsense.model import Pattern, level_class, level_rank
+from logsense.request_sets import (
+    RequestSet,
+    code_requests,
+    earlier_in_shared,
+    first_in_shared,
+    shared_counts,
+)
 
 __all__ = ["Group", "candidates", "exception_types", "find_root", "group", "prefetch"]
 
@@ -98,7 +104,8 @@ def group(
     if not patterns:
         return []
     nodes = _members(_same_meaning(patterns, config, embedder))
-    node_requests = [_merged_requests([patterns[i] for i in node]) for node in nodes]
+    sets = code_requests([p.requests for p in patterns])
+    node_requests = [sets[node[0]].union(*(sets[i] for i in node[1:])) for node in nodes]
     links = _caused_by(node_requests, config, total_requests)
     labels = np.empty(len(patterns), dtype=np.int64)
     for label, members in zip(_connected(len(nodes), links).tolist(), nodes, strict=True):
@@ -130,21 +137,6 @@ def _connected(size: int, links: list[tuple[int, int]]) -> Labels:
     graph = sparse.csr_matrix((np.ones(len(links)), (rows, cols)), shape=(size, size))
     _, labels = csgraph.connected_components(graph, directed=False)
     return np.asarray(labels, dtype=np.int64)
-
-
-Requests = dict[str, tuple[float, int]]
-
-
-def _merged_requests(patterns: list[Pattern]) -> Requests:
-    """The requests of several patterns, each with its earliest (time, sequence) among them."""
-    if len(patterns) == 1:
-        return patterns[0].requests
-    merged: Requests = {}
-    for pattern in patterns:
-        for request, at in pattern.requests.items():
-            if request not in merged or at < merged[request]:
-                merged[request] = at
-    return merged
 
 
 def _same_meaning(patterns: list[Pattern], config: GroupingConfig, embedder: Embedder) -> Labels:
@@ -206,12 +198,13 @@ def _share_minutes(a: Pattern, b: Pattern) -> bool:
 
 
 def _caused_by(
-    nodes: list[Requests], config: GroupingConfig, total_requests: int | None
+    nodes: list[RequestSet], config: GroupingConfig, total_requests: int | None
 ) -> list[tuple[int, int]]:
     """(child, parent) pairs: the child happens inside the parent's requests, after it."""
-    shared, sizes = _shared_requests(nodes)
-    if shared is None:
+    sizes = np.array([len(node) for node in nodes], dtype=np.float64)
+    if not sizes.any():
         return []
+    shared = shared_counts(nodes)
     total = max(total_requests or 0, int(sizes.max()))
     links = []
     for child in range(len(nodes)):
@@ -221,29 +214,9 @@ def _caused_by(
     return links
 
 
-def _shared_requests(nodes: list[Requests]) -> tuple[Matrix | None, Matrix]:
-    """Matrix of shared request counts between nodes, and each node's request count."""
-    index: dict[str, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-    for row, requests in enumerate(nodes):
-        for request in requests:
-            rows.append(row)
-            cols.append(index.setdefault(request, len(index)))
-    sizes = np.array([len(r) for r in nodes], dtype=np.float64)
-    if not index:
-        return None, sizes
-    from scipy import sparse
-
-    incidence = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(len(nodes), len(index))
-    )
-    return np.asarray((incidence @ incidence.T).toarray(), dtype=np.float64), sizes
-
-
 def _best_parent(
     child: int,
-    nodes: list[Requests],
+    nodes: list[RequestSet],
     shared: Matrix,
     sizes: Matrix,
     total: int,
@@ -281,11 +254,10 @@ def _log_chance(together: float, n: float, chance: float) -> float:
     return float(stats.binom.logsf(together - 1, n, chance))
 
 
-def _comes_first(parent_requests: Requests, child_requests: Requests) -> bool:
+def _comes_first(parent: RequestSet, child: RequestSet) -> bool:
     """True when the parent's event precedes the child's in most requests they share."""
-    shared = child_requests.keys() & parent_requests.keys()
-    first = sum(1 for request in shared if parent_requests[request] < child_requests[request])
-    return first > len(shared) - first
+    shared, first = earlier_in_shared(parent, child)
+    return first > shared - first
 
 
 def find_root(patterns: list[Pattern]) -> tuple[Pattern, str]:
@@ -297,30 +269,18 @@ def find_root(patterns: list[Pattern]) -> tuple[Pattern, str]:
     if len(patterns) == 1:
         return patterns[0], "the only pattern of this issue"
     eligible = [p for p in patterns if level_rank(p.level) >= 2] or patterns
-    first, present = _first_in_request(eligible)
-    contested = [r for r, n in present.items() if n > 1]
-    wins = Counter(first[r] for r in contested)
-    if not wins:
+    sets = code_requests([p.requests for p in eligible])
+    contested, first = first_in_shared(sets)
+    if not len(contested):
         root = min(eligible, key=lambda p: (p.first_seen, -p.count))
         return root, "the earliest of this issue's patterns in time (they share no request)"
-    root = max(eligible, key=lambda p: (wins[p.id], p.count))
-    together = [r for r in contested if r in root.requests]
+    wins = np.bincount(first, minlength=len(eligible)).tolist()
+    best = max(range(len(eligible)), key=lambda i: (wins[i], eligible[i].count))
+    root = eligible[best]
+    together = np.count_nonzero(np.isin(contested, sets[best].codes, assume_unique=True))
     others = sorted({p.service for p in eligible} - {root.service})
     callers = f", before {', '.join(others)}" if others else ""
     return root, (
-        f"comes first in {wins[root.id] / len(together):.0%} of the {len(together)} requests "
+        f"comes first in {wins[best] / together:.0%} of the {together} requests "
         f"where it appears with the issue's other patterns{callers}"
     )
-
-
-def _first_in_request(patterns: list[Pattern]) -> tuple[dict[str, str], Counter[str]]:
-    """Per request: the id of the pattern whose event came first, and how many patterns it has."""
-    first: dict[str, tuple[tuple[float, int], str]] = {}
-    present: Counter[str] = Counter()
-    for pattern in patterns:
-        present.update(pattern.requests.keys())
-        for request, at in pattern.requests.items():
-            best = first.get(request)
-            if best is None or at < best[0]:
-                first[request] = (at, pattern.id)
-    return {request: pid for request, (_, pid) in first.items()}, present
