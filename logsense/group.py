@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import importlib
 import math
-import os
 import re
-import sys
 import threading
 from dataclasses import dataclass
 
@@ -42,7 +40,7 @@ from logsense.request_sets import (
 
 __all__ = ["Group", "candidates", "exception_types", "find_root", "group", "prefetch"]
 
-# scikit-learn and SciPy take about half a second to import: `prefetch` starts that early.
+# scikit-learn and SciPy take about a second to import: `prefetch` starts that early.
 _LIBRARIES = ("sklearn.cluster", "scipy.sparse.csgraph", "scipy.stats")
 
 
@@ -55,10 +53,8 @@ def prefetch() -> None:
 
 
 def _import_libraries() -> None:
-    # Mostly CPU the reading leaves idle, ahead of the speculative model process (nice 19):
-    # on Linux a thread has its own nice value.
-    if sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    # Imports hold the GIL. At full priority they finish while the scanner works without it;
+    # niced, they would finish later, halving the speed of every Python stage after the scan.
     for name in _LIBRARIES:
         importlib.import_module(name)
 
