@@ -8,12 +8,12 @@ Masked: numbers (with their units: `350ms`, `5.2 KB`, `1190 bytes (1.16 KB)`), h
 host names (with ports), MACs, emails, times and dates, versions, ids that mix letters and digits,
 generated ids behind a word prefix whose letters read as random rather than English
 (`sess_bigenvnakjmcwjnm`, `cus_NffrFeUfNVHib`; by a letter-pair model of English words, see
-`logsense/native/letter_pairs.py`), file paths, non-HTTP URLs, booleans and null. Kept: words, exception class names, keys of
-`key=value`, the endpoint of an HTTP request (`GET /api/v1/orders/<*>/items`, `http://<*>/metrics`)
-and HTTP error statuses where the context says they are one (`HTTP 503`, `status=502`,
-`GET /x 500`, `503 Service Unavailable`), since a 500 and a 200 are different problems. Success
-statuses are values. A client error (4xx) is kept too, except in a routine (info-level) message,
-where it is one outcome of a request like any other.
+`logsense/native/letter_pairs.py`), file paths, non-HTTP URLs, booleans and null. Kept: words,
+exception class names, keys of `key=value`, the endpoint of an HTTP request
+(`GET /api/v1/orders/<*>/items`, `http://<*>/metrics`) and HTTP error statuses where the context
+says they are one (`HTTP 503`, `status=502`, `GET /x 500`, `503 Service Unavailable`), since a 500
+and a 200 are different problems. Success statuses are values. A client error (4xx) is kept too,
+except in a routine (info-level) message, where it is one outcome of a request like any other.
 
 The rules are implemented in Rust, in `logsense/native/src/masking.rs` (`logsense._native.mask`),
 which masks a line in well under a microsecond and is called by the native event table too. Each
