@@ -1,8 +1,9 @@
 """The `logsense` command line: parses options, calls the library, renders. Nothing else.
 
-Exit codes: 0 report written · 1 unexpected failure · 2 bad usage or config · 3 no usable input
-(missing file, empty input, no events in the window) · 4 a server did not answer · 5 the mail
-server refused the login · 6 the mail server refused a recipient (the digest went to nobody).
+Exit codes: 0 report written (or its reader stopped early) · 1 unexpected failure · 2 bad usage
+or config · 3 no usable input (missing file, empty input, no events in the window) · 4 a server
+did not answer · 5 the mail server refused the login · 6 the mail server refused a recipient (the
+digest went to nobody).
 """
 
 from __future__ import annotations
@@ -84,6 +85,16 @@ def _errors_as_exit_codes() -> Iterator[None]:
             "set LOGSENSE_DEBUG=1 for the traceback)",
             1,
         )
+
+
+@contextmanager
+def _stdout_reader_may_leave() -> Iterator[None]:
+    """End quietly with exit 0 when whoever reads stdout stops early (`| head`), as Unix tools
+    do: the reader took what it wanted."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise typer.Exit(0) from None
 
 
 def _settings(
@@ -384,7 +395,8 @@ def triage(
         )
         renderer = RENDERERS[output_format.value]
         if out is None:
-            renderer(report, sys.stdout)
+            with _stdout_reader_may_leave():
+                renderer(report, sys.stdout)
         else:
             with out.open("w", encoding="utf-8") as handle:
                 renderer(report, handle)
@@ -433,9 +445,11 @@ def patterns(
         if output_format is PatternFormat.json:
             document = {"schema": "logsense.patterns/v1", "source": file_source.name,
                         "malformed": file_source.stats.malformed, "patterns": rows}  # fmt: skip
-            sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+            with _stdout_reader_may_leave():
+                sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
         else:
-            print_patterns(rows, file_source.stats.warnings())
+            with _stdout_reader_may_leave():
+                print_patterns(rows, file_source.stats.warnings())
 
 
 @app.command()
@@ -553,9 +567,10 @@ def postmortem(
             read_from, spec, settings, anchor=anchor, progress=not quiet and anchor is None,
             reset_state=reset_state, quiet_minutes=recovery_minutes, query=query,
         )  # fmt: skip
-        for chart in write_postmortem(draft, output_format.value, out, sys.stdout):
-            if not quiet:
-                typer.echo(f"logsense: chart written to {chart}", err=True)
+        with _stdout_reader_may_leave():
+            for chart in write_postmortem(draft, output_format.value, out, sys.stdout):
+                if not quiet:
+                    typer.echo(f"logsense: chart written to {chart}", err=True)
 
 
 # --- digest: triage compared with the last digest, as an email ---

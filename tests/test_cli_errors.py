@@ -1,8 +1,11 @@
 """Bad input gives one clear line on stderr and a documented exit code, never a traceback."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.conftest import Cli
 
@@ -98,3 +101,32 @@ def test_stdin_with_absolute_until(cli: Cli) -> None:
     )
     assert code == 0, err
     assert out.startswith("# 1 ") and "db down" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("triage", "--format", "json"),
+        ("triage", "--format", "md"),
+        ("triage", "--format", "table"),
+        ("patterns",),
+        ("patterns", "--format", "json"),
+    ],
+)
+def test_a_reader_that_stops_early_ends_the_run_quietly(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """`logsense triage | head`: no error line and exit 0 once the reader has closed stdout."""
+    source = tmp_path / "app.jsonl"
+    source.write_bytes(GOOD.replace(b'"error"', b'"info"') + b"\n")
+    verb, *options = command
+    state = ["--state-dir", str(tmp_path / "state"), "--no-llm"] if verb == "triage" else []
+    run = subprocess.Popen(
+        [sys.executable, "-m", "logsense", verb, "-s", str(source), *options, *state],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert run.stdout is not None
+    run.stdout.close()  # the reader leaves before anything is written: every write fails
+    _, err = run.communicate(timeout=120)
+    assert (run.returncode, err.decode()) == (0, "")

@@ -22,6 +22,14 @@ _SEVERITY_STYLE = {
 _BARS = "▁▂▃▄▅▆▇█"
 
 
+class _Console(Console):
+    """A rich Console that leaves a closed output pipe to the caller (the CLI ends quietly with
+    exit 0, whatever the format); rich's own answer would be exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def sparkline(counts: list[int], width: int = 20) -> str:
     """A unicode sparkline of `counts`, squeezed to at most `width` cells."""
     if not counts:
@@ -43,7 +51,7 @@ def _share(issue: Issue) -> str:
 
 def render(report: Report, out: TextIO) -> None:
     """Print the headline, the window line, the issue table and the warnings."""
-    console = Console(file=out, highlight=False, soft_wrap=False)
+    console = _Console(file=out, highlight=False, soft_wrap=False)
     totals = report.totals
     console.print(Text(report.headline, style="bold"))
     console.print(
@@ -63,7 +71,7 @@ def render(report: Report, out: TextIO) -> None:
 
 def print_patterns(rows: list[dict[str, Any]], warnings: list[str]) -> None:
     """Print the patterns view: one row per pattern, most frequent first."""
-    console = Console(highlight=False)
+    console = _Console(highlight=False)
     table = Table(pad_edge=False)
     for name in ("id", "count", "level", "service", "first", "last"):
         table.add_column(name, justify="right" if name == "count" else "left", no_wrap=True)
