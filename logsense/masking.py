@@ -9,11 +9,13 @@ host names (with ports), MACs, emails, times and dates, versions, ids that mix l
 generated ids behind a word prefix whose letters read as random rather than English
 (`sess_bigenvnakjmcwjnm`, `cus_NffrFeUfNVHib`; by a letter-pair model of English words, see
 `logsense/native/letter_pairs.py`), file paths, non-HTTP URLs, booleans and null. Kept: words,
-exception class names, keys of `key=value`, the endpoint of an HTTP request
-(`GET /api/v1/orders/<*>/items`, `http://<*>/metrics`) and HTTP error statuses where the context
-says they are one (`HTTP 503`, `status=502`, `GET /x 500`, `503 Service Unavailable`), since a 500
-and a 200 are different problems. Success statuses are values. A client error (4xx) is kept too,
-except in a routine (info-level) message, where it is one outcome of a request like any other.
+exception class names, keys of `key=value`, the endpoint of an HTTP request (`GET
+/api/v1/orders/<*>/items`, `http://<*>/metrics`) and HTTP error statuses where the context says they
+are one (`HTTP 503`, `status=502`, `GET /x 500`, `503 Service Unavailable`), since a 500 and a 200
+are different problems; a bare number must also be a code HTTP servers send (`returned 556 hits` is
+a count). A path segment is masked in its parts, as an identifier is (`c-<*>`). Success statuses are
+values. A client error (4xx) is kept too, except in a routine (info-level) message, where it is one
+outcome of a request like any other.
 
 The rules are implemented in Rust, in `logsense/native/src/masking.rs` (`logsense._native.mask`),
 which masks a line in well under a microsecond and is called by the native event table too. Each

@@ -25,6 +25,10 @@ from logsense.masking import kept_statuses, mask
         ("charge ch_NffrFeUfNVHib for cus_4QFOF3xQ6I1GXz", "charge <*> for <*>"),
         ("Updated address addr_ipgih8io", "Updated address <*>"),
         ("GET /api/v1/sessions/sess_heurqgdyeivcdo3f 200", "GET /api/v1/sessions/<*> <*>"),
+        # A path segment varies in its parts, as an identifier does.
+        ("POST /api/v1/checkout/c-1efbebccad/confirm", "POST /api/v1/checkout/c-<*>/confirm"),
+        # Only numbers that are HTTP statuses can be kept as one: this one is a count.
+        ("Search page=2 returned 556 hits in 35ms", "Search page=<*> returned <*> hits in <*>"),
     ],
 )
 def test_masks_variables(message: str, expected: str) -> None:
@@ -76,6 +80,8 @@ def test_masks_whole_variables_and_keeps_their_context(message: str, expected: s
     [
         "call to payment failed: 503 Service Unavailable",
         "upstream returned HTTP 502",
+        "upstream returned 599",
+        "cdn returned 522 (origin unreachable)",
         "POST /api/v1/checkout 500 in <*>",
         "response status=429 from stripe",
         'java.lang.NullPointerException: Cannot invoke "String.length()"',

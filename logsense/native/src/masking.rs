@@ -390,7 +390,10 @@ fn classify(token: &str) -> Classified<'_> {
     let scan = Scan::of(core);
     if scan.digits > 0 {
         if let Some(class) = status_class(core) {
-            if prefix.is_empty() && suffix.bytes().all(|b| b",.;:".contains(&b)) {
+            if prefix.is_empty()
+                && suffix.bytes().all(|b| b",.;:".contains(&b))
+                && is_known_status(core)
+            {
                 let masked = Cow::Owned(format!("{WILDCARD}{suffix}"));
                 return Classified::Status(Status {
                     kept: token,
@@ -580,6 +583,37 @@ fn status_class(text: &str) -> Option<u8> {
     let first = chars.next().filter(|c| ('1'..='5').contains(c))?;
     let rest: [char; 2] = [chars.next()?, chars.next()?];
     (chars.next().is_none() && rest.into_iter().all(is_decimal)).then_some(first as u8)
+}
+
+/// A code that HTTP servers send, so that a bare number in a status context may be one: those
+/// of the IANA registry, and the unregistered ones in wide use (nginx's 444 and 494–499, 509,
+/// Cloudflare's 520–530, AWS load balancers' 460, 463 and 561, proxies' 598 and 599). In
+/// `returned 556 hits` the number is a count. A status key (`status=556`) needs no such check.
+fn is_known_status(code: &str) -> bool {
+    code.parse::<u16>().is_ok_and(|code| {
+        matches!(
+            code,
+            100..=103
+                | 200..=208
+                | 226
+                | 300..=308
+                | 400..=418
+                | 421..=426
+                | 428
+                | 429
+                | 431
+                | 444
+                | 451
+                | 460
+                | 463
+                | 494..=499
+                | 500..=511
+                | 520..=530
+                | 561
+                | 598
+                | 599
+        )
+    })
 }
 
 /// `status=502` → (`status=`, `b'5'`): a status given as the value of a status key.
@@ -945,12 +979,25 @@ fn mask_url_path(path: &str, out: &mut String) {
             out.push('/');
         }
         if !segment.is_empty() {
-            push_part(segment, out);
+            push_segment(segment, out);
         }
     }
     if query {
         out.push('?');
         out.push_str(WILDCARD);
+    }
+}
+
+/// One segment of a URL path: `<*>` if it varies as a whole, else with its varying parts
+/// masked as in an identifier (`c-1efbebccad` → `c-<*>`).
+fn push_segment(segment: &str, out: &mut String) {
+    let scan = Scan::of(segment);
+    if is_varying(segment, &scan) {
+        out.push_str(WILDCARD);
+    } else {
+        let mut masked = String::with_capacity(segment.len());
+        mask_identifier(segment, &scan, &mut masked);
+        out.push_str(&collapse_joined_wildcards(masked));
     }
 }
 
