@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logsense.config import FieldMap
-from logsense.digest.classify import Change, Item, classify, issue_title, severity_at_least
+from logsense.digest.classify import (
+    Change,
+    Item,
+    classify,
+    first_seen_ever,
+    issue_title,
+    severity_at_least,
+)
 from logsense.digest.state import DigestStore, SentDigest, SentIssue
 from logsense.model import Report, Severity
 
@@ -65,8 +72,6 @@ class Digest:
         listed = {item.id for item in self.items if item.issue is not None}
         issues = {}
         for issue in self.report.issues:
-            before = self.previous.issues.get(issue.id) if self.previous else None
-            first = min(issue.first_seen, before.first_seen) if before else issue.first_seen
             issues[issue.id] = SentIssue(
                 id=issue.id,
                 title=issue_title(issue),
@@ -76,7 +81,7 @@ class Digest:
                 events=issue.events,
                 status=issue.status,
                 reported=issue.id in listed and severity_at_least(issue.severity, self.options.bar),
-                first_seen=first,
+                first_seen=first_seen_ever(issue, self.previous),
             )
         window = self.report.window
         return SentDigest(

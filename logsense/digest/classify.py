@@ -31,6 +31,7 @@ __all__ = [
     "Change",
     "Item",
     "classify",
+    "first_seen_ever",
     "is_worse",
     "issue_title",
     "severity_at_least",
@@ -71,6 +72,13 @@ def is_worse(severity: Severity, share: float | None, before: SentIssue) -> bool
         return True
     now, then = share or 0.0, before.share or 0.0
     return now >= then * WORSE_SHARE_FACTOR and now - then >= WORSE_SHARE_POINTS
+
+
+def first_seen_ever(issue: Issue, previous: SentDigest | None) -> float:
+    """When `issue` was first seen: in this window, or before by the digests of this name (the
+    last one kept the earliest of them all)."""
+    seen_then = previous.issues.get(issue.id) if previous else None
+    return min(issue.first_seen, seen_then.first_seen) if seen_then else issue.first_seen
 
 
 def issue_title(issue: Issue) -> str:
@@ -117,7 +125,6 @@ def _item(
     previous: SentDigest | None,
 ) -> Item:
     seen_then = previous.issues.get(issue.id) if previous else None
-    first = min(issue.first_seen, seen_then.first_seen) if seen_then else issue.first_seen
     return Item(
         change=change,
         id=issue.id,
@@ -126,7 +133,7 @@ def _item(
         severity=issue.severity,
         share=issue.share_of_requests,
         events=issue.events,
-        first_seen=first,
+        first_seen=first_seen_ever(issue, previous),
         note=_note(change, issue, before or seen_then, bar, previous is not None),
         issue=issue,
         before=before,
