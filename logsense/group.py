@@ -109,7 +109,7 @@ def group(
     groups = []
     for member_ids in _members(labels):
         group_patterns = [patterns[i] for i in member_ids]
-        root, why = find_root(group_patterns)
+        root, why = find_root(group_patterns, [sets[i] for i in member_ids])
         groups.append(Group(group_patterns, root, why))
     return groups
 
@@ -256,16 +256,22 @@ def _comes_first(parent: RequestSet, child: RequestSet) -> bool:
     return first > shared - first
 
 
-def find_root(patterns: list[Pattern]) -> tuple[Pattern, str]:
+def find_root(
+    patterns: list[Pattern], requests: list[RequestSet] | None = None
+) -> tuple[Pattern, str]:
     """The pattern that comes first inside the affected requests, and a sentence saying why.
 
     Only warn-and-above patterns can be the root when the group has any. Only requests where two
     or more of them appear take part; without such requests the earliest pattern in time wins.
+    `requests` are the patterns' request sets, coded together, when the caller has them.
     """
     if len(patterns) == 1:
         return patterns[0], "the only pattern of this issue"
-    eligible = [p for p in patterns if level_rank(p.level) >= 2] or patterns
-    sets = code_requests([p.requests for p in eligible])
+    sets = requests or code_requests([p.requests for p in patterns])
+    warn_or_worse = [i for i, p in enumerate(patterns) if level_rank(p.level) >= 2]
+    chosen = warn_or_worse or list(range(len(patterns)))
+    eligible = [patterns[i] for i in chosen]
+    sets = [sets[i] for i in chosen]
     contested, first = first_in_shared(sets)
     if not len(contested):
         root = min(eligible, key=lambda p: (p.first_seen, -p.count))
