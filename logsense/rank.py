@@ -2,7 +2,8 @@
 
 Order: issues that break requests (warn-or-worse events inside requests) come before everything
 else, so a loud error that touches no request never outranks one that breaks checkouts; then
-severity, share of requests, events.
+severity; then failures before warnings of the same severity (requests that failed before requests
+that were slow or retried); then share of requests, events.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = ["SEVERITIES", "event_span", "impact_of", "rank", "severity_of"]
 
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
+_ERROR = level_rank("error")
 
 
 def issue_id(group: Group) -> str:
@@ -159,10 +161,11 @@ def _status(
     return "new"
 
 
-def _order(issue: Issue) -> tuple[bool, int, float, int, str]:
+def _order(issue: Issue) -> tuple[bool, int, int, float, int, str]:
     return (
         not issue.breaks_requests,
         -_SEVERITY_RANK[issue.severity],
+        -min(max(level_rank(p.level) for p in issue.patterns), _ERROR),
         -(issue.share_of_requests or 0.0),
         -issue.events,
         issue.id,

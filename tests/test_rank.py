@@ -1,0 +1,55 @@
+"""Ranking: what breaks requests first, then severity, then failures before warnings, then share."""
+
+from logsense.config import SeverityConfig
+from logsense.group import Group
+from logsense.model import Issue, Pattern, Totals, Window
+from logsense.rank import rank
+
+WINDOW = Window(0.0, 3600.0)
+TOTALS = Totals(events=10_000, requests=1000, first_seen=0.0, last_seen=3599.0)
+
+
+def group(pid: str, level: str, requests: int, offset: int = 0, count: int = 0) -> Group:
+    """A one-pattern group whose events hit `requests` requests (ids from `offset`)."""
+    pattern = Pattern(id=pid, service="svc", level=level, template=f"{pid} <*>")
+    pattern.requests = {f"r{offset + n}": (float(n), n) for n in range(requests)}
+    pattern.count = count or requests
+    pattern.first_seen, pattern.last_seen = 10.0, 3000.0
+    pattern.per_minute = {0: pattern.count}
+    return Group([pattern], pattern, "the only pattern of this issue")
+
+
+def ranked(*groups: Group) -> list[Issue]:
+    return rank(list(groups), TOTALS, WINDOW, None, False, SeverityConfig())
+
+
+def test_failures_come_before_warnings_of_the_same_severity() -> None:
+    # Both medium (0.5%-5% of requests): the slow-request warning touches more requests.
+    slow = group("slow", "warn", requests=23)
+    failing = group("failing", "error", requests=10, offset=100)
+    issues = ranked(slow, failing)
+    assert [i.severity for i in issues] == ["medium", "medium"]
+    assert [i.root.id for i in issues] == ["failing", "slow"]
+
+
+def test_a_higher_severity_warning_still_comes_first() -> None:
+    widespread = group("widespread", "warn", requests=300)
+    failing = group("failing", "error", requests=10, offset=1000)
+    issues = ranked(failing, widespread)
+    assert [(i.root.id, i.severity) for i in issues] == [
+        ("widespread", "high"),
+        ("failing", "medium"),
+    ]
+
+
+def test_the_larger_share_leads_among_equals() -> None:
+    issues = ranked(group("small", "error", requests=10), group("large", "error", 40, 100))
+    assert [i.root.id for i in issues] == ["large", "small"]
+
+
+def test_a_loud_error_without_requests_ranks_below_what_breaks_requests() -> None:
+    loud = group("loud", "error", requests=0, count=9000)
+    minor = group("minor", "warn", requests=1, offset=500)
+    issues = ranked(loud, minor)
+    assert [i.root.id for i in issues] == ["minor", "loud"]
+    assert issues[1].share_of_requests == 0.0
