@@ -69,11 +69,17 @@ _EXCEPTION = re.compile(r"\b((?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error))
 
 @dataclass
 class Group:
-    """Patterns that are one problem, with the chosen root cause and why it was chosen."""
+    """Patterns that are one problem, with the chosen root cause and why it was chosen.
+
+    `requests` are the requests the problem affected: every request of a pattern that has no
+    cause in the group, and of a symptom only those where its cause is seen too (its other
+    requests, up to 1 - `min_containment` of them, failed for other reasons).
+    """
 
     patterns: list[Pattern]
     root: Pattern
     why: str
+    requests: set[str]
 
 
 def candidates(patterns: list[Pattern], novelty_known: bool) -> list[Pattern]:
@@ -103,15 +109,38 @@ def group(
     sets = code_requests([p.requests for p in patterns])
     node_requests = [sets[node[0]].union(*(sets[i] for i in node[1:])) for node in nodes]
     links = _caused_by(node_requests, config, total_requests)
+    affected = _affected_requests([[patterns[i] for i in node] for node in nodes], dict(links))
     labels = np.empty(len(patterns), dtype=np.int64)
-    for label, members in zip(_connected(len(nodes), links).tolist(), nodes, strict=True):
+    node_of = np.empty(len(patterns), dtype=np.int64)
+    for label, (node, members) in zip(
+        _connected(len(nodes), links).tolist(), enumerate(nodes), strict=True
+    ):
         labels[members] = label
+        node_of[members] = node
     groups = []
     for member_ids in _members(labels):
         group_patterns = [patterns[i] for i in member_ids]
         root, why = find_root(group_patterns, [sets[i] for i in member_ids])
-        groups.append(Group(group_patterns, root, why))
+        requests = set().union(*(affected[node] for node in set(node_of[member_ids].tolist())))
+        groups.append(Group(group_patterns, root, why, requests))
     return groups
+
+
+def _affected_requests(nodes: list[list[Pattern]], causes: dict[int, int]) -> list[set[str]]:
+    """Per node, the requests its problem affected: all of its requests when it has no cause,
+    else those where its cause (and so on up the chain) is seen too."""
+    own = [set().union(*(p.requests for p in node)) for node in nodes]
+    found: dict[int, set[str]] = {}
+
+    def affected(node: int) -> set[str]:
+        if node not in found:
+            found[node] = own[node]  # where a chain would close on itself, it stops here
+            cause = causes.get(node)
+            if cause is not None:
+                found[node] = own[node] & affected(cause)
+        return found[node]
+
+    return [affected(node) for node in range(len(nodes))]
 
 
 def _members(labels: Labels) -> list[list[int]]:

@@ -173,6 +173,9 @@ class Issue:
     timeline: list[tuple[int, int]] = field(default_factory=list)
     summary: Summary | None = None
     rank: int = 0
+    # Ids of the requests the problem affected (`group.Group.requests`): `requests_affected`
+    # counts them.
+    requests: set[str] = field(default_factory=set)
 
     @property
     def services(self) -> list[str]:

@@ -30,16 +30,14 @@ def issue_id(group: Group) -> str:
 def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
     """The Issue for `group`: events, requests and users affected, share, first/last seen."""
     patterns = group.patterns
-    requests: set[str] = set()
     users: set[str] = set()
     for pattern in patterns:
-        requests.update(pattern.requests)
         users |= pattern.users
     events = sum(p.count for p in patterns)
     if totals.requests:
         basis = "requests"
-        affected: int | None = len(requests)
-        share = len(requests) / totals.requests
+        affected: int | None = len(group.requests)
+        share = len(group.requests) / totals.requests
     else:
         basis, affected = "events", None
         share = events / totals.events if totals.events else 0.0
@@ -55,6 +53,7 @@ def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
         first_seen=min(p.first_seen for p in patterns),
         last_seen=max(p.last_seen for p in patterns),
         impact_basis=basis,  # type: ignore[arg-type]
+        requests=group.requests,
     )
     issue.timeline = _timeline(group, event_span(totals, window))
     return issue

@@ -115,10 +115,7 @@ def _reach(issues: list[Issue], totals: Totals) -> str:
     if issues[0].impact_basis == "events":
         share = sum(i.share_of_requests or 0.0 for i in issues)
         return f" in {share:.0%} of events (no request ids)"
-    requests: set[str] = set()
-    for issue in issues:
-        for pattern in issue.patterns:
-            requests.update(pattern.requests)
+    requests = set().union(*(issue.requests for issue in issues))
     if not requests or not totals.requests:
         return " affecting no request"
     return f" affecting {_percent(len(requests) / totals.requests)} of requests"

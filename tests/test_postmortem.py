@@ -349,7 +349,7 @@ def report_for(made: Pattern, minutes: int = 20, baseline_minutes: int = 10) -> 
 def test_recovery_waits_for_enough_quiet_minutes() -> None:
     # above from minute 2; a one-minute lull at 7 is not recovery; quiet from 10 on
     made = pattern({2: 5, 3: 9, 4: 20, 5: 8, 6: 4, 8: 3, 9: 1}, requests=50)
-    course = course_of([made], report_for(made), quiet_minutes=3)
+    course = course_of([issue_of(made, 1)], report_for(made), quiet_minutes=3)
     assert course.threshold == 0 and course.start == made.first_seen
     assert course.peak is not None and course.peak.at == M0 + 4 * 60
     assert course.peak.share == pytest.approx(20 / 50)
@@ -360,7 +360,7 @@ def test_recovery_waits_for_enough_quiet_minutes() -> None:
 def test_a_baseline_rate_raises_the_bar() -> None:
     # 20 events in a 10-minute baseline: 2/min is normal, so 2 events a minute is recovered
     made = pattern({0: 2, 1: 2, 2: 9, 3: 12, 4: 2, 5: 1, 6: 2, 7: 2}, baseline=20)
-    course = course_of([made], report_for(made), quiet_minutes=3)
+    course = course_of([issue_of(made, 1)], report_for(made), quiet_minutes=3)
     assert course.baseline_rate == pytest.approx(2.0) and course.threshold == 2
     assert course.start == M0 + 2 * 60  # the first minute above 2, not the first event
     assert course.recovery == M0 + 4 * 60
@@ -369,7 +369,7 @@ def test_a_baseline_rate_raises_the_bar() -> None:
 
 def test_no_recovery_when_the_window_ends_first() -> None:
     made = pattern({15: 4, 16: 6, 17: 3})
-    course = course_of([made], report_for(made), quiet_minutes=3)
+    course = course_of([issue_of(made, 1)], report_for(made), quiet_minutes=3)
     assert course.peak is not None and course.recovery is None and not course.recovered
     assert course.duration == pytest.approx(course.data_end - made.first_seen)
 
@@ -428,5 +428,5 @@ def issue_of(made: Pattern, rank: int) -> Issue:
         id=f"i{rank}", patterns=[made], root=made, root_why="first", events=made.count,
         requests_affected=len(made.requests), share_of_requests=len(made.requests) / 1000,
         users_affected=None, first_seen=made.first_seen, last_seen=made.last_seen,
-        severity="high", status="new", rank=rank,
+        severity="high", status="new", rank=rank, requests=set(made.requests),
     )  # fmt: skip

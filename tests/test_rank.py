@@ -16,7 +16,7 @@ def group(pid: str, level: str, requests: int, offset: int = 0, count: int = 0) 
     pattern.count = count or requests
     pattern.first_seen, pattern.last_seen = 10.0, 3000.0
     pattern.per_minute = {0: pattern.count}
-    return Group([pattern], pattern, "the only pattern of this issue")
+    return Group([pattern], pattern, "the only pattern of this issue", set(pattern.requests))
 
 
 def ranked(*groups: Group) -> list[Issue]:

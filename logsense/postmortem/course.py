@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from logsense.config import QUIET_MINUTES
-from logsense.model import Pattern, Report
+from logsense.model import Issue, Pattern, Report
 from logsense.rank import event_span
 
 __all__ = ["QUIET_MINUTES", "Course", "Minute", "course_of"]
@@ -78,20 +78,18 @@ class Course:
         return sum(1 for m in self.minutes if m.events > self.threshold)
 
 
-def course_of(
-    patterns: Iterable[Pattern], report: Report, quiet_minutes: int = QUIET_MINUTES
-) -> Course:
-    """The course of the events of `patterns` (one issue's, or an incident's) in `report`."""
-    chosen = list(patterns)
+def course_of(issues: list[Issue], report: Report, quiet_minutes: int = QUIET_MINUTES) -> Course:
+    """The course of one issue, or of several together (an incident), in `report`."""
+    chosen = [p for issue in issues for p in issue.patterns]
     by_requests = report.totals.requests is not None
-    minutes = _minutes(chosen, report, by_requests)
+    minutes = _minutes(chosen, _affected(issues), report, by_requests)
     baseline = report.baseline
     baseline_events = sum(p.baseline_count for p in chosen)
     rate = baseline_events / baseline.minutes if baseline is not None else 0.0
     threshold = math.ceil(rate - 1e-9)
     first_seen = min((p.first_seen for p in chosen if p.count), default=None)
     start = _start(minutes, threshold, first_seen)
-    touches_requests = by_requests and any(p.requests for p in chosen)
+    touches_requests = by_requests and any(issue.requests for issue in issues)
     peak = _peak(minutes, touches_requests) if start is not None else None
     recovery = _recovery(minutes, peak, threshold, quiet_minutes) if peak is not None else None
     data_end = min(report.window.end, report.totals.last_seen or report.window.end)
@@ -104,13 +102,20 @@ def _span(report: Report) -> range:
     return range(int(span.start // 60), int((span.end - 0.001) // 60) + 1)
 
 
-def _minutes(patterns: list[Pattern], report: Report, by_requests: bool) -> list[Minute]:
+def _affected(issues: Iterable[Issue]) -> set[str]:
+    """The requests the issues affected, together."""
+    return set().union(*(issue.requests for issue in issues))
+
+
+def _minutes(
+    patterns: list[Pattern], requests: set[str], report: Report, by_requests: bool
+) -> list[Minute]:
     events: dict[int, int] = {}
     for pattern in patterns:
         for minute, n in pattern.per_minute.items():
             events[minute] = events.get(minute, 0) + n
     if by_requests:
-        affected = _first_minutes(patterns)
+        affected = _first_minutes(patterns, requests)
         totals = report.totals.requests_per_minute
     else:
         affected, totals = events, _all_events(report)
@@ -120,11 +125,12 @@ def _minutes(patterns: list[Pattern], report: Report, by_requests: bool) -> list
     ]
 
 
-def _first_minutes(patterns: list[Pattern]) -> dict[int, int]:
-    """Requests per minute of their first event among `patterns`."""
+def _first_minutes(patterns: list[Pattern], requests: set[str]) -> dict[int, int]:
+    """The `requests` per minute of their first event among `patterns`."""
     first: dict[str, float] = {}
     for pattern in patterns:
-        for request, (ts, _) in pattern.requests.items():
+        for request in pattern.requests.keys() & requests:
+            ts = pattern.requests[request][0]
             if ts < first.get(request, math.inf):
                 first[request] = ts
     counts: dict[int, int] = {}

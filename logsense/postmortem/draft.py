@@ -140,10 +140,9 @@ def _contributing(report: Report, primary: Issue, course: Course) -> list[Issue]
 
 def _impact(issues: list[Issue], report: Report, quiet_minutes: int) -> Impact:
     patterns: list[Pattern] = [p for issue in issues for p in issue.patterns]
-    requests: set[str] = set()
+    requests = set().union(*(issue.requests for issue in issues))
     users: set[str] = set()
     for pattern in patterns:
-        requests.update(pattern.requests)
         users |= pattern.users
     totals = report.totals
     events = sum(p.count for p in patterns)
@@ -163,7 +162,7 @@ def _impact(issues: list[Issue], report: Report, quiet_minutes: int) -> Impact:
         events=events,
         services=services,
         issue_ids=[issue.id for issue in issues],
-        course=course_of(patterns, report, quiet_minutes),
+        course=course_of(issues, report, quiet_minutes),
     )
 
 
@@ -244,11 +243,11 @@ def draft(
             report, _title(None), "No issue in this window.", None, [], {}, None, changes,
             None, [], appendix, list(report.warnings),
         )  # fmt: skip
-    course = course_of(primary.patterns, report, quiet_minutes)
+    course = course_of([primary], report, quiet_minutes)
     contributing = _contributing(report, primary, course)
     issues = [primary, *contributing]
     courses = {primary.id: course}
-    courses |= {i.id: course_of(i.patterns, report, quiet_minutes) for i in contributing}
+    courses |= {i.id: course_of([i], report, quiet_minutes) for i in contributing}
     timeline = changes + [
         entry for i in issues for entry in issue_entries(i, courses[i.id], quiet_minutes)
     ]
