@@ -6,6 +6,7 @@ epoch (floats) inside the pipeline; renderers turn them into ISO 8601.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -27,6 +28,7 @@ __all__ = [
     "Window",
     "level_class",
     "level_rank",
+    "requests_of",
 ]
 
 LEVELS = ("debug", "info", "warn", "error", "fatal")
@@ -187,6 +189,11 @@ class Issue:
     def breaks_requests(self) -> bool:
         """True when warn-or-worse events of this issue touched at least one request."""
         return any(p.requests and level_rank(p.level) >= 2 for p in self.patterns)
+
+
+def requests_of(issues: Iterable[Issue]) -> set[str]:
+    """The requests that any of `issues` affected."""
+    return set().union(*(issue.requests for issue in issues))
 
 
 @dataclass(slots=True)

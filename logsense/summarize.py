@@ -33,7 +33,7 @@ from logsense.llm import (
     disabled_reason,
     parse_answer,
 )
-from logsense.model import Issue, Overview, Pattern, Report, Summary, Totals
+from logsense.model import Issue, Overview, Pattern, Report, Summary, Totals, requests_of
 from logsense.rank import SEVERITIES
 from logsense.summary_cache import SummaryCache, cache_key
 
@@ -115,7 +115,7 @@ def _reach(issues: list[Issue], totals: Totals) -> str:
     if issues[0].impact_basis == "events":
         share = sum(i.share_of_requests or 0.0 for i in issues)
         return f" in {share:.0%} of events (no request ids)"
-    requests = set().union(*(issue.requests for issue in issues))
+    requests = requests_of(issues)
     if not requests or not totals.requests:
         return " affecting no request"
     return f" affecting {_percent(len(requests) / totals.requests)} of requests"

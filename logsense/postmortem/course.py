@@ -20,11 +20,10 @@ The definitions every postmortem number follows:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from logsense.config import QUIET_MINUTES
-from logsense.model import Issue, Pattern, Report
+from logsense.model import Issue, Pattern, Report, requests_of
 from logsense.rank import event_span
 
 __all__ = ["QUIET_MINUTES", "Course", "Minute", "course_of"]
@@ -82,7 +81,7 @@ def course_of(issues: list[Issue], report: Report, quiet_minutes: int = QUIET_MI
     """The course of one issue, or of several together (an incident), in `report`."""
     chosen = [p for issue in issues for p in issue.patterns]
     by_requests = report.totals.requests is not None
-    minutes = _minutes(chosen, _affected(issues), report, by_requests)
+    minutes = _minutes(chosen, requests_of(issues), report, by_requests)
     baseline = report.baseline
     baseline_events = sum(p.baseline_count for p in chosen)
     rate = baseline_events / baseline.minutes if baseline is not None else 0.0
@@ -100,11 +99,6 @@ def _span(report: Report) -> range:
     """Minute numbers from the first to the last event of the window, as issue timelines."""
     span = event_span(report.totals, report.window)
     return range(int(span.start // 60), int((span.end - 0.001) // 60) + 1)
-
-
-def _affected(issues: Iterable[Issue]) -> set[str]:
-    """The requests the issues affected, together."""
-    return set().union(*(issue.requests for issue in issues))
 
 
 def _minutes(

@@ -20,7 +20,7 @@ from logsense.config import Settings
 from logsense.embed import Embedder
 from logsense.errors import UsageError
 from logsense.llm import Completer
-from logsense.model import Issue, Pattern, Report, Window
+from logsense.model import Issue, Pattern, Report, Window, requests_of
 from logsense.pipeline import triage
 from logsense.postmortem.course import QUIET_MINUTES, Course, course_of
 from logsense.postmortem.evidence import Hypothesis, action_items, hypothesis
@@ -140,7 +140,7 @@ def _contributing(report: Report, primary: Issue, course: Course) -> list[Issue]
 
 def _impact(issues: list[Issue], report: Report, quiet_minutes: int) -> Impact:
     patterns: list[Pattern] = [p for issue in issues for p in issue.patterns]
-    requests = set().union(*(issue.requests for issue in issues))
+    requests = requests_of(issues)
     users: set[str] = set()
     for pattern in patterns:
         users |= pattern.users
