@@ -92,6 +92,7 @@ def test_masks_whole_variables_and_keeps_their_context(message: str, expected: s
         "pool max_connections reached: state=POOL_EXHAUSTED via HiHealthDataInsertStore",
         "error_code=DEADLINE_EXCEEDED in ResolvePendingTransactions",
         "order moved to state_completed (was state_unavailable)",
+        "session store client_sqlalchemy behind proxy_grpcgateway",
     ],
 )
 def test_keeps_meaningful_tokens(message: str) -> None:
