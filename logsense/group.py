@@ -296,11 +296,11 @@ def find_root(
     """
     if len(patterns) == 1:
         return patterns[0], "the only pattern of this issue"
-    sets = requests or code_requests([p.requests for p in patterns])
+    coded = requests or code_requests([p.requests for p in patterns])
     warn_or_worse = [i for i, p in enumerate(patterns) if level_rank(p.level) >= 2]
     chosen = warn_or_worse or list(range(len(patterns)))
     eligible = [patterns[i] for i in chosen]
-    sets = [sets[i] for i in chosen]
+    sets = [coded[i] for i in chosen]
     contested, first = first_in_shared(sets)
     if not len(contested):
         root = min(eligible, key=lambda p: (p.first_seen, -p.count))
