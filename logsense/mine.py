@@ -21,7 +21,7 @@ from typing import Protocol
 from logsense._native import Aggregate, EventTable, ShapeStats
 from logsense.config import FieldMap
 from logsense.masking import kept_statuses
-from logsense.model import Event, Pattern, Sample, Totals, Window, level_rank
+from logsense.model import Event, Pattern, Requests, Sample, Totals, Window, level_rank
 from logsense.sampling import BottomK
 from logsense.sources.records import event_table, push_event
 from logsense.templates import TemplateTree
@@ -33,7 +33,6 @@ TreeKey = tuple[str, ...]
 # (tree, Drain cluster id in it, stack fingerprint): where a shape's stats go.
 PatternKey = tuple[TreeKey, int, str | None]
 _Entry = tuple[Pattern, BottomK[Sample]]
-Requests = dict[str, tuple[float, int]]
 
 
 def pattern_id(service: str, level_cls: str, template: str, stack: str | None) -> str:
@@ -119,7 +118,7 @@ class _Stats(Protocol):
     last_seen: float
     level: str
     per_minute: dict[int, int]
-    requests: dict[str, tuple[float, int]]
+    requests: Requests
     users: set[str]
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "Overview",
     "Pattern",
     "Report",
+    "Requests",
     "Sample",
     "Severity",
     "Status",
@@ -35,6 +36,8 @@ LEVELS = ("debug", "info", "warn", "error", "fatal")
 _LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
 Severity = Literal["critical", "high", "medium", "low"]
+# Request id → (time, input position) of its first event (of a pattern, or of several).
+Requests = dict[str, tuple[float, int]]
 Status = Literal["new", "ongoing", "regressed", "resolved"]
 
 
@@ -127,7 +130,7 @@ class Pattern:
     first_seen: float = float("inf")
     last_seen: float = float("-inf")
     per_minute: dict[int, int] = field(default_factory=dict)
-    requests: dict[str, tuple[float, int]] = field(default_factory=dict)
+    requests: Requests = field(default_factory=dict)
     users: set[str] = field(default_factory=set)
     samples: list[Sample] = field(default_factory=list)
     baseline_count: int = 0

@@ -14,12 +14,12 @@ from itertools import chain, count
 import numpy as np
 import numpy.typing as npt
 
+from logsense.model import Requests
+
 __all__ = ["RequestSet", "code_requests", "earlier_in_shared", "first_in_shared", "shared_counts"]
 
 Ints = npt.NDArray[np.int64]
 Matrix = npt.NDArray[np.float64]
-# Request id → (time, input position) of the first event.
-Requests = dict[str, tuple[float, int]]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import numpy as np
 
 from logsense.config import GroupingConfig
 from logsense.group import group
-from logsense.model import Pattern
+from logsense.model import Pattern, Requests
 
 
 class NoEmbeddings:
@@ -17,7 +17,7 @@ class NoEmbeddings:
         raise AssertionError(f"nothing to embed, asked for {texts}")
 
 
-def pattern(pid: str, service: str, requests: dict[str, tuple[float, int]]) -> Pattern:
+def pattern(pid: str, service: str, requests: Requests) -> Pattern:
     made = Pattern(id=pid, service=service, level="error", template=f"{pid} failed <*>")
     made.requests = requests
     made.count = len(requests)

@@ -5,8 +5,8 @@ import random
 import numpy as np
 import pytest
 
+from logsense.model import Requests
 from logsense.request_sets import (
-    Requests,
     code_requests,
     earlier_in_shared,
     first_in_shared,
