@@ -893,18 +893,14 @@ fn is_varying(part: &str, scan: &Scan) -> bool {
 /// Digits in the way generated ids have them (`u1234`, `x2k1p`, `blk_1`), not `eth0`, `L2`; or
 /// a generated tail behind a prefix (`sess_bigenvnakjmcwjnm`).
 fn looks_like_id(text: &str, scan: &Scan) -> bool {
-    if scan.digits == 0 {
-        return scan.underscore && is_generated_tail(text);
-    }
-    if scan.digits >= 2
-        || text.starts_with(is_digit)
-        || text
-            .trim_end_matches(|c: char| c.is_ascii_digit())
-            .ends_with('_')
-    {
-        return true;
-    }
-    (text.chars().count() >= 5 && is_hex_word(text)) || (scan.underscore && is_generated_tail(text))
+    let digits_say_id = scan.digits > 0
+        && (scan.digits >= 2
+            || text.starts_with(is_digit)
+            || text
+                .trim_end_matches(|c: char| c.is_ascii_digit())
+                .ends_with('_')
+            || (text.chars().count() >= 5 && is_hex_word(text)));
+    digits_say_id || (scan.underscore && is_generated_tail(text))
 }
 
 /// How long the tail of a prefixed id must be before its letters are judged.
