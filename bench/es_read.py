@@ -44,13 +44,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's logsense; esn
 from esnode import start_node  # noqa: E402
 
 from logsense.config import FieldMap  # noqa: E402
-from logsense.load import load_file  # noqa: E402
 from logsense.model import Window  # noqa: E402
 from logsense.sources.elasticsearch import (  # noqa: E402
     ElasticsearchSource,
     EsConnection,
     ReadOptions,
 )
+from logsense.sources.load import load_file  # noqa: E402
 from logsense.sources.records import RecordReader, SourceStats  # noqa: E402
 
 INDEX = "bench-logs"

@@ -29,7 +29,7 @@ from logsense.model import iso
 from logsense.pipeline import triage
 from logsense.render.json import report_to_dict
 from logsense.sources.files import FileSource
-from logsense.window import WindowSpec
+from logsense.sources.window import WindowSpec
 
 # Nezha's own results on this day (its paper's artefact, all fault types together).
 NEZHA_AS1, NEZHA_AS3 = 0.893, 1.00

@@ -42,7 +42,7 @@ from logsense.llm import ChatClient, Endpoint, LlmError, Reply  # noqa: E402
 from logsense.model import Report  # noqa: E402
 from logsense.pipeline import triage  # noqa: E402
 from logsense.sources.files import FileSource  # noqa: E402
-from logsense.window import WindowSpec  # noqa: E402
+from logsense.sources.window import WindowSpec  # noqa: E402
 from tests.llm_server import FakeLLM, from_facts  # noqa: E402
 
 RETRY_MARK = "rejected by the fact check"

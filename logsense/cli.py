@@ -29,8 +29,8 @@ from logsense.config import QUIET_MINUTES, Settings, SmtpConfig, load_settings
 from logsense.errors import InputError, LogsenseError, UsageError
 from logsense.sources import Source
 from logsense.sources.files import FileSource
+from logsense.sources.window import WindowSpec
 from logsense.state import state_dir
-from logsense.window import WindowSpec
 
 # Each command imports the stages it runs when it runs: a triage never pays for loading the
 # Elasticsearch client, the digest's mail stack or an unused renderer.
@@ -473,7 +473,7 @@ def load(
 ) -> None:
     """Bulk-load a log file into Elasticsearch (with an index template fit for logs)."""
     with _errors_as_exit_codes():
-        from logsense.load import load_file
+        from logsense.sources.load import load_file
 
         settings = _settings(config, field or [], header_regex)
         connection = _es_connection(es_url, es_api_key, es_user, es_ca_cert, es_insecure)

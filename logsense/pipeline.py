@@ -14,9 +14,9 @@ from logsense.model import Report, Window, iso
 from logsense.rank import rank
 from logsense.registry import Registry
 from logsense.sources import Source
+from logsense.sources.window import WindowedEvents, WindowSpec, cut, new_table
 from logsense.state import state_dir
 from logsense.summarize import headline, write_summaries
-from logsense.window import WindowedEvents, WindowSpec, cut, new_table
 
 __all__ = ["triage"]
 

@@ -26,10 +26,10 @@ from esnode import EsNode, start_node
 
 from logsense.config import FieldMap
 from logsense.errors import SourceUnavailable
-from logsense.load import load_file
 from logsense.model import Window
 from logsense.sources.elasticsearch import ElasticsearchSource, EsConnection, ReadOptions
 from logsense.sources.files import FileSource
+from logsense.sources.load import load_file
 from logsense.sources.records import parse_timestamp
 from tests.conftest import FIXTURES, Cli, generator
 

@@ -6,7 +6,7 @@ from logsense.config import FieldMap
 from logsense.errors import UsageError
 from logsense.model import Event
 from logsense.sources.records import push_event
-from logsense.window import (
+from logsense.sources.window import (
     Relative,
     WindowedEvents,
     WindowSpec,

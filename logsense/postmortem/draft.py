@@ -34,9 +34,9 @@ from logsense.postmortem.timeline import (
 )
 from logsense.registry import registry_path
 from logsense.sources import Source
+from logsense.sources.window import WindowSpec
 from logsense.state import state_dir
 from logsense.summarize import short_template
-from logsense.window import WindowSpec
 
 __all__ = [
     "Appendix",

@@ -73,7 +73,7 @@ from logsense.config import FieldMap
 from logsense.errors import InputError, LogsenseError, SourceUnavailable, UsageError
 from logsense.model import Event, Window, iso
 from logsense.sources.records import RecordReader, SourceStats, parse_timestamp, push_event
-from logsense.window import WindowSpec
+from logsense.sources.window import WindowSpec
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
