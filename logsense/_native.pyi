@@ -7,10 +7,10 @@ done once per input line, where Python's cost per object would dominate a large 
 from collections.abc import Mapping, Sequence
 
 def mask(message: str, routine: bool = False) -> str:
-    """`message` with variable parts replaced by `<*>` (see `logsense.masking`)."""
+    """`message` with variable parts replaced by `<*>` (see `logsense.mine.masking`)."""
 
 def fingerprint(text: str) -> str | None:
-    """The stack fingerprint of a whole event's text (see `logsense.stacktrace`)."""
+    """The stack fingerprint of a whole event's text (see `logsense.mine.stacktrace`)."""
 
 # (position, text, origin, timestamp, request id) of one kept sample
 SampleRow = tuple[int, str, str, float, str | None]

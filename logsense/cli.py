@@ -430,7 +430,7 @@ def patterns(
 ) -> None:
     """List the log patterns (templates) of an input with their counts, most frequent first."""
     with _errors_as_exit_codes():
-        from logsense.patterns import mine_patterns, pattern_to_dict
+        from logsense.mine.patterns import mine_patterns, pattern_to_dict
         from logsense.render.terminal import print_patterns
 
         settings = _settings(config, field or [], header_regex, state)

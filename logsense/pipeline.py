@@ -10,9 +10,9 @@ from logsense.errors import InputError
 from logsense.group import candidates, group, prefetch
 from logsense.llm import Completer
 from logsense.mine import mine_aggregate
+from logsense.mine.registry import Registry
 from logsense.model import Report, Window, iso
 from logsense.rank import rank
-from logsense.registry import Registry
 from logsense.sources import Source
 from logsense.sources.window import WindowedEvents, WindowSpec, cut, new_table
 from logsense.state import state_dir

@@ -12,8 +12,8 @@ import hashlib
 
 from logsense.config import SeverityConfig
 from logsense.group import Group
+from logsense.mine.registry import Known
 from logsense.model import Issue, Pattern, Severity, Status, Totals, Window, level_rank
-from logsense.registry import Known
 
 __all__ = ["SEVERITIES", "event_span", "impact_of", "rank", "severity_of"]
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from logsense.masking import kept_statuses, mask
+from logsense.mine.masking import kept_statuses, mask
 
 
 @pytest.mark.parametrize(

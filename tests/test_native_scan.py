@@ -14,7 +14,7 @@ import pytest
 
 from logsense._native import Aggregate, EventTable
 from logsense.config import FieldMap
-from logsense.sampling import BottomK
+from logsense.mine.sampling import BottomK
 from logsense.sources import files
 from logsense.sources.files import FileSource
 from logsense.sources.records import SourceStats, event_table, push_event

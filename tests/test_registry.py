@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from logsense.errors import UsageError
+from logsense.mine.registry import Registry
 from logsense.model import Pattern, Window
 from logsense.rank import pattern_status
-from logsense.registry import Registry
 
 
 def pattern(template: str, pid: str, first: float = 100.0, service: str = "api") -> Pattern:

@@ -1,4 +1,4 @@
-from logsense.stacktrace import fingerprint
+from logsense.mine.stacktrace import fingerprint
 
 JAVA = """java.lang.NullPointerException: Cannot invoke "String.length()" because "sku" is null
 \tat com.example.orders.PricingService.price(PricingService.java:88)

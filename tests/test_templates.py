@@ -8,9 +8,9 @@ import orjson
 from conftest import FIXTURES
 from drain3.drain import Drain
 
-from logsense.masking import mask
-from logsense.templates import TemplateTree
-from logsense.tokenize import shape
+from logsense.mine.masking import mask
+from logsense.mine.templates import TemplateTree
+from logsense.mine.tokenize import shape
 
 
 def _masked_messages() -> list[str]:

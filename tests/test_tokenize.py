@@ -1,6 +1,6 @@
-from logsense.merge import merge_templates
-from logsense.templates import TemplateTree
-from logsense.tokenize import render, shape
+from logsense.mine.merge import merge_templates
+from logsense.mine.templates import TemplateTree
+from logsense.mine.tokenize import render, shape
 
 
 def test_words_and_separators() -> None:

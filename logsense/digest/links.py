@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from logsense.config import FieldMap
-from logsense.masking import WILDCARD
+from logsense.mine.masking import WILDCARD
 from logsense.model import Issue, Report, Window, iso
 
 __all__ = ["LogHint", "fixed_text", "log_hint"]

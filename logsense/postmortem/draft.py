@@ -20,6 +20,7 @@ from logsense.config import Settings
 from logsense.embed import Embedder
 from logsense.errors import UsageError
 from logsense.llm import Completer
+from logsense.mine.registry import registry_path
 from logsense.model import Issue, Pattern, Report, Window, requests_of
 from logsense.pipeline import triage
 from logsense.postmortem.course import QUIET_MINUTES, Course, course_of
@@ -32,7 +33,6 @@ from logsense.postmortem.timeline import (
     entry_order,
     issue_entries,
 )
-from logsense.registry import registry_path
 from logsense.sources import Source
 from logsense.sources.window import WindowSpec
 from logsense.state import state_dir

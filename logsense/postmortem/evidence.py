@@ -13,7 +13,7 @@ from typing import Literal
 
 from logsense.config import FieldMap
 from logsense.facts import ChangeEvent, change_events
-from logsense.masking import WILDCARD
+from logsense.mine.masking import WILDCARD
 from logsense.model import Issue, Pattern, Sample
 from logsense.postmortem.course import Course
 from logsense.postmortem.timeline import clock, span

@@ -9,14 +9,14 @@ mod pytext;
 mod stacktrace;
 mod table;
 
-/// `message` with variable parts replaced by `<*>` (see `logsense.masking`).
+/// `message` with variable parts replaced by `<*>` (see `logsense.mine.masking`).
 #[pyfunction]
 #[pyo3(signature = (message, routine = false))]
 fn mask(message: &str, routine: bool) -> String {
     masking::mask(message, routine)
 }
 
-/// The stack fingerprint of a whole event's text (see `logsense.stacktrace`).
+/// The stack fingerprint of a whole event's text (see `logsense.mine.stacktrace`).
 #[pyfunction]
 fn fingerprint(text: &str) -> Option<String> {
     stacktrace::fingerprint(text)

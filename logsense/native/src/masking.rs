@@ -1,6 +1,6 @@
 //! Token masking: replace the variable parts of a log message with `<*>`, keep the meaningful ones.
 //!
-//! The rules are those documented in `logsense/masking.py` (first written there, in Python):
+//! The rules are those documented in `logsense/mine/masking.py` (first written there, in Python):
 //! numbers with their units, hex, UUIDs, addresses, host names, dates, versions, ids, paths and
 //! non-HTTP URLs become `<*>`; words, exception names, keys, HTTP endpoints and the HTTP error
 //! statuses their context names stay. Each whitespace token is classified on its own; only

@@ -1,6 +1,6 @@
 //! Aggregation of the kept rows by message shape, as `mine()` counts them before Drain:
 //! `ShapeCounts.add`, `_new_entry`, `_tally`, `BottomK` and the totals loop with
-//! `_count_request` (`logsense/mine.py`, `logsense/sampling.py`).
+//! `_count_request` (`logsense/mine/miner.py`, `logsense/mine/sampling.py`).
 //!
 //! Rows in `[low, window_end)` are sorted stably by (time, seq); a row's position is its index
 //! in that order. Rows at or after `window_start` are window rows; the others only add to their

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from drain3.drain import Drain
 
-from logsense.masking import WILDCARD
-from logsense.merge import merge_templates
-from logsense.tokenize import Shape, render, shape
+from logsense.mine.masking import WILDCARD
+from logsense.mine.merge import merge_templates
+from logsense.mine.tokenize import Shape, render, shape
 
 __all__ = ["TemplateTree"]
 

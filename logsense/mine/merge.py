@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from logsense.masking import WILDCARD
-from logsense.tokenize import Shape, render, shape
+from logsense.mine.masking import WILDCARD
+from logsense.mine.tokenize import Shape, render, shape
 
 __all__ = ["merge_templates"]
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from logsense.masking import WILDCARD
+from logsense.mine.masking import WILDCARD
 from logsense.model import Pattern, level_class
 from logsense.state import open_versioned
 

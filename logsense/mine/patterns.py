@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from logsense.config import Settings
-from logsense.mine import mine_every_event
+from logsense.mine.miner import mine_every_event
+from logsense.mine.registry import Registry
 from logsense.model import Pattern, iso
-from logsense.registry import Registry
 from logsense.sources import Source
 from logsense.sources.records import event_table
 from logsense.state import state_dir

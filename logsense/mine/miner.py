@@ -20,11 +20,11 @@ from typing import Protocol
 
 from logsense._native import Aggregate, EventTable, ShapeStats
 from logsense.config import FieldMap
-from logsense.masking import kept_statuses
+from logsense.mine.masking import kept_statuses
+from logsense.mine.sampling import BottomK
+from logsense.mine.templates import TemplateTree
 from logsense.model import Event, Pattern, Requests, Sample, Totals, Window, level_rank
-from logsense.sampling import BottomK
 from logsense.sources.records import event_table, push_event
-from logsense.templates import TemplateTree
 
 __all__ = ["Mined", "Miner", "mine", "mine_aggregate", "mine_every_event", "pattern_id"]
 

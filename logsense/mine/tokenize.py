@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from logsense.masking import WILDCARD
+from logsense.mine.masking import WILDCARD
 
 __all__ = ["Shape", "render", "shape"]
 
