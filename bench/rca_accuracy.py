@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import nezha
+from logsense.analyze.embed import Embedder, default_embedder
 from logsense.config import load_settings
-from logsense.embed import Embedder, default_embedder
 from logsense.model import iso
 from logsense.pipeline import triage
 from logsense.render.json import report_to_dict

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from logsense.analyze.embed import CachedEmbedder, Embedder, default_embedder
+from logsense.analyze.group import candidates, group, prefetch
 from logsense.config import Settings
-from logsense.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.errors import InputError
-from logsense.group import candidates, group, prefetch
 from logsense.llm import Completer
 from logsense.mine import mine_aggregate
 from logsense.mine.registry import Registry

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 
+from logsense.analyze.group import Group
 from logsense.config import SeverityConfig
-from logsense.group import Group
 from logsense.mine.registry import Known
 from logsense.model import Issue, Pattern, Severity, Status, Totals, Window, level_rank
 

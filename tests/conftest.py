@@ -15,8 +15,8 @@ import pytest
 from esnode import EsNode, EsNodeError, start_node, unavailable_reason  # tests/ is on sys.path
 from typer.testing import CliRunner
 
+from logsense.analyze.embed import MiniLMEmbedder, default_embedder
 from logsense.cli import app
-from logsense.embed import MiniLMEmbedder, default_embedder
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

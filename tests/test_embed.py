@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from logsense.embed import CachedEmbedder, MiniLMEmbedder, embedding_text
+from logsense.analyze.embed import CachedEmbedder, MiniLMEmbedder, embedding_text
 
 
 class Counting:

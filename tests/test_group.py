@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from logsense.analyze.group import group
 from logsense.config import GroupingConfig
-from logsense.group import group
 from logsense.model import Pattern, Requests
 
 

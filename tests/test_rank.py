@@ -1,7 +1,7 @@
 """Ranking: what breaks requests first, then severity, then failures before warnings, then share."""
 
+from logsense.analyze.group import Group
 from logsense.config import SeverityConfig
-from logsense.group import Group
 from logsense.model import Issue, Pattern, Totals, Window
 from logsense.rank import rank
 

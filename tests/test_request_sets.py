@@ -5,13 +5,13 @@ import random
 import numpy as np
 import pytest
 
-from logsense.model import Requests
-from logsense.request_sets import (
+from logsense.analyze.request_sets import (
     code_requests,
     earlier_in_shared,
     first_in_shared,
     shared_counts,
 )
+from logsense.model import Requests
 
 
 def random_maps(seed: int, count: int = 5) -> list[Requests]:

@@ -16,8 +16,8 @@ from typing import Literal
 import orjson
 
 from logsense import __version__
+from logsense.analyze.embed import Embedder
 from logsense.config import Settings
-from logsense.embed import Embedder
 from logsense.errors import UsageError
 from logsense.llm import Completer
 from logsense.mine.registry import registry_path

@@ -27,16 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from logsense.config import GroupingConfig
-from logsense.embed import Embedder, embedding_text
-from logsense.model import Pattern, level_class, level_rank
-from logsense.request_sets import (
+from logsense.analyze.embed import Embedder, embedding_text
+from logsense.analyze.request_sets import (
     RequestSet,
     code_requests,
     earlier_in_shared,
     first_in_shared,
     shared_counts,
 )
+from logsense.config import GroupingConfig
+from logsense.model import Pattern, level_class, level_rank
 
 __all__ = ["Group", "candidates", "exception_types", "find_root", "group", "prefetch"]
 
