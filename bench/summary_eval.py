@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests/llm_server.py
 
 from logsense.config import Settings, load_settings  # noqa: E402
-from logsense.llm import ChatClient, Endpoint, LlmError, Reply  # noqa: E402
 from logsense.model import Report  # noqa: E402
 from logsense.pipeline import triage  # noqa: E402
 from logsense.sources.files import FileSource  # noqa: E402
 from logsense.sources.window import WindowSpec  # noqa: E402
+from logsense.summarize.llm import ChatClient, Endpoint, LlmError, Reply  # noqa: E402
 from tests.llm_server import FakeLLM, from_facts  # noqa: E402
 
 RETRY_MARK = "rejected by the fact check"

@@ -90,7 +90,7 @@ class GroupingConfig(_Strict):
 
 
 class LlmConfig(_Strict):
-    """LLM summaries (`logsense/summarize.py`). The API key comes only from `OPENAI_API_KEY`.
+    """LLM summaries (`logsense/summarize/`). The API key comes only from `OPENAI_API_KEY`.
 
     `base_url` falls back to `OPENAI_BASE_URL`, then OpenAI itself; `model` may also be set with
     `LOGSENSE_LLM_MODEL`. `max_tokens` caps each answer, `token_budget` all calls of one report.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from logsense.redact import redact
+from logsense.summarize.redact import redact
 
 __all__ = [
     "LEVELS",

@@ -8,7 +8,6 @@ from logsense.analyze.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.analyze.group import candidates, group, prefetch
 from logsense.config import Settings
 from logsense.errors import InputError
-from logsense.llm import Completer
 from logsense.mine import mine_aggregate
 from logsense.mine.registry import Registry
 from logsense.model import Report, Window, iso
@@ -16,7 +15,8 @@ from logsense.rank import rank
 from logsense.sources import Source
 from logsense.sources.window import WindowedEvents, WindowSpec, cut, new_table
 from logsense.state import state_dir
-from logsense.summarize import headline, write_summaries
+from logsense.summarize.llm import Completer
+from logsense.summarize.summaries import headline, write_summaries
 
 __all__ = ["triage"]
 

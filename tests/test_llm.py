@@ -19,9 +19,9 @@ import orjson
 import pytest
 
 from logsense.config import load_settings
-from logsense.facts import issue_facts
-from logsense.guard import Evidence, check
 from logsense.model import Issue, Pattern, Report, Sample, Totals, Window
+from logsense.summarize.facts import issue_facts
+from logsense.summarize.guard import Evidence, check
 from tests.conftest import FIXTURES, Cli
 from tests.llm_server import (
     FakeLLM,

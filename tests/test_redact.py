@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logsense.redact import redact
+from logsense.summarize.redact import redact
 
 _JWT = (
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"

@@ -19,7 +19,6 @@ from logsense import __version__
 from logsense.analyze.embed import Embedder
 from logsense.config import Settings
 from logsense.errors import UsageError
-from logsense.llm import Completer
 from logsense.mine.registry import registry_path
 from logsense.model import Issue, Pattern, Report, Window, requests_of
 from logsense.pipeline import triage
@@ -36,7 +35,8 @@ from logsense.postmortem.timeline import (
 from logsense.sources import Source
 from logsense.sources.window import WindowSpec
 from logsense.state import state_dir
-from logsense.summarize import short_template
+from logsense.summarize.llm import Completer
+from logsense.summarize.summaries import short_template
 
 __all__ = [
     "Appendix",

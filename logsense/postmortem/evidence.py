@@ -1,8 +1,9 @@
 """The root-cause hypothesis with its evidence, and the action-item prompts.
 
 The hypothesis is the LLM's `likely_cause` when the summaries were written by a model (those
-passed the number guard in `guard.py`), else a sentence built from the facts: the root-cause
-pattern, why it is the root, and the change logged just before it began (`facts.change_events`).
+passed the number guard in `summarize/guard.py`), else a sentence built from the facts: the
+root-cause pattern, why it is the root, and the change logged just before it began
+(`facts.change_events`).
 The evidence query is a Lucene query string (Kibana, Elasticsearch `q=`, `logsense --query`).
 """
 
@@ -12,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from logsense.config import FieldMap
-from logsense.facts import ChangeEvent, change_events
 from logsense.mine.masking import WILDCARD
 from logsense.model import Issue, Pattern, Sample
 from logsense.postmortem.course import Course
 from logsense.postmortem.timeline import clock, span
-from logsense.summarize import short_template
+from logsense.summarize.facts import ChangeEvent, change_events
+from logsense.summarize.summaries import short_template
 
 __all__ = ["Hypothesis", "action_items", "hypothesis", "lucene_query"]
 

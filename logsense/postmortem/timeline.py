@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from logsense.facts import is_change, names_change
 from logsense.model import Issue, Pattern
 from logsense.postmortem.course import Course, Minute
-from logsense.summarize import short_template
+from logsense.summarize.facts import is_change, names_change
+from logsense.summarize.summaries import short_template
 
 __all__ = [
     "EntryKind",

@@ -5,7 +5,7 @@ overview are written by rules first; `write_summaries` then asks the LLM (`llm.p
 `llm.max_issues` issues and the overview, giving it the computed facts (`facts.py`, redacted).
 Every answer goes through the guard (`guard.py`): on a mismatch the model gets ONE retry whose
 prompt names the problems, then the rules-based text stays. Answers that pass are cached per
-issue fingerprint and facts digest (`summary_cache.py`), so a repeated triage asks nothing.
+issue fingerprint and facts digest (`cache.py`), so a repeated triage asks nothing.
 An unreachable, slow, rate-limited or failing endpoint never fails a triage: the rules-based text
 stays and one line in `report.warnings` says why.
 """
@@ -20,11 +20,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from logsense import prompts
 from logsense.config import LlmConfig
-from logsense.facts import ChangeEvent, Facts, change_events, issue_facts, report_facts
-from logsense.guard import Evidence, check
-from logsense.llm import (
+from logsense.model import Issue, Overview, Pattern, Report, Summary, Totals, requests_of
+from logsense.rank import SEVERITIES
+from logsense.summarize import prompts
+from logsense.summarize.cache import SummaryCache, cache_key
+from logsense.summarize.facts import ChangeEvent, Facts, change_events, issue_facts, report_facts
+from logsense.summarize.guard import Evidence, check
+from logsense.summarize.llm import (
     ChatClient,
     Completer,
     Endpoint,
@@ -33,9 +36,6 @@ from logsense.llm import (
     disabled_reason,
     parse_answer,
 )
-from logsense.model import Issue, Overview, Pattern, Report, Summary, Totals, requests_of
-from logsense.rank import SEVERITIES
-from logsense.summary_cache import SummaryCache, cache_key
 
 __all__ = [
     "headline",

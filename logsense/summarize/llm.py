@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from logsense.config import LlmConfig
 from logsense.errors import LogsenseError, SourceUnavailable
-from logsense.redact import redact
+from logsense.summarize.redact import redact
 
 if TYPE_CHECKING:  # imported when a client is built: it costs a third of a second
     import openai

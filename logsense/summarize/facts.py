@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 
-from logsense.guard import Evidence
 from logsense.model import Issue, Pattern, Report, Totals, Window, level_class
-from logsense.redact import redact
+from logsense.summarize.guard import Evidence
+from logsense.summarize.redact import redact
 
 __all__ = [
     "ChangeEvent",

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from logsense.facts import Facts
+from logsense.summarize.facts import Facts
 
 __all__ = [
     "ISSUE_SCHEMA",
