@@ -625,7 +625,7 @@ def _deliver(
     if out is not None:
         out.write_bytes(message.as_bytes())
         return f"written to {out}"
-    from logsense.mail import send as send_mail
+    from logsense.digest.mail import send as send_mail
 
     send_mail(message, smtp, recipients, password)
     return f"sent to {', '.join(recipients)} via {smtp.address}"
@@ -754,7 +754,7 @@ def digest(
         from logsense.digest import compose as compose_digest
         from logsense.digest import prepare as prepare_digest
         from logsense.digest import remember as remember_digest
-        from logsense.mail import parse_recipients
+        from logsense.digest.mail import parse_recipients
         from logsense.pipeline import triage as run_triage
 
         smtp = _smtp_flags(smtp_host, smtp_port, smtp_user, starttls, implicit_tls, no_tls)

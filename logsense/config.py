@@ -116,7 +116,7 @@ QUIET_MINUTES = 3
 
 
 class SmtpConfig(_Strict):
-    """The mail server digests go through (`logsense/mail.py`).
+    """The mail server digests go through (`logsense/digest/mail.py`).
 
     The password is never a setting: it comes only from `LOGSENSE_SMTP_PASSWORD` or
     `--smtp-password-file`. `security`: `auto` uses STARTTLS when the server offers it (and then

@@ -30,9 +30,9 @@ from PIL import Image
 from logsense.config import FieldMap, load_settings
 from logsense.digest import DigestOptions, DigestStore, SentDigest, SentIssue, build, classify
 from logsense.digest.links import fixed_text, log_hint
+from logsense.digest.mail import parse_recipients
 from logsense.digest.message import subject
 from logsense.errors import UsageError
-from logsense.mail import parse_recipients
 from logsense.model import Issue, Pattern, Report, Severity, Status, Totals, Window
 from tests.conftest import FIXTURES, Cli
 

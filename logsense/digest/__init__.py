@@ -5,9 +5,10 @@
     state.py     the last digest per name, in the state directory (SQLite, schema version)
     links.py     the command or query that shows an issue's logs
     message.py   the email: subject, plain text, HTML with inline PNG charts
+    mail.py      the recipients and sending over SMTP
 
-Sending is `logsense/mail.py`; `logsense digest` in `cli.py` runs triage → build → compose →
-send (or write) → record, and records only what went out.
+`logsense digest` in `cli.py` runs triage → build → compose → send (or write) → record, and
+records only what went out.
 """
 
 from __future__ import annotations
