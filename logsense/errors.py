@@ -7,8 +7,8 @@
     ├── LoginRefused              exit 5   the mail server refused the login or TLS
     └── DeliveryRefused           exit 6   the mail server refused sender, recipient or data
 
-Library code raises these with a one-line, user-facing message; `cli.py` prints the message and
-exits with the code. Set `LOGSENSE_DEBUG=1` to see the traceback instead.
+Library code raises these with a one-line, user-facing message; the command line (`cli/`) prints
+the message and exits with the code. Set `LOGSENSE_DEBUG=1` to see the traceback instead.
 """
 
 from __future__ import annotations

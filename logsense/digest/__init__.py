@@ -7,7 +7,7 @@
     message.py   the email: subject, plain text, HTML with inline PNG charts
     mail.py      the recipients and sending over SMTP
 
-`logsense digest` in `cli.py` runs triage → build → compose → send (or write) → record, and
+`logsense digest` (`cli/digest.py`) runs triage → build → compose → send (or write) → record, and
 records only what went out.
 """
 
