@@ -1,9 +1,10 @@
 """The `logsense` command line: parses options, calls the library, renders. Nothing else.
 
-One module per command (`triage.py`, `patterns.py`, `load.py`, `postmortem.py`, `digest.py`);
-the options several commands share are declared once in `options.py`. Each command imports the
-stages it runs when it runs: a triage never pays for loading the Elasticsearch client, the
-digest's mail stack or an unused renderer.
+One module per command (`triage.py`, `patterns.py`, `load.py`, `postmortem.py`, `digest.py`).
+The options several commands share are declared once in `options.py`, in groups: a command
+parameter typed with a group (`es: EsOptions`) stands for all of the group's options. Each
+command imports the stages it runs when it runs: a triage never pays for loading the
+Elasticsearch client, the digest's mail stack or an unused renderer.
 
 Exit codes: 0 report written (or its reader stopped early) · 1 unexpected failure · 2 bad usage
 or config · 3 no usable input (missing file, empty input, no events in the window) · 4 a server
@@ -27,6 +28,7 @@ import typer
 
 from logsense import __version__
 from logsense.cli import digest, load, patterns, postmortem, triage
+from logsense.cli.options import spread_groups
 from logsense.errors import LogsenseError
 
 __all__ = ["app", "main"]
@@ -83,11 +85,11 @@ def _with_exit_codes(command: Callable[P, None]) -> Callable[P, None]:
     return run
 
 
-app.command()(_with_exit_codes(triage.triage))
-app.command()(_with_exit_codes(patterns.patterns))
-app.command()(_with_exit_codes(load.load))
-app.command()(_with_exit_codes(postmortem.postmortem))
-app.command()(_with_exit_codes(digest.digest))
+app.command()(_with_exit_codes(spread_groups(triage.triage)))
+app.command()(_with_exit_codes(spread_groups(patterns.patterns)))
+app.command()(_with_exit_codes(spread_groups(load.load)))
+app.command()(_with_exit_codes(spread_groups(postmortem.postmortem)))
+app.command()(_with_exit_codes(spread_groups(digest.digest)))
 
 
 def _version(value: bool) -> None:

@@ -2,52 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import time
 from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from logsense.cli.options import (
-    BaselineOpt,
-    ConfigOpt,
-    EsApiKeyOpt,
-    EsCaCertOpt,
-    EsFlags,
-    EsInsecureOpt,
-    EsRetriesOpt,
-    EsUrlOpt,
-    EsUserOpt,
-    FieldOpt,
+    ConfigOptions,
+    EsOptions,
     FileOrEsOpt,
-    FromOpt,
-    HeaderOpt,
-    IndexOpt,
-    LlmBaseUrlOpt,
-    LlmMaxIssuesOpt,
-    LlmModelOpt,
-    LlmTimeoutOpt,
-    MaxEventsOpt,
-    NoLlmOpt,
-    PageSizeOpt,
-    QueryOpt,
-    SinceOpt,
-    SlicesOpt,
+    LlmOptions,
+    SmtpOptions,
     StateDirOpt,
-    UntilOpt,
     WindowOptions,
-    llm_flags,
     open_source,
-    settings_from,
 )
 from logsense.config import SmtpConfig
 from logsense.errors import UsageError
 from logsense.state import state_dir
-
-_MAIL = "Mail (SMTP)"
 
 
 class MinSeverity(StrEnum):
@@ -57,34 +32,6 @@ class MinSeverity(StrEnum):
     high = "high"
     medium = "medium"
     low = "low"
-
-
-def _smtp_flags(
-    host: str | None, port: int | None, user: str | None, starttls: bool, tls: bool, no_tls: bool
-) -> dict[str, Any]:
-    chosen = [name for name, on in (("starttls", starttls), ("ssl", tls), ("none", no_tls)) if on]
-    if len(chosen) > 1:
-        raise UsageError("give one of --starttls, --ssl and --no-tls")
-    flags = {"host": host, "port": port, "user": user, "security": chosen[0] if chosen else None}
-    return {key: value for key, value in flags.items() if value is not None}
-
-
-def _smtp_password(user: str | None, password_file: Path | None) -> str | None:
-    """The password from --smtp-password-file, else LOGSENSE_SMTP_PASSWORD; never a flag."""
-    if password_file is not None:
-        try:
-            return password_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise UsageError(
-                f"cannot read --smtp-password-file {password_file}: {exc.strerror}"
-            ) from None
-    password = os.environ.get("LOGSENSE_SMTP_PASSWORD")
-    if user and not password:
-        raise UsageError(
-            f"--smtp-user {user} needs a password: set LOGSENSE_SMTP_PASSWORD or give "
-            "--smtp-password-file"
-        )
-    return password
 
 
 def _deliver(
@@ -110,14 +57,12 @@ def _note(quiet: bool, text: str) -> None:
 
 
 def digest(
+    *,
     to: Annotated[
         str | None, typer.Option("--to", help="Recipients, comma-separated: a@x.org,b@y.org.")
     ] = None,
     source: FileOrEsOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    start: FromOpt = None,
-    baseline: BaselineOpt = None,
+    window: WindowOptions,
     name: Annotated[
         str, typer.Option("--name", help="Digest name: each name has its own 'last digest'.")
     ] = "default",
@@ -153,74 +98,16 @@ def digest(
         bool,
         typer.Option("--no-record", help="Do not remember this digest (a preview)."),
     ] = False,
-    smtp_host: Annotated[
-        str | None,
-        typer.Option(
-            "--smtp-host",
-            help="SMTP server (default: LOGSENSE_SMTP_HOST, localhost).",
-            rich_help_panel=_MAIL,
-        ),
-    ] = None,
-    smtp_port: Annotated[
-        int | None,
-        typer.Option(
-            "--smtp-port",
-            help="Port (default: 465 with --ssl, 587 with --starttls, else 25).",
-            rich_help_panel=_MAIL,
-        ),
-    ] = None,
-    smtp_user: Annotated[
-        str | None, typer.Option("--smtp-user", help="Log in as this user.", rich_help_panel=_MAIL)
-    ] = None,
-    smtp_password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--smtp-password-file",
-            help="File holding the password (else LOGSENSE_SMTP_PASSWORD).",
-            rich_help_panel=_MAIL,
-        ),
-    ] = None,
-    starttls: Annotated[
-        bool, typer.Option("--starttls", help="Require STARTTLS.", rich_help_panel=_MAIL)
-    ] = False,
-    implicit_tls: Annotated[
-        bool, typer.Option("--ssl", help="Implicit TLS (SMTPS).", rich_help_panel=_MAIL)
-    ] = False,
-    no_tls: Annotated[
-        bool,
-        typer.Option(
-            "--no-tls",
-            help="Plain text, even for the login (trusted networks only). "
-            "Default: STARTTLS when offered.",
-            rich_help_panel=_MAIL,
-        ),
-    ] = False,
-    no_llm: NoLlmOpt = False,
-    llm_model: LlmModelOpt = None,
-    llm_base_url: LlmBaseUrlOpt = None,
-    llm_timeout: LlmTimeoutOpt = None,
-    llm_max_issues: LlmMaxIssuesOpt = None,
-    field: FieldOpt = None,
-    header_regex: HeaderOpt = None,
-    config: ConfigOpt = None,
+    smtp: SmtpOptions,
+    llm: LlmOptions,
+    config: ConfigOptions,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress and no result line on stderr.")
     ] = False,
     state: StateDirOpt = None,
-    index: IndexOpt = None,
-    es_url: EsUrlOpt = "http://localhost:9200",
-    query: QueryOpt = None,
-    es_api_key: EsApiKeyOpt = None,
-    es_user: EsUserOpt = None,
-    es_ca_cert: EsCaCertOpt = None,
-    es_insecure: EsInsecureOpt = False,
-    page_size: PageSizeOpt = 5000,
-    slices: SlicesOpt = 2,
-    max_events: MaxEventsOpt = None,
-    es_retries: EsRetriesOpt = 5,
+    es: EsOptions,
 ) -> None:
     """Email what is new, worse, ongoing or resolved since the last digest (for cron)."""
-    llm = llm_flags(no_llm, llm_model, llm_base_url, llm_timeout, llm_max_issues)
     from logsense.digest import DigestOptions, default_sender
     from logsense.digest import compose as compose_digest
     from logsense.digest import prepare as prepare_digest
@@ -228,19 +115,12 @@ def digest(
     from logsense.digest.mail import parse_recipients
     from logsense.pipeline import triage as run_triage
 
-    smtp = _smtp_flags(smtp_host, smtp_port, smtp_user, starttls, implicit_tls, no_tls)
-    settings = settings_from(config, field or [], header_regex, state, llm, smtp)
+    settings = config.settings(state, llm.overrides(), smtp.overrides())
     if out is None and not to:
         raise UsageError("give --to ADDRESS[,ADDRESS] (or --out FILE to write the message)")
     recipients = parse_recipients(to) if to else []
-    password = None if out else _smtp_password(settings.smtp.user, smtp_password_file)
-    es = EsFlags(
-        index, es_url, query, es_api_key, es_user, es_ca_cert, es_insecure,
-        page_size, slices, max_events, es_retries,
-    )  # fmt: skip
-    read_from, spec, anchor = open_source(
-        source, settings, WindowOptions(since, until, start, baseline), es, quiet
-    )
+    password = None if out else smtp.password(settings.smtp.user)
+    read_from, spec, anchor = open_source(source, settings, window, es, quiet)
     report = run_triage(
         read_from, spec, settings, anchor=anchor, progress=not quiet and anchor is None
     )

@@ -6,45 +6,28 @@ from typing import Annotated
 
 import typer
 
-from logsense.cli.options import (
-    ConfigOpt,
-    EsApiKeyOpt,
-    EsCaCertOpt,
-    EsInsecureOpt,
-    EsUrlOpt,
-    EsUserOpt,
-    FieldOpt,
-    HeaderOpt,
-    QuietOpt,
-    es_connection,
-    settings_from,
-)
+from logsense.cli.options import ConfigOptions, EsConnectionOptions, QuietOpt
 from logsense.errors import InputError
 
 
 def load(
+    *,
     path: Annotated[str, typer.Argument(help="Log file (.jsonl, .log, .gz) or - for stdin.")],
     index: Annotated[str, typer.Option("--index", "-i", help="Index to load into.")],
-    es_url: EsUrlOpt = "http://localhost:9200",
     refresh: Annotated[
         bool, typer.Option(help="Refresh the index at the end, so a triage sees everything.")
     ] = True,
     threads: Annotated[int, typer.Option("--threads", help="Parallel bulk requests.")] = 2,
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="Documents per bulk.")] = 1000,
-    field: FieldOpt = None,
-    header_regex: HeaderOpt = None,
-    config: ConfigOpt = None,
+    config: ConfigOptions,
     quiet: QuietOpt = False,
-    es_api_key: EsApiKeyOpt = None,
-    es_user: EsUserOpt = None,
-    es_ca_cert: EsCaCertOpt = None,
-    es_insecure: EsInsecureOpt = False,
+    es: EsConnectionOptions,
 ) -> None:
     """Bulk-load a log file into Elasticsearch (with an index template fit for logs)."""
     from logsense.sources.load import load_file
 
-    settings = settings_from(config, field or [], header_regex)
-    connection = es_connection(es_url, es_api_key, es_user, es_ca_cert, es_insecure)
+    settings = config.settings()
+    connection = es.connection()
     result = load_file(
         connection, path, index, settings.fields, header_regex=settings.header_regex,
         refresh=refresh, threads=threads, chunk_size=chunk_size, progress=not quiet,

@@ -10,15 +10,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from logsense.cli.options import (
-    ConfigOpt,
-    FieldOpt,
-    HeaderOpt,
-    ResetStateOpt,
-    SourceOpt,
-    StateDirOpt,
-    settings_from,
-)
+from logsense.cli.options import ConfigOptions, ResetStateOpt, SourceOpt, StateDirOpt
 from logsense.cli.output import stdout_reader_may_leave
 from logsense.errors import InputError
 from logsense.sources.files import FileSource
@@ -32,6 +24,7 @@ class PatternFormat(StrEnum):
 
 
 def patterns(
+    *,
     source: SourceOpt,
     plain: Annotated[
         bool, typer.Option("--plain", help="Every line is a bare message: no header parsing.")
@@ -43,9 +36,7 @@ def patterns(
         Path | None,
         typer.Option("--per-line", help="Write {line, pattern_id, template} per input line here."),
     ] = None,
-    field: FieldOpt = None,
-    header_regex: HeaderOpt = None,
-    config: ConfigOpt = None,
+    config: ConfigOptions,
     state: StateDirOpt = None,
     reset_state: ResetStateOpt = False,
 ) -> None:
@@ -53,7 +44,7 @@ def patterns(
     from logsense.mine.patterns import mine_patterns, pattern_to_dict
     from logsense.render.terminal import print_patterns
 
-    settings = settings_from(config, field or [], header_regex, state)
+    settings = config.settings(state)
     file_source = FileSource(source, settings.fields, settings.header_regex, plain=plain)
     run = mine_patterns(file_source, settings, reset_state)
     if not run.patterns:

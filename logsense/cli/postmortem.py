@@ -11,34 +11,15 @@ import typer
 
 from logsense.cli.options import (
     BaselineOpt,
-    ConfigOpt,
-    EsApiKeyOpt,
-    EsCaCertOpt,
-    EsFlags,
-    EsInsecureOpt,
-    EsRetriesOpt,
-    EsUrlOpt,
-    EsUserOpt,
-    FieldOpt,
+    ConfigOptions,
+    EsOptions,
     FileOrEsOpt,
-    HeaderOpt,
-    IndexOpt,
-    LlmBaseUrlOpt,
-    LlmMaxIssuesOpt,
-    LlmModelOpt,
-    LlmTimeoutOpt,
-    MaxEventsOpt,
-    NoLlmOpt,
-    PageSizeOpt,
-    QueryOpt,
+    LlmOptions,
     QuietOpt,
     ResetStateOpt,
-    SlicesOpt,
     StateDirOpt,
     WindowOptions,
-    llm_flags,
     open_source,
-    settings_from,
 )
 from logsense.cli.output import stdout_reader_may_leave
 from logsense.config import QUIET_MINUTES
@@ -53,6 +34,7 @@ class PostmortemFormat(StrEnum):
 
 
 def postmortem(
+    *,
     start: Annotated[
         str, typer.Option("--from", help="Incident window start (ISO 8601, or a duration ago).")
     ],
@@ -81,44 +63,22 @@ def postmortem(
             help="Recovered = this many consecutive minutes at or below the baseline rate.",
         ),
     ] = QUIET_MINUTES,
-    no_llm: NoLlmOpt = False,
-    llm_model: LlmModelOpt = None,
-    llm_base_url: LlmBaseUrlOpt = None,
-    llm_timeout: LlmTimeoutOpt = None,
-    llm_max_issues: LlmMaxIssuesOpt = None,
-    field: FieldOpt = None,
-    header_regex: HeaderOpt = None,
-    config: ConfigOpt = None,
+    llm: LlmOptions,
+    config: ConfigOptions,
     quiet: QuietOpt = False,
     state: StateDirOpt = None,
     reset_state: ResetStateOpt = False,
-    index: IndexOpt = None,
-    es_url: EsUrlOpt = "http://localhost:9200",
-    query: QueryOpt = None,
-    es_api_key: EsApiKeyOpt = None,
-    es_user: EsUserOpt = None,
-    es_ca_cert: EsCaCertOpt = None,
-    es_insecure: EsInsecureOpt = False,
-    page_size: PageSizeOpt = 5000,
-    slices: SlicesOpt = 2,
-    max_events: MaxEventsOpt = None,
-    es_retries: EsRetriesOpt = 5,
+    es: EsOptions,
 ) -> None:
     """Draft the postmortem of an incident: impact, timeline, root cause, charts."""
-    llm = llm_flags(no_llm, llm_model, llm_base_url, llm_timeout, llm_max_issues)
-    settings = settings_from(config, field or [], header_regex, state, llm)
-    es = EsFlags(
-        index, es_url, query, es_api_key, es_user, es_ca_cert, es_insecure,
-        page_size, slices, max_events, es_retries,
-    )  # fmt: skip
-    read_from, spec, anchor = open_source(
-        source, settings, WindowOptions(None, to, start, baseline), es, quiet
-    )
+    settings = config.settings(state, llm.overrides())
+    window = WindowOptions(since=None, until=to, start=start, baseline=baseline)
+    read_from, spec, anchor = open_source(source, settings, window, es, quiet)
     from logsense.postmortem import draft_postmortem, write_postmortem
 
     draft = draft_postmortem(
         read_from, spec, settings, anchor=anchor, progress=not quiet and anchor is None,
-        reset_state=reset_state, quiet_minutes=recovery_minutes, query=query,
+        reset_state=reset_state, quiet_minutes=recovery_minutes, query=es.query,
     )  # fmt: skip
     with stdout_reader_may_leave():
         for chart in write_postmortem(draft, output_format.value, out, sys.stdout):
