@@ -30,8 +30,16 @@ class ShapeStats:
     last_seen: float
     per_minute: dict[int, int]
     requests: dict[str, tuple[float, int]]
+    baseline_requests: dict[str, tuple[float, int]]
+    baseline_per_minute: dict[int, int]
     users: set[str]
     samples: list[SampleRow]
+
+# (from shape, to shape, baseline gaps, window gaps, baseline sample, window sample): inside a
+# request, the seconds from an event of one shape to the next event, of the other; shapes are
+# indices into `Aggregate.shapes`; each sample holds up to 128 (seconds, request id) pairs, drawn
+# uniformly.
+HopRow = tuple[int, int, int, int, list[tuple[float, str]], list[tuple[float, str]]]
 
 class Aggregate:
     """Everything mining needs from the rows of the final window and its baseline."""
@@ -43,6 +51,10 @@ class Aggregate:
     requests_per_minute: dict[int, int]
     users: int
     outside: int
+    baseline_events: int
+    baseline_requests: int
+    baseline_first: float | None
+    hops: list[HopRow]
 
 class ScanStats:
     """What the JSON scanner could not use or had to guess (merged into `SourceStats`)."""

@@ -22,6 +22,7 @@ from pydantic_settings import (
 from logsense.errors import UsageError
 
 __all__ = [
+    "ChangeConfig",
     "FieldMap",
     "GroupingConfig",
     "LlmConfig",
@@ -87,6 +88,24 @@ class GroupingConfig(_Strict):
 
     min_similarity: float = Field(0.9, ge=0, le=1)
     min_containment: float = Field(0.9, ge=0, le=1)
+
+
+class ChangeConfig(_Strict):
+    """What counts as a change against the baseline (`logsense/analyze/change.py`).
+
+    `alpha`: the false discovery rate of the changes a report calls significant (its tests
+    are many: a pattern is significant when a split at least as uneven is unlikely enough under
+    one rate in both periods, by the Benjamini-Hochberg procedure at this rate).
+    `stopped_fraction`: a pattern that fell significantly has stopped when it now appears in at
+    most this share of the requests the baseline predicts.
+    `slow_ratio` and `min_slowdown`: a hop between two events of a request slowed when its median
+    gap grew by both this factor and this many seconds (and significantly).
+    """
+
+    alpha: float = Field(0.05, gt=0, lt=1)
+    stopped_fraction: float = Field(0.5, ge=0, lt=1)
+    slow_ratio: float = Field(2.0, ge=1)
+    min_slowdown: float = Field(0.005, ge=0)
 
 
 class LlmConfig(_Strict):
@@ -175,6 +194,7 @@ class Settings(BaseSettings):
     header_regex: str | None = None
     severity: SeverityConfig = SeverityConfig()
     grouping: GroupingConfig = GroupingConfig()
+    change: ChangeConfig = ChangeConfig()
     baseline: str | None = None
     samples_per_pattern: int = Field(5, ge=1, le=100)
     state_dir: Path | None = None

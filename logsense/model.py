@@ -6,24 +6,33 @@ epoch (floats) inside the pipeline; renderers turn them into ISO 8601.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from logsense.summarize.redact import redact
+
+if TYPE_CHECKING:
+    from logsense.analyze.change import Change
 
 __all__ = [
     "LEVELS",
     "Event",
+    "Evidence",
+    "EvidenceKind",
     "Issue",
+    "IssueKind",
     "Overview",
     "Pattern",
     "Report",
     "Requests",
     "Sample",
     "Severity",
+    "SlowHop",
     "Status",
+    "Stopped",
     "Summary",
     "Totals",
     "Window",
@@ -39,6 +48,12 @@ Severity = Literal["critical", "high", "medium", "low"]
 # Request id → (time, input position) of its first event (of a pattern, or of several).
 Requests = dict[str, tuple[float, int]]
 Status = Literal["new", "ongoing", "regressed", "resolved"]
+# What an issue is made of: logged events (errors, warnings, new lines), a pattern whose normal
+# rate stopped, or the gaps between a request's events growing.
+IssueKind = Literal["events", "stopped", "slow"]
+EvidenceKind = Literal[
+    "first_in_requests", "named_by_callers", "stopped", "slowed_hop", "only_pattern", "earliest"
+]
 
 
 def level_rank(level: str) -> int:
@@ -134,6 +149,10 @@ class Pattern:
     users: set[str] = field(default_factory=set)
     samples: list[Sample] = field(default_factory=list)
     baseline_count: int = 0
+    # The same for the baseline: each request's first event of this pattern there, and events
+    # per minute there.
+    baseline_requests: Requests = field(default_factory=dict)
+    baseline_per_minute: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -155,6 +174,52 @@ class Overview:
     text: str
     by: Literal["llm", "rules"] = "rules"
     model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One reason the root cause is where it is said to be, in a sentence with its numbers.
+
+    `service` is the service it blames; `pattern_id` the pattern it was read from, if one;
+    `numbers` the figures of the sentence, for tools.
+    """
+
+    kind: EvidenceKind
+    service: str
+    text: str
+    pattern_id: str | None = None
+    numbers: dict[str, float | int | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SlowHop:
+    """Inside requests, the step from an event of `source` to the next, of `target`, that slowed.
+
+    Medians are seconds. Of the `sampled` window gaps, `slow` exceed the baseline's 95th
+    percentile; `count` is how often the step was taken in the window.
+    """
+
+    source: Pattern
+    target: Pattern
+    baseline_median: float
+    median: float
+    count: int
+    slow: int
+    sampled: int
+    p_value: float
+
+    @property
+    def ratio(self) -> float:
+        """How many times the baseline's median gap the window's is."""
+        return self.median / self.baseline_median if self.baseline_median > 0 else math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """A pattern whose normal rate stopped: its change against the baseline, in its context."""
+
+    pattern: Pattern
+    change: Change
 
 
 @dataclass(eq=False)
@@ -181,17 +246,53 @@ class Issue:
     # Ids of the requests the problem affected (`group.Group.requests`): `requests_affected`
     # counts them.
     requests: set[str] = field(default_factory=set)
+    kind: IssueKind = "events"
+    # Against the baseline (None without one): the issue's affected requests now and before.
+    change: Change | None = None
+    # Why the root cause is where it is, strongest first; the first names `root_service`.
+    evidence: list[Evidence] = field(default_factory=list)
+    # True when `requests_affected` is an estimate (a sample, or requests that are missing).
+    impact_estimated: bool = False
+    # Normal patterns that stopped, in the issue's service or requests (kind "stopped": its own).
+    stopped: list[Stopped] = field(default_factory=list)
+    # Steps between events that slowed (kind "slow").
+    slowed: list[SlowHop] = field(default_factory=list)
+
+    @property
+    def root_service(self) -> str:
+        """The service the root cause lies in: the root pattern's, unless the evidence points
+        past it (a callee named by its callers, which may log nothing itself)."""
+        return self.evidence[0].service if self.evidence else self.root.service
+
+    @property
+    def inferred_from(self) -> Evidence | None:
+        """The evidence that put the root cause in a service other than the root pattern's."""
+        first = self.evidence[0] if self.evidence else None
+        return first if first is not None and first.service != self.root.service else None
 
     @property
     def services(self) -> list[str]:
         """Services with events of this issue, the root-cause service first."""
-        others = sorted({p.service for p in self.patterns} - {self.root.service})
-        return [self.root.service, *others]
+        others = sorted({p.service for p in self.patterns} - {self.root_service})
+        return [self.root_service, *others]
 
     @property
     def breaks_requests(self) -> bool:
-        """True when warn-or-worse events of this issue touched at least one request."""
+        """True when the issue touched requests: warn-or-worse events in them, work that
+        stopped in them, or gaps in them that grew."""
+        if self.kind != "events":
+            return True
         return any(p.requests and level_rank(p.level) >= 2 for p in self.patterns)
+
+    @property
+    def changed(self) -> bool:
+        """True when the issue worsened significantly against the baseline: warnings or errors
+        new or rising beyond chance, normal work that stopped, or requests that slowed (a new
+        info line is not a problem by itself)."""
+        if self.kind != "events":
+            return True
+        warns = any(level_rank(p.level) >= 2 for p in self.patterns)
+        return warns and self.change is not None and self.change.worsened
 
 
 def requests_of(issues: Iterable[Issue]) -> set[str]:
@@ -214,6 +315,11 @@ class Totals:
     last_seen: float | None = None
     # Distinct requests with an event in each minute, keyed like Pattern.per_minute (ts // 60).
     requests_per_minute: dict[int, int] = field(default_factory=dict)
+    baseline_events: int = 0
+    # Distinct requests with an event in the baseline (None without request ids).
+    baseline_requests: int | None = None
+    # The earliest event in the baseline, if it holds any.
+    baseline_first: float | None = None
 
 
 @dataclass

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 
+from logsense.analyze.callee import infer_callees
+from logsense.analyze.change import pattern_changes
 from logsense.analyze.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.analyze.group import candidates, group, prefetch
+from logsense.analyze.latency import slow_groups
+from logsense.analyze.vanished import attach_stops, stopped_patterns
 from logsense.config import Settings
 from logsense.errors import InputError
 from logsense.mine import mine_aggregate
@@ -57,17 +61,30 @@ def triage(
     totals = mined.totals
     totals.malformed = source.stats.malformed
     totals.outside_window = windowed.outside
-    covered = _covered_baseline(windowed)
+    covered = _covered_baseline(windowed, totals.baseline_first)
     novelty_known = covered is not None
     with Registry.open(state, reset=reset_state) as registry:
         known = registry.assign(mined.patterns)
+    changes, tests = (
+        pattern_changes(mined.patterns, totals, settings.change)
+        if novelty_known
+        else ({}, settings.change)
+    )
     groups = group(
         candidates(mined.patterns, novelty_known),
         settings.grouping,
         embedder,
         totals.requests,
+        changes,
     )
-    issues = rank(groups, totals, window, covered, novelty_known, settings.severity, known)
+    stops = stopped_patterns(mined.patterns, changes)
+    groups += attach_stops(groups, stops, changes, settings.change)
+    if novelty_known:
+        groups += slow_groups(mined.hops, mined.shape_patterns, settings.change)
+    groups = infer_callees(groups, totals.services)
+    issues = rank(
+        groups, totals, window, covered, novelty_known, settings.severity, known, changes, tests
+    )
     warnings = [*source.stats.warnings(), *_window_warnings(windowed, covered)]
     if totals.requests is None:
         warnings.append(
@@ -83,12 +100,14 @@ def triage(
     return report
 
 
-def _covered_baseline(windowed: WindowedEvents) -> Window | None:
-    """The part of the baseline the input covers, if enough of it to call a pattern new."""
-    baseline, earliest = windowed.baseline, windowed.earliest_seen
-    if baseline is None or earliest is None:
+def _covered_baseline(windowed: WindowedEvents, first_in_baseline: float | None) -> Window | None:
+    """The part of the baseline the input covers, from its earliest event inside the baseline,
+    if enough of it to call a pattern new (an input whose older data lies before the baseline,
+    with nothing in it, covers none)."""
+    baseline = windowed.baseline
+    if baseline is None or first_in_baseline is None:
         return None
-    covered = Window(max(baseline.start, earliest), baseline.end)
+    covered = Window(max(baseline.start, first_in_baseline), baseline.end)
     enough = min(_MIN_BASELINE, (baseline.end - baseline.start) / 2)
     return covered if covered.end - covered.start >= enough else None
 
@@ -102,13 +121,13 @@ def _window_warnings(windowed: WindowedEvents, covered: Window | None) -> list[s
     baseline = windowed.baseline
     if baseline is not None and covered is None:
         warnings.append(
-            f"too little data before {iso(baseline.end)} for a baseline: "
-            "no issue is marked new and rate changes are not computed"
+            f"too little data in the baseline ({iso(baseline.start)} to {iso(baseline.end)}): "
+            "no issue is marked new, and changes against the baseline are not computed"
         )
     elif baseline is not None and covered is not None and covered.start > baseline.start + 60:
         warnings.append(
             f"the baseline covers only {covered.minutes:.0f} of its {baseline.minutes:.0f} "
-            f"minutes (the input starts at {iso(covered.start)})"
+            f"minutes (its first event is at {iso(covered.start)})"
         )
     return warnings
 

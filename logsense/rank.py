@@ -1,17 +1,26 @@
-"""Ranking: impact (share of requests), novelty, rate change and severity of each issue.
+"""Ranking: impact (share of requests), novelty, change against the baseline, and severity.
 
-Order: issues that break requests (warn-or-worse events inside requests) come before everything
-else, so a loud error that touches no request never outranks one that breaks checkouts; then
-severity; then failures before warnings of the same severity (requests that failed before requests
-that were slow or retried); then share of requests, events.
+The list answers "what went wrong in this window", so issues are taken in three tiers:
+
+1. **changed**: new or rising beyond chance, work that stopped, requests that slowed
+   (`Issue.changed`, the test of `analyze/change.py`);
+2. **new** (or regressed) warnings and errors, too few to tell from chance;
+3. **chronic**: already in the baseline at their usual rate (or without a baseline to say).
+
+Inside a tier: issues that break requests (warn-or-worse events, stopped work or slowed steps
+inside requests) come first, so a loud error that touches no request never outranks one that
+breaks checkouts; then severity; then failures before warnings of the same severity; then share
+of requests, events. `share_of_requests` is the impact and keeps its meaning in every tier.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 
+from logsense.analyze.change import Change, issue_change
 from logsense.analyze.group import Group
-from logsense.config import SeverityConfig
+from logsense.config import ChangeConfig, SeverityConfig
 from logsense.mine.registry import Known
 from logsense.model import Issue, Pattern, Severity, Status, Totals, Window, level_rank
 
@@ -20,6 +29,7 @@ __all__ = ["SEVERITIES", "event_span", "impact_of", "rank", "severity_of"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
 _ERROR = level_rank("error")
+_MAX_EVIDENCE = 12
 
 
 def issue_id(group: Group) -> str:
@@ -36,8 +46,10 @@ def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
     events = sum(p.count for p in patterns)
     if totals.requests:
         basis = "requests"
-        affected: int | None = len(group.requests)
-        share = len(group.requests) / totals.requests
+        affected: int | None = (
+            len(group.requests) if group.estimate is None else max(group.estimate, 0)
+        )
+        share = min((affected or 0) / totals.requests, 1.0)
     else:
         basis, affected = "events", None
         share = events / totals.events if totals.events else 0.0
@@ -50,13 +62,31 @@ def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
         requests_affected=affected,
         share_of_requests=share,
         users_affected=len(users) if totals.users else None,
-        first_seen=min(p.first_seen for p in patterns),
-        last_seen=max(p.last_seen for p in patterns),
+        first_seen=_began(group, window),
+        last_seen=max(max(p.last_seen for p in patterns), _began(group, window)),
         impact_basis=basis,  # type: ignore[arg-type]
         requests=group.requests,
+        kind=group.kind,
+        evidence=list(group.evidence),
+        impact_estimated=group.estimate is not None,
+        stopped=list(group.stopped),
+        slowed=list(group.slowed),
     )
     issue.timeline = _timeline(group, event_span(totals, window))
     return issue
+
+
+def _began(group: Group, window: Window) -> float:
+    """When the issue began: its first event; for work that stopped, the last time it was seen
+    (in the window or, failing that, the baseline), never before the window."""
+    if group.kind != "stopped":
+        return min(p.first_seen for p in group.patterns)
+    seen = [
+        ts for p in group.patterns for ts in (
+            p.last_seen, *(first for first, _ in p.baseline_requests.values())
+        ) if ts != float("-inf")
+    ]  # fmt: skip
+    return max([window.start, *seen])
 
 
 def event_span(totals: Totals, window: Window) -> Window:
@@ -79,7 +109,8 @@ def _timeline(group: Group, span: Window) -> list[tuple[int, int]]:
 def severity_of(issue: Issue, config: SeverityConfig) -> Severity:
     """Severity from the share of requests, capped by level and raised one step when new."""
     share = issue.share_of_requests or 0.0
-    worst = max(level_rank(p.level) for p in issue.patterns)
+    # Stopped work and slowed steps are failures of requests whatever their lines' level.
+    worst = 3 if issue.kind != "events" else max(level_rank(p.level) for p in issue.patterns)
     touches_requests = issue.breaks_requests or issue.impact_basis == "events"
     if not touches_requests:
         base: Severity = "medium" if worst >= 3 else "low"
@@ -107,12 +138,27 @@ def rank(
     novelty_known: bool,
     config: SeverityConfig,
     known: dict[str, Known] | None = None,
+    changes: dict[str, Change] | None = None,
+    change_config: ChangeConfig | None = None,
 ) -> list[Issue]:
-    """Issues for `groups`, with status, rate change and severity, best first, ranks from 1.
+    """Issues for `groups`, with status, change, rate change and severity, best first, ranks
+    from 1.
 
     `known` holds the registry's earlier sightings of patterns, which tell regressions apart.
+    `changes` are the patterns' changes against the baseline (by id), `change_config` the test's
+    settings; without them no issue counts as changed.
     """
+    changes = changes or {}
     issues = [impact_of(group, totals, window) for group in groups]
+    for group, issue in zip(groups, issues, strict=True):
+        issue.change = (
+            group.change
+            if group.kind != "events"
+            else issue_change(
+                group.core or [group.root], changes.get(group.root.id), totals,
+                change_config or ChangeConfig(),
+            )
+        )  # fmt: skip
     for issue in issues:
         baseline_events = sum(p.baseline_count for p in issue.patterns)
         issue.status = _status(issue.patterns, window, baseline, novelty_known, known or {})
@@ -160,11 +206,45 @@ def _status(
     return "new"
 
 
-def _order(issue: Issue) -> tuple[bool, int, int, float, int, str]:
+def _evidence_of_worsening(issue: Issue) -> int:
+    """How strongly the issue worsened, in orders of magnitude of its test's p-value (0 when it
+    moved the other way, or is only info lines), so that issues of similar evidence are ordered
+    by impact. A change short of significance still counts here: among chronic issues, the one
+    that grew most comes first."""
+    change = issue.change
+    if change is None or (issue.kind == "events" and _worst_level(issue) < level_rank("warn")):
+        return 0
+    worse = change.excess < 0 if issue.kind == "stopped" else change.excess > 0
+    if not worse:
+        return 0
+    if change.p_value <= 0:
+        return _MAX_EVIDENCE
+    return min(int(-math.log10(change.p_value)), _MAX_EVIDENCE)
+
+
+def _worst_level(issue: Issue) -> int:
+    return min(max(level_rank(p.level) for p in issue.patterns), _ERROR)
+
+
+def _tier(issue: Issue) -> int:
+    """0 changed, 1 new or regressed, 2 chronic (see the module's docstring)."""
+    if issue.changed:
+        return 0
+    warns = any(level_rank(p.level) >= 2 for p in issue.patterns)
+    return 1 if warns and issue.status in ("new", "regressed") else 2
+
+
+def _order(issue: Issue) -> tuple[int, int, int, bool, int, int, float, int, str]:
+    tier = _tier(issue)
+    failure = _ERROR if issue.kind != "events" else _worst_level(issue)
     return (
+        tier,
+        # Among changes, failures (errors, stopped work, slowed steps) before warnings.
+        -failure if tier == 0 else 0,
+        -_evidence_of_worsening(issue),
         not issue.breaks_requests,
         -_SEVERITY_RANK[issue.severity],
-        -min(max(level_rank(p.level) for p in issue.patterns), _ERROR),
+        -failure,
         -(issue.share_of_requests or 0.0),
         -issue.events,
         issue.id,

@@ -22,11 +22,13 @@ import importlib
 import math
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from logsense.analyze.change import Change
 from logsense.analyze.embed import Embedder, embedding_text
 from logsense.analyze.request_sets import (
     RequestSet,
@@ -36,9 +38,20 @@ from logsense.analyze.request_sets import (
     shared_counts,
 )
 from logsense.config import GroupingConfig
-from logsense.model import Pattern, level_class, level_rank
+from logsense.model import (
+    Evidence,
+    EvidenceKind,
+    IssueKind,
+    Pattern,
+    SlowHop,
+    Stopped,
+    level_class,
+    level_rank,
+)
 
-__all__ = ["Group", "candidates", "exception_types", "find_root", "group", "prefetch"]
+__all__ = ["Age", "Group", "age", "candidates", "exception_types", "find_root", "group", "prefetch"]
+
+Age = Literal["fresh", "chronic", "unknown"]
 
 # scikit-learn and SciPy take about a second to import: `prefetch` starts that early.
 _LIBRARIES = ("sklearn.cluster", "scipy.sparse.csgraph", "scipy.stats")
@@ -73,13 +86,23 @@ class Group:
 
     `requests` are the requests the problem affected: every request of a pattern that has no
     cause in the group, and of a symptom only those where its cause is seen too (its other
-    requests, up to 1 - `min_containment` of them, failed for other reasons).
+    requests, up to 1 - `min_containment` of them, failed for other reasons). `estimate` is
+    their number when they are not all known (work that is missing, a sample of gaps).
+    `evidence` says why the root cause is where it is, strongest first.
     """
 
     patterns: list[Pattern]
     root: Pattern
     why: str
     requests: set[str]
+    kind: IssueKind = "events"
+    evidence: list[Evidence] = field(default_factory=list)
+    stopped: list[Stopped] = field(default_factory=list)
+    slowed: list[SlowHop] = field(default_factory=list)
+    change: Change | None = None
+    estimate: int | None = None
+    # The root and the patterns that say the same (its own problem, without joined symptoms).
+    core: list[Pattern] = field(default_factory=list)
 
 
 def candidates(patterns: list[Pattern], novelty_known: bool) -> list[Pattern]:
@@ -96,19 +119,29 @@ def group(
     config: GroupingConfig,
     embedder: Embedder,
     total_requests: int | None = None,
+    changes: dict[str, Change] | None = None,
 ) -> list[Group]:
     """Cluster `patterns` into groups, each with its root cause; singletons are groups too.
 
     Patterns that mean the same thing are joined first, so that one problem split over several
     templates counts as one when its co-occurrence with other problems is measured.
     `total_requests` (distinct requests in the window) sets the chance level of co-occurrence.
+    With `changes` (against the baseline, by pattern id), a pattern at its usual rate is never
+    the cause of one that is new or rising: a chronic warning that comes first in many requests
+    does not swallow a new error.
     """
     if not patterns:
         return []
-    nodes = _members(_same_meaning(patterns, config, embedder))
+    changes = changes or {}
+    nodes = _members(_same_meaning(patterns, config, embedder, changes))
     sets = code_requests([p.requests for p in patterns])
     node_requests = [sets[node[0]].union(*(sets[i] for i in node[1:])) for node in nodes]
-    links = _caused_by(node_requests, config, total_requests)
+    ages = [age([patterns[i] for i in node], changes) for node in nodes]
+    links = [
+        (child, parent)
+        for child, parent in _caused_by(node_requests, config, total_requests)
+        if not (ages[child] == "fresh" and ages[parent] == "chronic")
+    ]
     affected = _affected_requests([[patterns[i] for i in node] for node in nodes], dict(links))
     labels = np.empty(len(patterns), dtype=np.int64)
     node_of = np.empty(len(patterns), dtype=np.int64)
@@ -120,10 +153,39 @@ def group(
     groups = []
     for member_ids in _members(labels):
         group_patterns = [patterns[i] for i in member_ids]
-        root, why = find_root(group_patterns, [sets[i] for i in member_ids])
+        root, why = find_root(
+            group_patterns, [sets[i] for i in member_ids], _chronic(group_patterns, changes)
+        )
         requests = set().union(*(affected[node] for node in set(node_of[member_ids].tolist())))
-        groups.append(Group(group_patterns, root, why, requests))
+        evidence = Evidence(_why_kind(why), root.service, why, root.id)
+        core = [patterns[i] for i in nodes[int(node_of[patterns.index(root)])]]
+        groups.append(Group(group_patterns, root, why, requests, evidence=[evidence], core=core))
     return groups
+
+
+def age(patterns: list[Pattern], changes: dict[str, Change]) -> Age:
+    """Whether `patterns` are fresh (one is new, or rose significantly), chronic (all were in
+    the baseline at their usual rate, or less) or unknown (no baseline to say)."""
+    found = [changes.get(p.id) for p in patterns]
+    if any(c is not None and (c.trend == "new" or c.worsened) for c in found):
+        return "fresh"
+    if found and all(c is not None and c.before and not c.worsened for c in found):
+        return "chronic"
+    return "unknown"
+
+
+def _chronic(patterns: list[Pattern], changes: dict[str, Change]) -> set[str]:
+    """Ids of the patterns that cannot be the root: chronic ones, when the group has a fresh
+    one (what was already there at its usual rate did not cause what is new)."""
+    if age(patterns, changes) != "fresh":
+        return set()
+    return {p.id for p in patterns if age([p], changes) == "chronic"}
+
+
+def _why_kind(why: str) -> EvidenceKind:
+    if why.startswith("comes first"):
+        return "first_in_requests"
+    return "only_pattern" if why.startswith("the only") else "earliest"
 
 
 def _affected_requests(nodes: list[list[Pattern]], causes: dict[int, int]) -> list[set[str]]:
@@ -164,10 +226,16 @@ def _connected(size: int, links: list[tuple[int, int]]) -> Labels:
     return np.asarray(labels, dtype=np.int64)
 
 
-def _same_meaning(patterns: list[Pattern], config: GroupingConfig, embedder: Embedder) -> Labels:
+def _same_meaning(
+    patterns: list[Pattern],
+    config: GroupingConfig,
+    embedder: Embedder,
+    changes: dict[str, Change],
+) -> Labels:
     """A label per pattern; patterns of one service and level class, active in the same minutes,
     share one when they say the same: close template embeddings (single-linkage clustering), or
-    an exception type in common (a wrapper and its cause)."""
+    an exception type in common (a wrapper and its cause). A fresh pattern never shares a chronic
+    one's label: a new variant of an old message is news."""
     labels = np.arange(len(patterns), dtype=np.int64)
     by_key: dict[tuple[str, str], list[int]] = {}
     for index, p in enumerate(patterns):
@@ -184,7 +252,7 @@ def _same_meaning(patterns: list[Pattern], config: GroupingConfig, embedder: Emb
     for idx in comparable:
         sub = vectors[[row[i] for i in idx]]
         cosine_distance = np.asarray(1.0 - sub @ sub.T, dtype=np.float64)
-        distance = _meaning_distance([patterns[i] for i in idx], cosine_distance, cut)
+        distance = _meaning_distance([patterns[i] for i in idx], cosine_distance, cut, changes)
         found = AgglomerativeClustering(
             n_clusters=None, metric="precomputed", linkage="single", distance_threshold=cut + 1e-9
         ).fit_predict(distance)
@@ -193,13 +261,20 @@ def _same_meaning(patterns: list[Pattern], config: GroupingConfig, embedder: Emb
     return labels
 
 
-def _meaning_distance(patterns: list[Pattern], cosine_distance: Matrix, cut: float) -> Matrix:
-    """Embedding distance; 0 for a shared exception type; beyond `cut` unless active together."""
+def _meaning_distance(
+    patterns: list[Pattern], cosine_distance: Matrix, cut: float, changes: dict[str, Change]
+) -> Matrix:
+    """Embedding distance; 0 for a shared exception type; beyond `cut` unless active together,
+    and between a fresh and a chronic pattern."""
     distance = np.asarray(np.clip(cosine_distance, 0.0, 2.0), dtype=np.float64)
     exceptions = [exception_types(p) for p in patterns]
+    ages = [age([p], changes) for p in patterns]
     for a in range(len(patterns)):
         for b in range(a + 1, len(patterns)):
-            if not _share_minutes(patterns[a], patterns[b]):
+            if not _share_minutes(patterns[a], patterns[b]) or {ages[a], ages[b]} == {
+                "fresh",
+                "chronic",
+            }:
                 distance[a, b] = distance[b, a] = cut + 1.0
             elif exceptions[a] & exceptions[b]:
                 distance[a, b] = distance[b, a] = 0.0
@@ -286,19 +361,25 @@ def _comes_first(parent: RequestSet, child: RequestSet) -> bool:
 
 
 def find_root(
-    patterns: list[Pattern], requests: list[RequestSet] | None = None
+    patterns: list[Pattern],
+    requests: list[RequestSet] | None = None,
+    excluded: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[Pattern, str]:
     """The pattern that comes first inside the affected requests, and a sentence saying why.
 
-    Only warn-and-above patterns can be the root when the group has any. Only requests where two
-    or more of them appear take part; without such requests the earliest pattern in time wins.
-    `requests` are the patterns' request sets, coded together, when the caller has them.
+    Only warn-and-above patterns can be the root when the group has any, and never one whose id
+    is `excluded` (unless all are). Only requests where two or more of them appear take part;
+    without such requests the earliest pattern in time wins. `requests` are the patterns'
+    request sets, coded together, when the caller has them.
     """
     if len(patterns) == 1:
         return patterns[0], "the only pattern of this issue"
     coded = requests or code_requests([p.requests for p in patterns])
-    warn_or_worse = [i for i, p in enumerate(patterns) if level_rank(p.level) >= 2]
-    chosen = warn_or_worse or list(range(len(patterns)))
+    allowed = [i for i, p in enumerate(patterns) if p.id not in excluded] or list(
+        range(len(patterns))
+    )
+    warn_or_worse = [i for i in allowed if level_rank(patterns[i].level) >= 2]
+    chosen = warn_or_worse or allowed
     eligible = [patterns[i] for i in chosen]
     sets = [coded[i] for i in chosen]
     contested, first = first_in_shared(sets)

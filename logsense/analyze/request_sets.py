@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain, count
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from logsense.model import Requests
 
-__all__ = ["RequestSet", "code_requests", "earlier_in_shared", "first_in_shared", "shared_counts"]
+__all__ = [
+    "RequestSet",
+    "code_requests",
+    "earlier_in_shared",
+    "first_in_shared",
+    "incidence",
+    "shared_counts",
+]
 
 Ints = npt.NDArray[np.int64]
 Matrix = npt.NDArray[np.float64]
@@ -72,15 +80,20 @@ def code_requests(maps: list[Requests]) -> list[RequestSet]:
 
 def shared_counts(sets: list[RequestSet]) -> Matrix:
     """How many requests each two of `sets` share (the diagonal holds each set's size)."""
+    matrix = incidence(sets)
+    return np.asarray((matrix @ matrix.T).toarray(), dtype=np.float64)
+
+
+def incidence(sets: list[RequestSet]) -> Any:
+    """A sparse set × request matrix (SciPy CSR) with a one where the set has the request."""
     from scipy import sparse
 
-    cols = np.concatenate([s.codes for s in sets])
+    cols = np.concatenate([s.codes for s in sets]) if sets else np.zeros(0, dtype=np.int64)
     rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
     width = int(cols.max()) + 1 if len(cols) else 0
-    incidence = sparse.csr_matrix(
+    return sparse.csr_matrix(
         (np.ones(len(cols), dtype=np.float64), (rows, cols)), shape=(len(sets), width)
     )
-    return np.asarray((incidence @ incidence.T).toarray(), dtype=np.float64)
 
 
 def earlier_in_shared(first: RequestSet, second: RequestSet) -> tuple[int, int]:

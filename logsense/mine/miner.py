@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from logsense._native import Aggregate, EventTable, ShapeStats
 from logsense.config import FieldMap
@@ -25,6 +25,9 @@ from logsense.mine.sampling import BottomK
 from logsense.mine.templates import TemplateTree
 from logsense.model import Event, Pattern, Requests, Sample, Totals, Window, level_rank
 from logsense.sources.records import event_table, push_event
+
+if TYPE_CHECKING:
+    from logsense._native import HopRow
 
 __all__ = ["Mined", "Miner", "mine", "mine_aggregate", "mine_every_event", "pattern_id"]
 
@@ -48,6 +51,8 @@ class Mined:
     patterns: list[Pattern]
     totals: Totals
     shape_patterns: list[Pattern]
+    # Inside requests, the gaps between consecutive events, by their shapes (`Aggregate.hops`).
+    hops: list[HopRow] = field(default_factory=list)
 
 
 class Miner:
@@ -119,6 +124,8 @@ class _Stats(Protocol):
     level: str
     per_minute: dict[int, int]
     requests: Requests
+    baseline_requests: Requests
+    baseline_per_minute: dict[int, int]
     users: set[str]
 
 
@@ -143,9 +150,14 @@ def _add_stats(target: Pattern, other: _Stats) -> None:
     target.last_seen = max(target.last_seen, other.last_seen)
     if level_rank(other.level) > level_rank(target.level):
         target.level = other.level
-    for minute, n in other.per_minute.items():
-        target.per_minute[minute] = target.per_minute.get(minute, 0) + n
+    for counts, more in (
+        (target.per_minute, other.per_minute),
+        (target.baseline_per_minute, other.baseline_per_minute),
+    ):
+        for minute, n in more.items():
+            counts[minute] = counts.get(minute, 0) + n
     _add_requests(target.requests, other.requests)
+    _add_requests(target.baseline_requests, other.baseline_requests)
     target.users |= other.users
 
 
@@ -172,12 +184,15 @@ def mine_aggregate(aggregate: Aggregate, samples_per_pattern: int = 5) -> Mined:
         services=aggregate.services,
         patterns=sum(1 for p in patterns if p.count),
         requests_per_minute=aggregate.requests_per_minute,
+        baseline_events=aggregate.baseline_events,
+        baseline_requests=aggregate.baseline_requests if aggregate.requests else None,
+        baseline_first=aggregate.baseline_first,
     )
     window_patterns = [p for p in patterns if p.count]
     if window_patterns:
         totals.first_seen = min(p.first_seen for p in window_patterns)
         totals.last_seen = max(p.last_seen for p in window_patterns)
-    return Mined(patterns, totals, [miner.pattern_of(key) for key in keys])
+    return Mined(patterns, totals, [miner.pattern_of(key) for key in keys], aggregate.hops)
 
 
 def mine(

@@ -57,6 +57,8 @@ pub struct ShapeStats {
     last_seen: f64,
     per_minute: Py<PyDict>,
     requests: Py<PyDict>,
+    baseline_requests: Py<PyDict>,
+    baseline_per_minute: Py<PyDict>,
     users: Py<PySet>,
     samples: Py<PyList>,
 }
@@ -85,6 +87,10 @@ pub struct Aggregate {
     requests_per_minute: Py<PyDict>,
     users: u64,
     outside: u64,
+    baseline_events: u64,
+    baseline_requests: u64,
+    baseline_first: Option<f64>,
+    hops: Py<PyList>,
 }
 
 /// What the JSON scanner could not use or had to guess (merged into `SourceStats`).
@@ -345,17 +351,50 @@ impl<'py, 't> Converter<'py, 't> {
             requests_per_minute: counts_dict(py, &out.requests_per_minute)?,
             users: out.users,
             outside: out.outside,
+            baseline_events: out.baseline_events,
+            baseline_requests: out.baseline_requests,
+            baseline_first: out.baseline_first,
+            hops: self.hops(&out.hops).unbind(),
         })
+    }
+
+    /// {request id: (time, position)} of (request, time, position) triples.
+    fn requests_dict(&mut self, requests: &[(u32, f64, u64)]) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new_bound(self.py);
+        for &(request, ts, position) in requests {
+            let key = cached(self.py, &mut self.requests, &self.table.requests, request);
+            dict.set_item(key, (ts, position))?;
+        }
+        Ok(dict)
+    }
+
+    /// The hops as (from shape, to shape, baseline count, window count, baseline gaps, window
+    /// gaps), each gap a (seconds, request id) pair.
+    fn hops(&mut self, hops: &[aggregate::HopOut]) -> Bound<'py, PyList> {
+        let py = self.py;
+        let mut gaps = |sample: &[(f64, u32)]| -> Vec<(f64, Py<PyString>)> {
+            sample
+                .iter()
+                .map(|&(gap, request)| {
+                    (gap, cached(py, &mut self.requests, &self.table.requests, request))
+                })
+                .collect()
+        };
+        let items: Vec<PyObject> = hops
+            .iter()
+            .map(|hop| {
+                let (before, now) = (gaps(&hop.baseline), gaps(&hop.window));
+                (hop.from, hop.to, hop.baseline_count, hop.window_count, before, now).into_py(py)
+            })
+            .collect();
+        PyList::new_bound(py, items)
     }
 
     fn shape(&mut self, shape: &aggregate::ShapeOut) -> PyResult<ShapeStats> {
         let (py, table) = (self.py, self.table);
         let (service, class, masked, print) = table.shapes[shape.shape as usize];
-        let requests = PyDict::new_bound(py);
-        for &(request, ts, position) in &shape.requests {
-            let key = cached(py, &mut self.requests, &table.requests, request);
-            requests.set_item(key, (ts, position))?;
-        }
+        let requests = self.requests_dict(&shape.requests)?;
+        let baseline_requests = self.requests_dict(&shape.baseline_requests)?;
         let users = PySet::empty_bound(py)?;
         for &user in &shape.users {
             users.add(cached(py, &mut self.users, &table.users, user))?;
@@ -397,6 +436,8 @@ impl<'py, 't> Converter<'py, 't> {
             last_seen: shape.last_seen,
             per_minute: counts_dict(py, &shape.per_minute)?,
             requests: requests.unbind(),
+            baseline_requests: baseline_requests.unbind(),
+            baseline_per_minute: counts_dict(py, &shape.baseline_per_minute)?,
             users: users.unbind(),
             samples: samples.unbind(),
         })

@@ -3,10 +3,14 @@
 //! `_count_request` (`logsense/mine/miner.py`, `logsense/mine/sampling.py`).
 //!
 //! Rows in `[low, window_end)` are sorted stably by (time, seq); a row's position is its index
-//! in that order. Rows at or after `window_start` are window rows; the others only add to their
-//! shape's baseline count.
+//! in that order. Rows at or after `window_start` are window rows; the others (the baseline)
+//! add to their shape's baseline count and baseline requests.
+//!
+//! Hops: inside each request, the time from one event to the next, keyed by the two events'
+//! shapes, as a bounded sample per period (baseline or window, by the later event's time). They
+//! are the logs' own clock for latency (`logsense/analyze/latency.py`).
 
-use ahash::{AHashSet, RandomState};
+use ahash::{AHashMap, AHashSet, RandomState};
 
 use super::store::{LastAggregate, Table};
 use super::strings::NO_ID;
@@ -14,6 +18,8 @@ use crate::pytext::floordiv_int;
 
 /// Fibonacci hashing constant of `sampling.priority`.
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Gaps kept per hop and period: enough for a rank test, bounded whatever the input.
+const HOP_SAMPLES: usize = 128;
 
 /// Window stats of one shape (`ShapeStats`).
 pub struct ShapeOut {
@@ -28,6 +34,10 @@ pub struct ShapeOut {
     pub per_minute: Vec<(i64, u64)>,
     /// (request id, time, position) of each request's first window row, in first-seen order.
     pub requests: Vec<(u32, f64, u64)>,
+    /// (request id, time, position) of each request's first baseline row, in first-seen order.
+    pub baseline_requests: Vec<(u32, f64, u64)>,
+    /// (minute, events) of the baseline rows, in first-seen order.
+    pub baseline_per_minute: Vec<(i64, u64)>,
     pub users: Vec<u32>,
     /// (position, row index) of the kept samples, by position.
     pub samples: Vec<(u64, u32)>,
@@ -44,16 +54,76 @@ pub struct AggregateOut {
     pub requests_per_minute: Vec<(i64, u64)>,
     pub users: u64,
     pub outside: u64,
+    pub baseline_events: u64,
+    /// Distinct requests with a baseline row.
+    pub baseline_requests: u64,
+    /// The time of the earliest baseline row, if any.
+    pub baseline_first: Option<f64>,
+    /// Hops between shapes (output indices), with at least one gap.
+    pub hops: Vec<HopOut>,
 }
 
-/// The `size` offered positions of lowest priority (`BottomK`); priorities are distinct since
-/// GOLDEN is odd.
-struct BottomK {
-    items: Vec<(u64, u64, u32)>, // (priority, position, row)
+/// The gaps from events of shape `from` to the next event of the same request, of shape `to`.
+pub struct HopOut {
+    pub from: u32,
+    pub to: u32,
+    pub baseline_count: u64,
+    pub window_count: u64,
+    /// Up to HOP_SAMPLES gaps in seconds, each period sampled uniformly, with their request ids.
+    pub baseline: Vec<(f64, u32)>,
+    pub window: Vec<(f64, u32)>,
+}
+
+/// One hop's gaps while aggregating.
+struct HopAcc {
+    baseline_count: u64,
+    window_count: u64,
+    baseline: BottomK<(f64, u32)>,
+    window: BottomK<(f64, u32)>,
+}
+
+impl HopAcc {
+    fn new() -> Self {
+        Self {
+            baseline_count: 0,
+            window_count: 0,
+            baseline: BottomK::new(),
+            window: BottomK::new(),
+        }
+    }
+
+    fn add(&mut self, in_window: bool, position: u64, gap: (f64, u32)) {
+        if in_window {
+            self.window_count += 1;
+            self.window.offer(HOP_SAMPLES, position, gap);
+        } else {
+            self.baseline_count += 1;
+            self.baseline.offer(HOP_SAMPLES, position, gap);
+        }
+    }
+
+    fn finish(self, (from, to): (u32, u32)) -> HopOut {
+        let values =
+            |bottom: BottomK<(f64, u32)>| bottom.into_sorted().into_iter().map(|(_, gap)| gap);
+        HopOut {
+            from,
+            to,
+            baseline_count: self.baseline_count,
+            window_count: self.window_count,
+            baseline: values(self.baseline).collect(),
+            window: values(self.window).collect(),
+        }
+    }
+}
+
+/// The `size` offered positions of lowest priority (`BottomK`), each with its value;
+/// priorities are distinct since GOLDEN is odd.
+struct BottomK<T> {
+    items: Vec<(u64, u64, T)>, // (priority, position, value)
     worst: usize,
 }
 
-impl BottomK {
+impl<T: Copy> BottomK<T> {
     fn new() -> Self {
         Self {
             items: Vec::new(),
@@ -61,12 +131,12 @@ impl BottomK {
         }
     }
 
-    fn offer(&mut self, size: usize, position: u64, row: u32) {
+    fn offer(&mut self, size: usize, position: u64, value: T) {
         let priority = position.wrapping_mul(GOLDEN);
         if self.items.len() < size {
-            self.items.push((priority, position, row));
+            self.items.push((priority, position, value));
         } else if size > 0 && priority < self.items[self.worst].0 {
-            self.items[self.worst] = (priority, position, row);
+            self.items[self.worst] = (priority, position, value);
         } else {
             return;
         }
@@ -75,11 +145,11 @@ impl BottomK {
             .unwrap_or(0);
     }
 
-    fn into_sorted(mut self) -> Vec<(u64, u32)> {
+    fn into_sorted(mut self) -> Vec<(u64, T)> {
         self.items.sort_by_key(|item| item.1);
         self.items
             .into_iter()
-            .map(|(_, position, row)| (position, row))
+            .map(|(_, position, value)| (position, value))
             .collect()
     }
 }
@@ -130,10 +200,14 @@ impl Table {
 
         let mut shape_index = vec![NO_ID; self.shapes.len()];
         let mut shapes: Vec<ShapeOut> = Vec::new();
-        let mut bottoms: Vec<BottomK> = Vec::new();
+        let mut bottoms: Vec<BottomK<u32>> = Vec::new();
         let mut shape_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
+        let mut baseline_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut shape_users: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut totals = Totals::new(self);
+        // Per request id: the time and output shape of its latest row so far.
+        let mut last_of_request: Vec<Option<(f64, u32)>> = vec![None; self.requests.len()];
+        let mut hops: AHashMap<(u32, u32), HopAcc> = AHashMap::with_hasher(RandomState::new());
         for (position, &(ts, _, index)) in kept.iter().enumerate() {
             let position = position as u64;
             let row = self.rows[index as usize];
@@ -150,6 +224,8 @@ impl Table {
                     last_seen: f64::NEG_INFINITY,
                     per_minute: Vec::new(),
                     requests: Vec::new(),
+                    baseline_requests: Vec::new(),
+                    baseline_per_minute: Vec::new(),
                     users: Vec::new(),
                     samples: Vec::new(),
                 });
@@ -157,8 +233,25 @@ impl Table {
             }
             let out = *slot as usize;
             let stats = &mut shapes[out];
+            let pair = |id: u32| (u64::from(out as u32) << 32) | u64::from(id);
+            if row.request != NO_ID {
+                let last = &mut last_of_request[row.request as usize];
+                if let Some((before, from)) = *last {
+                    hops.entry((from, out as u32)).or_insert_with(HopAcc::new).add(
+                        ts >= window_start,
+                        position,
+                        (ts - before, row.request),
+                    );
+                }
+                *last = Some((ts, out as u32));
+            }
             if ts < window_start {
                 stats.baseline_count += 1;
+                bump(&mut stats.baseline_per_minute, minute_of(ts));
+                if row.request != NO_ID && baseline_requests.insert(pair(row.request)) {
+                    stats.baseline_requests.push((row.request, ts, position));
+                }
+                totals.add_baseline(ts, row.request);
                 continue;
             }
             stats.count += 1;
@@ -171,7 +264,6 @@ impl Table {
             stats.level = stats.level.max(row.level);
             let minute = minute_of(ts);
             bump(&mut stats.per_minute, minute);
-            let pair = |id: u32| (u64::from(out as u32) << 32) | u64::from(id);
             if row.request != NO_ID && shape_requests.insert(pair(row.request)) {
                 stats.requests.push((row.request, ts, position));
             }
@@ -197,6 +289,11 @@ impl Table {
             .filter(|&id| totals.services[id as usize])
             .collect();
         services.sort_by(|&a, &b| self.services[a as usize].cmp(&self.services[b as usize]));
+        let mut hops: Vec<HopOut> = hops
+            .into_iter()
+            .map(|(key, acc)| acc.finish(key))
+            .collect();
+        hops.sort_unstable_by_key(|hop| (hop.from, hop.to));
         AggregateOut {
             shapes,
             events: totals.events,
@@ -205,6 +302,10 @@ impl Table {
             requests_per_minute: totals.requests_per_minute,
             users: totals.users,
             outside,
+            baseline_events: totals.baseline_events,
+            baseline_requests: totals.baseline_requests,
+            baseline_first: totals.baseline_first,
+            hops,
         }
     }
 }
@@ -219,6 +320,10 @@ struct Totals {
     requests_per_minute: Vec<(i64, u64)>,
     seen_users: Vec<bool>,
     users: u64,
+    baseline_events: u64,
+    seen_baseline_requests: Vec<bool>,
+    baseline_requests: u64,
+    baseline_first: Option<f64>,
 }
 
 impl Totals {
@@ -231,6 +336,21 @@ impl Totals {
             requests_per_minute: Vec::new(),
             seen_users: vec![false; table.users.len()],
             users: 0,
+            baseline_events: 0,
+            seen_baseline_requests: vec![false; table.requests.len()],
+            baseline_requests: 0,
+            baseline_first: None,
+        }
+    }
+
+    /// Count a baseline row; rows arrive in time order, so the first one is the earliest.
+    fn add_baseline(&mut self, ts: f64, request: u32) {
+        self.baseline_events += 1;
+        self.baseline_first.get_or_insert(ts);
+        if request != NO_ID
+            && !std::mem::replace(&mut self.seen_baseline_requests[request as usize], true)
+        {
+            self.baseline_requests += 1;
         }
     }
 
@@ -259,7 +379,7 @@ mod tests {
 
     #[test]
     fn bottom_k_keeps_lowest_priorities() {
-        let mut bottom = BottomK::new();
+        let mut bottom: BottomK<u32> = BottomK::new();
         for position in 0..1000 {
             bottom.offer(5, position, position as u32);
         }

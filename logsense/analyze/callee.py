@@ -1,0 +1,127 @@
+"""Callee inference: a caller's error that names another service points at that service.
+
+A service that fails often logs nothing about it; its callers do, and their errors name it: the
+host of a URL (`http://payments:8080/charge`), a `host:port` pair, a gRPC target
+(`dns:///orders:50051`), or the name of a service seen in the input (`calling payments`,
+`No instances available for payments`). A host maps to a service when it is that service's
+name or its first DNS label is (`payments.prod.svc.cluster.local`). A host that matches no
+service of the input still counts when it is named as a network peer (URL, `host:port`, gRPC
+target): the callee may log nothing at all (a database, a third party).
+
+Names are read from the raw sample messages of the root pattern (templates mask hosts). A
+service is named when most of the samples name it; the root pattern's own service never is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from logsense.analyze.group import Group
+from logsense.model import Evidence, Pattern, level_rank
+
+__all__ = ["infer_callees", "named_service"]
+
+_HOST = r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*"
+# Network peers: a URL's host, a gRPC target, a host:port pair.
+_PEERS = re.compile(
+    rf"(?:\b[a-z][a-z0-9+.-]*://(?:[^/@\s]*@)?(?P<url>{_HOST})"
+    rf"|\bdns:///?(?P<grpc>{_HOST})"
+    rf"|(?<![\w.:/-])(?P<hostport>{_HOST}):(?P<port>\d{{2,5}})\b)"
+)
+_WORD_EDGE = r"(?<![\w.-]){name}(?![\w-])"
+# `Order.java:42` in a stack frame is a file and a line, not a host and a port.
+_SOURCE_FILE = re.compile(
+    r"\.(?:java|kt|scala|groovy|py|go|rb|js|ts|cs|rs|c|cc|cpp|h|php|swift)$", re.I
+)
+_ERROR = level_rank("warn")
+
+
+def named_service(pattern: Pattern, services: Iterable[str]) -> tuple[str, str] | None:
+    """(service, how it was named) that most of the pattern's samples name, other than its own;
+    None when no name has a majority."""
+    known = sorted(set(services) - {pattern.service}, key=len, reverse=True)
+    votes: Counter[tuple[str, str]] = Counter()
+    for sample in pattern.samples:
+        found = _names_in(sample.raw, known, pattern.service)
+        for naming in dict.fromkeys(found):
+            votes[naming] += 1
+    if not votes:
+        return None
+    (name, how), count = votes.most_common(1)[0]
+    return (name, how) if count * 2 > len(pattern.samples) else None
+
+
+def infer_callees(groups: list[Group], services: Iterable[str]) -> list[Group]:
+    """Point each events group whose root names a callee at that callee (an evidence first in
+    its list); a `stopped` or `slow` group of the callee joins the group that names it.
+    Returns the groups left standing."""
+    known = list(services)
+    by_service = {g.root.service: g for g in groups if g.kind != "events"}
+    absorbed: set[int] = set()
+    for group in groups:
+        if group.kind != "events" or level_rank(group.root.level) < _ERROR:
+            continue
+        found = named_service(group.root, known)
+        if found is None:
+            continue
+        callee, how = found
+        if any(p.service == callee and level_rank(p.level) >= _ERROR for p in group.patterns):
+            continue  # the callee logs the failure itself: the root pattern says where
+        group.evidence.insert(0, _evidence(group.root, callee, how))
+        other = by_service.get(callee)
+        if other is not None and id(other) not in absorbed:
+            absorbed.add(id(other))
+            group.evidence.extend(other.evidence)
+            group.stopped.extend(other.stopped)
+            group.slowed.extend(other.slowed)
+            group.requests |= other.requests
+    return [g for g in groups if id(g) not in absorbed]
+
+
+def _names_in(text: str, known: list[str], own: str) -> list[tuple[str, str]]:
+    """The services `text` names as peers or by name, in order, with how."""
+    found: list[tuple[str, str]] = []
+    for match in _PEERS.finditer(text):
+        host = match.group("url") or match.group("grpc") or match.group("hostport")
+        how = (
+            "URL host"
+            if match.group("url")
+            else "gRPC target"
+            if match.group("grpc")
+            else ("host:port")
+        )
+        service = _service_of_host(host, known)
+        if service != own and (service in known or _plausible_peer(host, match.group("port"))):
+            found.append((service, how))
+    for name in known:
+        if re.search(_WORD_EDGE.format(name=re.escape(name)), text):
+            found.append((name, "service name"))
+    return found
+
+
+def _service_of_host(host: str, known: list[str]) -> str:
+    """The known service a host is, by its full name or first DNS label; else the host."""
+    lowered = host.lower().rstrip(".")
+    label = lowered.split(".", 1)[0]
+    for service in known:
+        if service.lower() in (lowered, label):
+            return service
+    return lowered
+
+
+def _plausible_peer(host: str, port: str | None) -> bool:
+    """True when an unknown `host[:port]` reads as a network peer: not a source file and line,
+    and DNS-like (a dot or hyphen) or on a port of four or five digits."""
+    if _SOURCE_FILE.search(host):
+        return False
+    return "." in host or "-" in host or port is None or len(port) >= 4
+
+
+def _evidence(root: Pattern, callee: str, how: str) -> Evidence:
+    text = (
+        f"{root.service}'s “{root.template}” names {callee} ({how}) in most of its samples, "
+        f"and {callee} logs no error of its own in these requests"
+    )
+    return Evidence("named_by_callers", callee, text, root.id, {"named_as": how})

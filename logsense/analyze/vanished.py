@@ -1,0 +1,132 @@
+"""Vanished work: normal patterns whose rate stopped, as evidence and as issues of their own.
+
+A service that fails may log nothing about it: its normal lines simply stop, while its callers
+carry on (and may report errors that name it). A pattern below error level whose change against
+the baseline is `stopped` (`change.py`: significant, among the requests of its context, down to
+at most `stopped_fraction` of what the baseline predicts) is such evidence, when it was regular
+work: seen in at least half of the baseline's minutes (a restart's few lines are not a rhythm
+that can stop; an error pattern that stops is a problem going away, not one starting).
+
+The requests the stop affected are those that reached its context but not it: the operation
+went as far as the step before and no further. When the baseline says the context nearly always
+led to the pattern (`_DETERMINED`), that set is the impact; otherwise only its size beyond the
+baseline's expectation is known, and the impact is an estimate.
+
+A stop joins the issue of logged events that explains it: a fresh failure (errors, new or
+rising: what was there at its usual rate did not cause what is new, and a request that only
+warned still did its work), outside whose requests the pattern has not stopped (it is above
+`stopped_fraction` of its baseline share). The lines that stopped and
+the errors logged instead are then one problem, whichever service logs them (a checkout that
+fails on a database error no longer logs "order placed"). The other stops form one issue of
+kind `stopped` per service.
+"""
+
+from __future__ import annotations
+
+from logsense.analyze.change import Change
+from logsense.analyze.group import Group, age
+from logsense.config import ChangeConfig
+from logsense.model import Evidence, Pattern, Stopped, level_rank
+
+__all__ = ["attach_stops", "stopped_patterns"]
+
+# A context that led to the pattern in at least this share of baseline requests determines it.
+_DETERMINED = 0.8
+_ERROR = level_rank("error")
+
+
+def stopped_patterns(patterns: list[Pattern], changes: dict[str, Change]) -> list[Stopped]:
+    """The patterns below error level that stopped and were regular work (seen in at least
+    half of the baseline's minutes that have events), the most significant first."""
+    minutes = set().union(*(p.baseline_per_minute.keys() for p in patterns))
+    found = [
+        Stopped(p, change)
+        for p in patterns
+        if level_rank(p.level) < _ERROR
+        and (change := changes.get(p.id)) is not None
+        and change.trend == "stopped"
+        and len(p.baseline_per_minute) * 2 >= len(minutes)
+    ]
+    return sorted(found, key=lambda s: (s.change.p_value, s.pattern.id))
+
+
+def attach_stops(
+    groups: list[Group], stops: list[Stopped], changes: dict[str, Change], config: ChangeConfig
+) -> list[Group]:
+    """Put each stop with the events group it explains, and return a `stopped` group per
+    service for the others."""
+    alone: dict[str, list[Stopped]] = {}
+    fresh = [
+        g
+        for g in groups
+        if g.kind == "events"
+        and level_rank(g.root.level) >= _ERROR
+        and g.requests
+        and age(g.core or [g.root], changes) == "fresh"
+    ]
+    for stop in stops:
+        host = _explaining_group(fresh, stop, config.stopped_fraction)
+        if host is None:
+            alone.setdefault(stop.pattern.service, []).append(stop)
+        else:
+            host.stopped.append(stop)
+    return [_group(service, items) for service, items in alone.items()]
+
+
+def affected_requests(stop: Stopped) -> set[str]:
+    """The window requests that reached the stop's context but not the pattern (empty when the
+    context did not nearly always lead to it, or there is no context)."""
+    context = stop.change.context
+    if context is None or stop.change.baseline_share < _DETERMINED:
+        return set()
+    return context.requests.keys() - stop.pattern.requests.keys()
+
+
+def _explaining_group(groups: list[Group], stop: Stopped, fraction: float) -> Group | None:
+    """Of `groups`, the one outside whose requests the stopped pattern has not stopped; the
+    one that restores it most."""
+    change, pattern = stop.change, stop.pattern
+    context = change.context.requests.keys() if change.context is not None else None
+    best: tuple[float, Group] | None = None
+    for group in groups:
+        failed = group.requests & context if context is not None else group.requests
+        left = change.now_total - len(failed)
+        still = change.now - len(pattern.requests.keys() & failed)
+        restored = still / left if left > 0 else 1.0
+        if restored > fraction * change.baseline_share and (best is None or restored > best[0]):
+            best = (restored, group)
+    return None if best is None else best[1]
+
+
+def _group(service: str, stops: list[Stopped]) -> Group:
+    """A `stopped` group: the service's stopped patterns, the most significant as its root."""
+    root = stops[0]
+    requests = set().union(*(affected_requests(s) for s in stops))
+    evidence = [_evidence(stop) for stop in stops]
+    estimate = None if requests else round(-sum(s.change.excess for s in stops))
+    return Group(
+        [s.pattern for s in stops], root.pattern, evidence[0].text, requests, kind="stopped",
+        evidence=evidence, stopped=stops, change=root.change, estimate=estimate,
+    )  # fmt: skip
+
+
+def _evidence(stop: Stopped) -> Evidence:
+    change, pattern = stop.change, stop.pattern
+    among = (
+        f"of the requests that logged {change.context.service} “{change.context.template}”"
+        if change.context is not None
+        else "of all requests"
+    )
+    text = (
+        f"{pattern.service} stopped logging “{pattern.template}”: {change.baseline_share:.0%} "
+        f"{among} had it in the baseline ({change.before} of {change.before_total}), "
+        f"{change.share:.0%} now ({change.now} of {change.now_total})"
+    )
+    numbers: dict[str, float | int | str] = {
+        "before": change.before,
+        "before_total": change.before_total,
+        "now": change.now,
+        "now_total": change.now_total,
+        "p_value": change.p_value,
+    }
+    return Evidence("stopped", pattern.service, text, pattern.id, numbers)
