@@ -39,6 +39,7 @@ __all__ = [
     "level_class",
     "level_rank",
     "requests_of",
+    "short_template",
 ]
 
 LEVELS = ("debug", "info", "warn", "error", "fatal")
@@ -71,6 +72,13 @@ def level_class(level: str) -> str:
 def iso(ts: float) -> str:
     """ISO 8601 UTC with millisecond precision and a `Z` suffix."""
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def short_template(template: str, limit: int = 90) -> str:
+    """The template cut to `limit` characters at a word boundary, with an ellipsis if cut."""
+    if len(template) <= limit:
+        return template
+    return template[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 @dataclass(slots=True)
@@ -239,6 +247,8 @@ class Issue:
     severity: Severity = "low"
     status: Status = "new"
     rate_change: float | None = None
+    # Events per minute in the baseline (None without one).
+    baseline_rate: float | None = None
     impact_basis: Literal["requests", "events"] = "requests"
     timeline: list[tuple[int, int]] = field(default_factory=list)
     summary: Summary | None = None
@@ -283,6 +293,36 @@ class Issue:
         if self.kind != "events":
             return True
         return any(p.requests and level_rank(p.level) >= 2 for p in self.patterns)
+
+    @property
+    def movement(self) -> str:
+        """How the issue moved against the baseline, in a word or two for tables: `stopped`,
+        `slower ×36`, `new`, `regressed`, `rising ×2.3`, `chronic`, `falling`, or the status."""
+        change = self.change
+        if self.kind == "stopped":
+            return "stopped"
+        if self.kind == "slow":
+            return f"slower ×{self.slowed[0].ratio:.0f}" if self.slowed else "slower"
+        if self.status in ("new", "regressed") or change is None:
+            return self.status
+        if change.worsened and change.ratio is not None:
+            return f"rising ×{change.ratio:.1f}"
+        if self.chronic:
+            return "falling" if change.trend in ("falling", "stopped") else "chronic"
+        return self.status
+
+    @property
+    def chronic(self) -> bool:
+        """True when the issue was in the baseline too and did not worsen: there before, at
+        its usual rate (or less)."""
+        change = self.change
+        return (
+            self.kind == "events"
+            and change is not None
+            and change.before > 0
+            and not change.worsened
+            and self.status == "ongoing"
+        )
 
     @property
     def changed(self) -> bool:

@@ -162,6 +162,8 @@ def rank(
     for issue in issues:
         baseline_events = sum(p.baseline_count for p in issue.patterns)
         issue.status = _status(issue.patterns, window, baseline, novelty_known, known or {})
+        if baseline is not None and novelty_known:
+            issue.baseline_rate = round(baseline_events / baseline.minutes, 3)
         if baseline is not None and baseline_events:
             now = issue.events / window.minutes
             before = baseline_events / baseline.minutes

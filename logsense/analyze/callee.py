@@ -4,9 +4,10 @@ A service that fails often logs nothing about it; its callers do, and their erro
 host of a URL (`http://payments:8080/charge`), a `host:port` pair, a gRPC target
 (`dns:///orders:50051`), or the name of a service seen in the input (`calling payments`,
 `No instances available for payments`). A host maps to a service when it is that service's
-name or its first DNS label is (`payments.prod.svc.cluster.local`). A host that matches no
-service of the input still counts when it is named as a network peer (URL, `host:port`, gRPC
-target): the callee may log nothing at all (a database, a third party).
+name or its first DNS label is (`payments.prod.svc.cluster.local`). Only services of the input
+(window or baseline) are named: the callee may log nothing in the window, but a host that never
+logs at all (a database, a third party) is where the caller's own error is, and the caller's
+error stays the root.
 
 Names are read from the raw sample messages of the root pattern (templates mask hosts). A
 service is named when most of the samples name it; the root pattern's own service never is.
@@ -19,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from logsense.analyze.group import Group
-from logsense.model import Evidence, Pattern, level_rank
+from logsense.model import Evidence, Pattern, level_rank, short_template
 
 __all__ = ["infer_callees", "named_service"]
 
@@ -92,8 +93,10 @@ def _names_in(text: str, known: list[str], own: str) -> list[tuple[str, str]]:
             if match.group("grpc")
             else ("host:port")
         )
+        if _SOURCE_FILE.search(host):
+            continue
         service = _service_of_host(host, known)
-        if service != own and (service in known or _plausible_peer(host, match.group("port"))):
+        if service != own and service in known:
             found.append((service, how))
     for name in known:
         if re.search(_WORD_EDGE.format(name=re.escape(name)), text):
@@ -111,17 +114,10 @@ def _service_of_host(host: str, known: list[str]) -> str:
     return lowered
 
 
-def _plausible_peer(host: str, port: str | None) -> bool:
-    """True when an unknown `host[:port]` reads as a network peer: not a source file and line,
-    and DNS-like (a dot or hyphen) or on a port of four or five digits."""
-    if _SOURCE_FILE.search(host):
-        return False
-    return "." in host or "-" in host or port is None or len(port) >= 4
-
-
 def _evidence(root: Pattern, callee: str, how: str) -> Evidence:
     text = (
-        f"{root.service}'s “{root.template}” names {callee} ({how}) in most of its samples, "
+        f"{root.service}'s “{short_template(root.template, 80)}” names {callee} ({how}) in most "
+        "of its samples, "
         f"and {callee} logs no error of its own in these requests"
     )
     return Evidence("named_by_callers", callee, text, root.id, {"named_as": how})

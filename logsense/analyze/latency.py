@@ -27,7 +27,7 @@ import numpy as np
 from logsense.analyze.change import Change, compare, fdr_cutoff
 from logsense.analyze.group import Group
 from logsense.config import ChangeConfig
-from logsense.model import Evidence, Pattern, SlowHop
+from logsense.model import Evidence, Pattern, SlowHop, short_template
 
 __all__ = ["slow_groups"]
 
@@ -146,8 +146,8 @@ def _group(service: str, items: list[_Slowed]) -> Group:
 def _evidence(service: str, item: _Slowed) -> Evidence:
     hop = item.hop
     text = (
-        f"the step from {hop.source.service} “{_short(hop.source.template)}” to "
-        f"{hop.target.service} “{_short(hop.target.template)}” slowed from "
+        f"the step from {hop.source.service} “{short_template(hop.source.template, 60)}” to "
+        f"{hop.target.service} “{short_template(hop.target.template, 60)}” slowed from "
         f"{_ms(hop.baseline_median)} to {_ms(hop.median)} (median, ×{hop.ratio:.1f}); "
         f"{hop.slow} of {hop.sampled} sampled requests took longer than 95% did before"
     )
@@ -164,7 +164,3 @@ def _evidence(service: str, item: _Slowed) -> Evidence:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
-
-
-def _short(template: str, limit: int = 60) -> str:
-    return template if len(template) <= limit else template[: limit - 1] + "…"

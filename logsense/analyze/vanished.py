@@ -26,7 +26,7 @@ from __future__ import annotations
 from logsense.analyze.change import Change
 from logsense.analyze.group import Group, age
 from logsense.config import ChangeConfig
-from logsense.model import Evidence, Pattern, Stopped, level_rank
+from logsense.model import Evidence, Pattern, Stopped, level_rank, short_template
 
 __all__ = ["attach_stops", "stopped_patterns"]
 
@@ -113,12 +113,14 @@ def _group(service: str, stops: list[Stopped]) -> Group:
 def _evidence(stop: Stopped) -> Evidence:
     change, pattern = stop.change, stop.pattern
     among = (
-        f"of the requests that logged {change.context.service} “{change.context.template}”"
+        f"of the requests that logged {change.context.service} "
+        f"“{short_template(change.context.template, 60)}”"
         if change.context is not None
         else "of all requests"
     )
     text = (
-        f"{pattern.service} stopped logging “{pattern.template}”: {change.baseline_share:.0%} "
+        f"{pattern.service} stopped logging “{short_template(pattern.template, 80)}”: "
+        f"{change.baseline_share:.0%} "
         f"{among} had it in the baseline ({change.before} of {change.before_total}), "
         f"{change.share:.0%} now ({change.now} of {change.now_total})"
     )

@@ -20,7 +20,7 @@ from logsense.analyze.embed import Embedder
 from logsense.config import Settings
 from logsense.errors import UsageError
 from logsense.mine.registry import registry_path
-from logsense.model import Issue, Pattern, Report, Window, requests_of
+from logsense.model import Issue, Pattern, Report, Window, requests_of, short_template
 from logsense.pipeline import triage
 from logsense.postmortem.course import QUIET_MINUTES, Course, course_of
 from logsense.postmortem.evidence import Hypothesis, action_items, hypothesis
@@ -36,7 +36,6 @@ from logsense.sources import Source
 from logsense.sources.window import WindowSpec
 from logsense.state import state_dir
 from logsense.summarize.llm import Completer
-from logsense.summarize.summaries import short_template
 
 __all__ = [
     "Appendix",

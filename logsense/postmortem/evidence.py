@@ -14,11 +14,10 @@ from typing import Literal
 
 from logsense.config import FieldMap
 from logsense.mine.masking import WILDCARD
-from logsense.model import Issue, Pattern, Sample
+from logsense.model import Issue, Pattern, Sample, short_template
 from logsense.postmortem.course import Course
 from logsense.postmortem.timeline import clock, span
 from logsense.summarize.facts import ChangeEvent, change_events
-from logsense.summarize.summaries import short_template
 
 __all__ = ["Hypothesis", "action_items", "hypothesis", "lucene_query"]
 

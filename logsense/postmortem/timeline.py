@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from logsense.model import Issue, Pattern
+from logsense.model import Issue, Pattern, short_template
 from logsense.postmortem.course import Course, Minute
 from logsense.summarize.facts import is_change, names_change
-from logsense.summarize.summaries import short_template
 
 __all__ = [
     "EntryKind",

@@ -6,7 +6,17 @@ from typing import Any, TextIO
 
 import orjson
 
-from logsense.model import Issue, Overview, Report, Window, iso
+from logsense.model import (
+    Evidence,
+    Issue,
+    Overview,
+    Pattern,
+    Report,
+    SlowHop,
+    Stopped,
+    Window,
+    iso,
+)
 
 __all__ = ["SCHEMA", "render", "report_to_dict"]
 
@@ -21,6 +31,71 @@ def _overview(overview: Overview | None) -> dict[str, Any] | None:
     if overview is None:
         return None
     return {"text": overview.text, "by": overview.by, "model": overview.model}
+
+
+def _pattern_ref(pattern: Pattern) -> dict[str, Any]:
+    return {"pattern_id": pattern.id, "service": pattern.service, "template": pattern.template}
+
+
+def _evidence(evidence: Evidence | None) -> dict[str, Any] | None:
+    if evidence is None:
+        return None
+    return {
+        "kind": evidence.kind,
+        "service": evidence.service,
+        "text": evidence.text,
+        "pattern_id": evidence.pattern_id,
+        "numbers": evidence.numbers,
+    }
+
+
+def _change(issue: Issue) -> dict[str, Any] | None:
+    """The issue's change against the baseline: counts, shares, ratio and the test's verdict."""
+    change = issue.change
+    if change is None:
+        return None
+    return {
+        "trend": change.trend,
+        "significant": change.significant,
+        "p_value": change.p_value,
+        "basis": change.basis,
+        "among": _pattern_ref(change.context) if change.context is not None else None,
+        "baseline": {
+            "count": change.before,
+            "of": change.before_total,
+            "share": round(change.baseline_share, 6),
+            "events_per_minute": issue.baseline_rate,
+        },
+        "window": {"count": change.now, "of": change.now_total, "share": round(change.share, 6)},
+        "ratio": round(change.ratio, 4) if change.ratio is not None else None,
+        "expected": round(change.expected, 3),
+    }
+
+
+def _stopped(stop: Stopped) -> dict[str, Any]:
+    change = stop.change
+    return {
+        **_pattern_ref(stop.pattern),
+        "level": stop.pattern.level,
+        "baseline": {"count": change.before, "of": change.before_total},
+        "window": {"count": change.now, "of": change.now_total},
+        "among": _pattern_ref(change.context) if change.context is not None else None,
+        "p_value": change.p_value,
+    }
+
+
+def _hop(hop: SlowHop) -> dict[str, Any]:
+    return {
+        "from": _pattern_ref(hop.source),
+        "to": _pattern_ref(hop.target),
+        "baseline_median_ms": round(hop.baseline_median * 1000, 3),
+        "median_ms": round(hop.median * 1000, 3),
+        "ratio": round(hop.ratio, 3),
+        "traversals": hop.count,
+        "slow": hop.slow,
+        "sampled": hop.sampled,
+        "p_value": hop.p_value,
+    }
 
 
 def issue_to_dict(issue: Issue) -> dict[str, Any]:
@@ -46,9 +121,18 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
         "root_cause": {
             "pattern_id": issue.root.id,
             "template": issue.root.template,
-            "service": issue.root.service,
+            "service": issue.root_service,
             "why": issue.root_why,
+            "inferred_from": _evidence(issue.inferred_from),
+            "evidence": [_evidence(e) for e in issue.evidence],
         },
+        "kind": issue.kind,
+        "chronic": issue.chronic,
+        "movement": issue.movement,
+        "change": _change(issue),
+        "impact_estimated": issue.impact_estimated,
+        "stopped": [_stopped(s) for s in issue.stopped],
+        "slowed_hops": [_hop(h) for h in issue.slowed],
         "templates": [
             {
                 "id": p.id,

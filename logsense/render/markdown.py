@@ -44,7 +44,7 @@ def render(report: Report, out: TextIO) -> None:
             lines.append(
                 f"| {issue.rank} | {issue.severity} | {_share(issue)} | "
                 f"{issue.requests_affected if issue.requests_affected is not None else '–'} | "
-                f"{issue.events:,} | {issue.status} | {', '.join(issue.services)} | "
+                f"{issue.events:,} | {issue.movement} | {', '.join(issue.services)} | "
                 f"{_cell(title)} |"
             )
         lines.append("")
@@ -55,12 +55,38 @@ def render(report: Report, out: TextIO) -> None:
     out.write("\n".join(lines))
 
 
+def _evidence(issue: Issue) -> list[str]:
+    """Why the root cause is where it is, one bullet per reason, then the stopped lines."""
+    reasons = [e for e in issue.evidence if e.kind != "only_pattern"]
+    lines = [f"- {_cell(e.text)}" for e in reasons if e.text != issue.root_why]
+    lines += [
+        f"- stopped: `{s.pattern.service}` `{_cell(s.pattern.template)}` — {s.change.before} of "
+        f"{s.change.before_total} baseline requests, {s.change.now} of {s.change.now_total} now"
+        for s in issue.stopped
+        if all(e.pattern_id != s.pattern.id for e in reasons)
+    ]
+    return [*lines, ""] if lines else []
+
+
+def _change(issue: Issue) -> list[str]:
+    """The issue against the baseline, in one line."""
+    change = issue.change
+    if change is None:
+        return []
+    verdict = "significant" if change.significant else "within chance"
+    return [
+        f"Against the baseline: {change.before} of {change.before_total} → {change.now} of "
+        f"{change.now_total} ({change.trend}, p = {change.p_value:.2g}, {verdict}).",
+        "",
+    ]
+
+
 def _issue_section(issue: Issue) -> list[str]:
     summary = issue.summary
     lines = [
         f"## {issue.rank}. {summary.title if summary else issue.root.template}",
         "",
-        f"**{issue.severity}** · {issue.status} · id `{issue.id}` · "
+        f"**{issue.severity}** · {issue.movement} · id `{issue.id}` · "
         f"{iso(issue.first_seen)} → {iso(issue.last_seen)}",
         "",
     ]
@@ -71,8 +97,10 @@ def _issue_section(issue: Issue) -> list[str]:
         if summary.next_checks:
             lines += ["**Next checks:**", "", *(f"- {c}" for c in summary.next_checks), ""]
     lines += [
-        f"**Root cause:** `{issue.root.service}` — `{issue.root.template}` ({issue.root_why})",
+        f"**Root cause:** `{issue.root_service}` — `{issue.root.template}` ({issue.root_why})",
         "",
+        *_evidence(issue),
+        *_change(issue),
         "| service | level | events | template |",
         "|---|---|---|---|",
         *(

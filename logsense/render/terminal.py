@@ -62,6 +62,8 @@ def render(report: Report, out: TextIO) -> None:
     )
     if report.issues:
         console.print(_table(report))
+        for line in _evidence_lines(report):
+            console.print(line)
     if report.overview is not None and report.overview.by == "llm":
         # The rules-based overview repeats the headline; only the model's adds something.
         console.print(Text(report.overview.text), Text(f"({report.overview.model})", style="dim"))
@@ -87,6 +89,28 @@ def print_patterns(rows: list[dict[str, Any]], warnings: list[str]) -> None:
         console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
+def _evidence_lines(report: Report, issues: int = 3) -> list[Text]:
+    """Under the table, for the first issues that changed: why the root cause is where it is,
+    and the normal lines that stopped."""
+    lines = []
+    for issue in [i for i in report.issues if i.changed][:issues]:
+        if issue.evidence and issue.evidence[0].kind != "only_pattern":
+            lines.append(_note(issue, "why", issue.evidence[0].text))
+        for stop in issue.stopped[: 1 if issue.kind == "stopped" else 2]:
+            if issue.kind != "stopped" or stop.pattern is not issue.root:
+                change = stop.change
+                text = (
+                    f"{stop.pattern.service} “{stop.pattern.template}” {change.before} of "
+                    f"{change.before_total} → {change.now} of {change.now_total}"
+                )
+                lines.append(_note(issue, "stopped", text))
+    return lines
+
+
+def _note(issue: Issue, label: str, text: str) -> Text:
+    return Text(f"#{issue.rank} {label}: ", style="dim") + Text(text)
+
+
 def _table(report: Report) -> Table:
     table = Table(show_lines=False, expand=False, pad_edge=False)
     for name, justify in (
@@ -107,7 +131,7 @@ def _table(report: Report) -> Table:
             _share(issue),
             f"{issue.requests_affected:,}" if issue.requests_affected is not None else "–",
             f"{issue.events:,}",
-            issue.status,
+            issue.movement,
             datetime.fromtimestamp(issue.first_seen, UTC).strftime("%H:%M"),
             sparkline([c for _, c in issue.timeline]),
             Text(title) + (Text(f"  ← {services}", style="dim") if services else Text()),

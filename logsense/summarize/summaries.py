@@ -21,7 +21,16 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from logsense.config import LlmConfig
-from logsense.model import Issue, Overview, Pattern, Report, Summary, Totals, requests_of
+from logsense.model import (
+    Issue,
+    Overview,
+    Pattern,
+    Report,
+    Summary,
+    Totals,
+    requests_of,
+    short_template,
+)
 from logsense.rank import SEVERITIES
 from logsense.summarize import prompts
 from logsense.summarize.cache import SummaryCache, cache_key
@@ -38,23 +47,19 @@ from logsense.summarize.llm import (
 )
 
 __all__ = [
+    "distinct_titles",
     "headline",
     "rules_overview",
     "rules_summary",
-    "short_template",
     "write_summaries",
 ]
 
 AnswerT = TypeVar("AnswerT", prompts.IssueAnswer, prompts.OverviewAnswer)
 
 _TITLE_CHARS = 90
-
-
-def short_template(template: str, limit: int = _TITLE_CHARS) -> str:
-    """The template cut to `limit` characters at a word boundary, with an ellipsis if cut."""
-    if len(template) <= limit:
-        return template
-    return template[: limit - 1].rsplit(" ", 1)[0] + "…"
+# Where an issue's text shares its start with another's, the words kept before the ellipsis,
+# and before the first word that tells them apart.
+_LEAD_WORDS, _CONTEXT_WORDS = 2, 3
 
 
 def _clock(ts: float) -> str:
@@ -71,29 +76,100 @@ def _share_phrase(issue: Issue, totals: Totals) -> str:
     return f"{share:.1%} of requests ({issue.requests_affected:,} of {totals.requests:,}{users})"
 
 
-def _rules_title(issue: Issue) -> str:
-    return f"{issue.root.service}: {short_template(issue.root.template)}"
+def _rules_title(issue: Issue, limit: int = _TITLE_CHARS) -> str:
+    head, body = _title_parts(issue)
+    return short_template(f"{head}: {body}", limit)
 
 
-def rules_summary(issue: Issue, totals: Totals) -> Summary:
-    """Title and text for `issue` from its facts alone."""
+def _title_parts(issue: Issue) -> tuple[str, str]:
+    """What the issue is, in full, as (where, what): the root-cause service (a callee its
+    callers name, possibly), and what was logged, stopped being logged, or where it slowed."""
     root = issue.root
-    title = _rules_title(issue)
-    peak_minute, peak = max(issue.timeline, key=lambda mc: mc[1], default=(0, 0))
-    parts = [
-        f"{root.service} logs “{short_template(root.template, 140)}” ({root.level}); "
-        f"{_share_phrase(issue, totals)} since {_clock(issue.first_seen)} UTC, "
-        f"{issue.events:,} events, peak {peak:,}/min at {_clock(peak_minute)}."
-    ]
-    symptoms = [p for p in issue.patterns if p is not root][:3]
+    if issue.kind == "stopped":
+        return issue.root_service, f"stopped logging “{root.template}”"
+    if issue.kind == "slow" and issue.slowed:
+        hop = issue.slowed[0]
+        return issue.root_service, (
+            f"slower, {_ms(hop.baseline_median)} → {_ms(hop.median)} from "
+            f"“{hop.source.template}” to “{hop.target.template}”"
+        )
+    return issue.root_service, root.template
+
+
+def distinct_titles(issues: list[Issue], limit: int = _TITLE_CHARS) -> list[str]:
+    """Rules titles that tell the issues apart: where an issue's text shares its start with
+    another issue's beyond what a title can hold, it keeps the first words, an ellipsis, and
+    the part where it differs (`Servlet.service() for … nested exception is … for payments`)."""
+    parts = [_title_parts(issue) for issue in issues]
+    words = [body.split(" ") for _, body in parts]
+    titles = []
+    for index, (head, body) in enumerate(parts):
+        title = f"{head}: {body}"
+        shared = max(
+            (_shared_words(words[index], other) for other in words[:index] + words[index + 1 :]),
+            default=0,
+        )
+        cut = short_template(title, limit)
+        if (
+            shared > _LEAD_WORDS + _CONTEXT_WORDS
+            and len(" ".join(words[index][:shared])) + len(head) + 2 >= len(cut) - 1
+            and shared < len(words[index])
+        ):
+            own = words[index]
+            kept = [*own[:_LEAD_WORDS], "…", *own[shared - _CONTEXT_WORDS :]]
+            cut = short_template(f"{head}: {' '.join(kept)}", limit)
+        titles.append(cut)
+    return titles
+
+
+def _shared_words(a: list[str], b: list[str]) -> int:
+    """How many leading words `a` and `b` share."""
+    shared = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        shared += 1
+    return shared
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
+
+
+def rules_summary(issue: Issue, totals: Totals, title: str | None = None) -> Summary:
+    """Title and text for `issue` from its facts alone (`title`: one made distinct already)."""
+    root = issue.root
+    title = title or _rules_title(issue)
+    parts = [f"{_what_happened(issue)} {_share_phrase(issue, totals)} since "]
+    if issue.kind == "events":
+        peak_minute, peak = max(issue.timeline, key=lambda mc: mc[1], default=(0, 0))
+        parts[0] += (
+            f"{_clock(issue.first_seen)} UTC, {issue.events:,} events, peak {peak:,}/min at "
+            f"{_clock(peak_minute)}."
+        )
+    else:
+        parts[0] += f"{_clock(issue.first_seen)} UTC."
+    parts += [f"{e.text}." for e in issue.evidence[:2] if e.kind not in ("only_pattern",)]
+    symptoms = [p for p in issue.patterns if p is not root][:3] if issue.kind == "events" else []
     if symptoms:
         seen = "; ".join(f"{p.service} “{short_template(p.template, 80)}”" for p in symptoms)
         parts.append(f"Also seen as: {seen}.")
     if issue.status == "new":
         parts.append("New in this window.")
-    elif issue.rate_change is not None:
+    elif issue.rate_change is not None and issue.kind == "events":
         parts.append(f"Rate ×{issue.rate_change:.1f} vs the baseline.")
     return Summary(title=title, text=" ".join(parts), by="rules", model=None)
+
+
+def _what_happened(issue: Issue) -> str:
+    root = issue.root
+    if issue.kind == "stopped":
+        return (
+            f"{root.service} stopped logging “{short_template(root.template, 140)}” ({root.level});"
+        )
+    if issue.kind == "slow":
+        return f"Requests slowed in {issue.root_service};"
+    return f"{root.service} logs “{short_template(root.template, 140)}” ({root.level});"
 
 
 def headline(issues: list[Issue], totals: Totals) -> str:
@@ -168,8 +244,9 @@ def write_summaries(
     directory (the cache lives there). `completer` replaces the openai client (tests, benches).
     Appends at most a few lines to `report.warnings`; never raises for LLM trouble.
     """
-    for issue in report.issues:
-        issue.summary = rules_summary(issue, report.totals)
+    titles = distinct_titles(report.issues)
+    for issue, title in zip(report.issues, titles, strict=True):
+        issue.summary = rules_summary(issue, report.totals, title)
         changes = change_events(patterns, issue)
         if changes:
             issue.summary.likely_cause = _change_cause(changes[0])
