@@ -1,16 +1,16 @@
 """Ranking: impact (share of requests), novelty, change against the baseline, and severity.
 
-The list answers "what went wrong in this window", so issues are taken in three tiers:
+The list answers "what went wrong in this window", so issues that **changed** come first: new or
+rising beyond chance, work that stopped, requests that slowed (`Issue.changed`, the test of
+`analyze/change.py`), failures before warnings. Then the rest: new ones too small to tell from
+chance, and chronic ones (already in the baseline at their usual rate).
 
-1. **changed**: new or rising beyond chance, work that stopped, requests that slowed
-   (`Issue.changed`, the test of `analyze/change.py`);
-2. **new** (or regressed) warnings and errors, too few to tell from chance;
-3. **chronic**: already in the baseline at their usual rate (or without a baseline to say).
-
-Inside a tier: issues that break requests (warn-or-worse events, stopped work or slowed steps
-inside requests) come first, so a loud error that touches no request never outranks one that
-breaks checkouts; then severity; then failures before warnings of the same severity; then share
-of requests, events. `share_of_requests` is the impact and keeps its meaning in every tier.
+Inside each part: the strength of the change (orders of magnitude of its p-value, so that among
+the rest what grew most comes first); then issues that break requests (warn-or-worse events,
+stopped work or slowed steps inside requests), so a loud error that touches no request never
+outranks one that breaks checkouts; then severity; then failures before warnings of the same
+severity; then share of requests, events. `share_of_requests` is the impact and keeps its
+meaning throughout.
 """
 
 from __future__ import annotations
@@ -229,11 +229,8 @@ def _worst_level(issue: Issue) -> int:
 
 
 def _tier(issue: Issue) -> int:
-    """0 changed, 1 new or regressed, 2 chronic (see the module's docstring)."""
-    if issue.changed:
-        return 0
-    warns = any(level_rank(p.level) >= 2 for p in issue.patterns)
-    return 1 if warns and issue.status in ("new", "regressed") else 2
+    """0 changed, 1 the rest (see the module's docstring)."""
+    return 0 if issue.changed else 1
 
 
 def _order(issue: Issue) -> tuple[int, int, int, bool, int, int, float, int, str]:

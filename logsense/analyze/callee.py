@@ -11,6 +11,9 @@ error stays the root.
 
 Names are read from the raw sample messages of the root pattern (templates mask hosts). A
 service is named when most of the samples name it; the root pattern's own service never is.
+The callee takes the blame only when it shows trouble of its own in the report (lines that
+stopped, steps that slowed) and logs no error in the failing requests: a caller that cannot
+reach a healthy service (its client's registry, its own configuration) is where the problem is.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from logsense.analyze.group import Group
-from logsense.model import Evidence, Pattern, level_rank, short_template
+from logsense.model import Evidence, Pattern, Stopped, level_rank, short_template
 
 __all__ = ["infer_callees", "named_service"]
 
@@ -54,12 +57,15 @@ def named_service(pattern: Pattern, services: Iterable[str]) -> tuple[str, str] 
     return (name, how) if count * 2 > len(pattern.samples) else None
 
 
-def infer_callees(groups: list[Group], services: Iterable[str]) -> list[Group]:
-    """Point each events group whose root names a callee at that callee (an evidence first in
-    its list); a `stopped` or `slow` group of the callee joins the group that names it.
-    Returns the groups left standing."""
+def infer_callees(
+    groups: list[Group], services: Iterable[str], stops: Iterable[Stopped]
+) -> list[Group]:
+    """Point each events group whose root names a troubled callee at that callee (an evidence
+    first in its list); a `stopped` or `slow` group of the callee joins the group that names
+    it. `stops` are all the report's stopped patterns. Returns the groups left standing."""
     known = list(services)
     by_service = {g.root.service: g for g in groups if g.kind != "events"}
+    troubled = set(by_service) | {stop.pattern.service for stop in stops}
     absorbed: set[int] = set()
     for group in groups:
         if group.kind != "events" or level_rank(group.root.level) < _ERROR:
@@ -68,6 +74,8 @@ def infer_callees(groups: list[Group], services: Iterable[str]) -> list[Group]:
         if found is None:
             continue
         callee, how = found
+        if callee not in troubled:
+            continue
         if any(p.service == callee and level_rank(p.level) >= _ERROR for p in group.patterns):
             continue  # the callee logs the failure itself: the root pattern says where
         group.evidence.insert(0, _evidence(group.root, callee, how))

@@ -31,8 +31,10 @@ from logsense.model import Evidence, Pattern, SlowHop, short_template
 
 __all__ = ["slow_groups"]
 
-# Gaps needed in each period's sample before a hop is compared.
+# Gaps needed in each period's sample before a hop is compared, and slow gaps (above the
+# baseline's 95th percentile) needed in the window before it counts as slowed.
 _MIN_GAPS = 5
+_MIN_SLOW = 5
 _QUANTILE = 0.95
 
 GapSample = list[tuple[float, str]]
@@ -110,7 +112,7 @@ def _slowed(hop: _Hop, config: ChangeConfig) -> _Slowed | None:
     change = compare(
         slow_now, len(now), int(np.count_nonzero(before > threshold)), len(before), config
     )
-    if change.excess <= 0:
+    if change.excess <= 0 or slow_now < _MIN_SLOW:
         return None
     requests = {request for gap, request in hop.window if gap > threshold}
     found = SlowHop(

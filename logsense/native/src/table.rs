@@ -376,7 +376,10 @@ impl<'py, 't> Converter<'py, 't> {
             sample
                 .iter()
                 .map(|&(gap, request)| {
-                    (gap, cached(py, &mut self.requests, &self.table.requests, request))
+                    (
+                        gap,
+                        cached(py, &mut self.requests, &self.table.requests, request),
+                    )
                 })
                 .collect()
         };
@@ -384,7 +387,15 @@ impl<'py, 't> Converter<'py, 't> {
             .iter()
             .map(|hop| {
                 let (before, now) = (gaps(&hop.baseline), gaps(&hop.window));
-                (hop.from, hop.to, hop.baseline_count, hop.window_count, before, now).into_py(py)
+                (
+                    hop.from,
+                    hop.to,
+                    hop.baseline_count,
+                    hop.window_count,
+                    before,
+                    now,
+                )
+                    .into_py(py)
             })
             .collect();
         PyList::new_bound(py, items)

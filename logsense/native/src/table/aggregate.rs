@@ -197,6 +197,8 @@ impl Table {
                 .then(a.1.cmp(&b.1))
         });
         let outside = self.dropped + (self.rows.len() - kept.len()) as u64;
+        // Hops are compared with the baseline's: without baseline rows they are not measured.
+        let measure_hops = kept.first().is_some_and(|first| first.0 < window_start);
 
         let mut shape_index = vec![NO_ID; self.shapes.len()];
         let mut shapes: Vec<ShapeOut> = Vec::new();
@@ -206,7 +208,8 @@ impl Table {
         let mut shape_users: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut totals = Totals::new(self);
         // Per request id: the time and output shape of its latest row so far.
-        let mut last_of_request: Vec<Option<(f64, u32)>> = vec![None; self.requests.len()];
+        let mut last_of_request: Vec<Option<(f64, u32)>> =
+            vec![None; if measure_hops { self.requests.len() } else { 0 }];
         let mut hops: AHashMap<(u32, u32), HopAcc> = AHashMap::with_hasher(RandomState::new());
         for (position, &(ts, _, index)) in kept.iter().enumerate() {
             let position = position as u64;
@@ -234,14 +237,12 @@ impl Table {
             let out = *slot as usize;
             let stats = &mut shapes[out];
             let pair = |id: u32| (u64::from(out as u32) << 32) | u64::from(id);
-            if row.request != NO_ID {
+            if measure_hops && row.request != NO_ID {
                 let last = &mut last_of_request[row.request as usize];
                 if let Some((before, from)) = *last {
-                    hops.entry((from, out as u32)).or_insert_with(HopAcc::new).add(
-                        ts >= window_start,
-                        position,
-                        (ts - before, row.request),
-                    );
+                    hops.entry((from, out as u32))
+                        .or_insert_with(HopAcc::new)
+                        .add(ts >= window_start, position, (ts - before, row.request));
                 }
                 *last = Some((ts, out as u32));
             }
@@ -289,10 +290,7 @@ impl Table {
             .filter(|&id| totals.services[id as usize])
             .collect();
         services.sort_by(|&a, &b| self.services[a as usize].cmp(&self.services[b as usize]));
-        let mut hops: Vec<HopOut> = hops
-            .into_iter()
-            .map(|(key, acc)| acc.finish(key))
-            .collect();
+        let mut hops: Vec<HopOut> = hops.into_iter().map(|(key, acc)| acc.finish(key)).collect();
         hops.sort_unstable_by_key(|hop| (hop.from, hop.to));
         AggregateOut {
             shapes,

@@ -509,6 +509,47 @@ mod tests {
     }
 
     #[test]
+    fn measures_hops_inside_requests_with_the_baseline() {
+        let mut table = table(None, 1);
+        let events = [
+            // (seq, ts, message, request): two requests in the baseline, two in the window.
+            (0, 10.0, "call", "r1"),
+            (1, 10.5, "answer", "r1"),
+            (2, 20.0, "call", "r2"),
+            (3, 21.0, "answer", "r2"),
+            (4, 100.0, "call", "r3"),
+            (5, 104.0, "answer", "r3"),
+            (6, 110.0, "unrelated", "r4"),
+        ];
+        for (seq, ts, message, request) in events {
+            table.push(Pushed {
+                seq,
+                ts,
+                message,
+                level: 1,
+                service: "api",
+                request: Some(request),
+                user: None,
+                stack: None,
+                origin: "o",
+            });
+        }
+        let out = table.aggregate(0.0, 60.0, 200.0, 5);
+        assert_eq!((out.baseline_events, out.baseline_requests), (4, 2));
+        assert_eq!(out.baseline_first, Some(10.0));
+        assert_eq!(out.hops.len(), 1);
+        let hop = &out.hops[0];
+        assert_eq!((hop.from, hop.to), (0, 1));
+        assert_eq!((hop.baseline_count, hop.window_count), (2, 1));
+        let gaps = |sample: &[(f64, u32)]| sample.iter().map(|g| g.0).collect::<Vec<_>>();
+        assert_eq!(gaps(&hop.baseline), vec![0.5, 1.0]);
+        assert_eq!(gaps(&hop.window), vec![4.0]);
+        assert_eq!(out.shapes[0].baseline_per_minute, vec![(0, 2)]);
+        // Without baseline rows, hops are not measured.
+        assert!(table.aggregate(60.0, 60.0, 200.0, 5).hops.is_empty());
+    }
+
+    #[test]
     fn keeps_a_cut_line_until_its_end_or_the_end_of_input() {
         let mut table = table(None, 1);
         let line = b"{\"ts\":60,\"message\":\"a\",\"level\":\"verbose2\"}";
