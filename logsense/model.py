@@ -16,6 +16,7 @@ from logsense.summarize.redact import redact
 
 if TYPE_CHECKING:
     from logsense.analyze.change import Change
+    from logsense.analyze.rollouts import Rollout
 
 __all__ = [
     "LEVELS",
@@ -267,6 +268,8 @@ class Issue:
     stopped: list[Stopped] = field(default_factory=list)
     # Steps between events that slowed (kind "slow").
     slowed: list[SlowHop] = field(default_factory=list)
+    # In the default view; the rest (neither changed nor failing requests) is folded.
+    shown: bool = True
 
     @property
     def root_service(self) -> str:
@@ -379,3 +382,5 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     overview: Overview | None = None
     patterns: list[Pattern] = field(default_factory=list)
+    # Deploys, rollbacks, restarts, config reloads and scaling in the window: never issues.
+    changes: list[Rollout] = field(default_factory=list)

@@ -9,6 +9,7 @@ from logsense.analyze.change import pattern_changes
 from logsense.analyze.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.analyze.group import candidates, group, prefetch
 from logsense.analyze.latency import slow_groups
+from logsense.analyze.rollouts import rollouts
 from logsense.analyze.vanished import attach_stops, stopped_patterns
 from logsense.config import Settings
 from logsense.errors import InputError
@@ -71,7 +72,7 @@ def triage(
         else ({}, settings.change)
     )
     groups = group(
-        candidates(mined.patterns, novelty_known),
+        candidates(mined.patterns),
         settings.grouping,
         embedder,
         totals.requests,
@@ -93,8 +94,9 @@ def triage(
             + "): share_of_requests is a proxy, the share of all events; set --field request_id=KEY"
         )
     report = Report(
-        window, baseline, source.name, totals, issues, warnings=warnings, patterns=mined.patterns
-    )
+        window, baseline, source.name, totals, issues, warnings=warnings, patterns=mined.patterns,
+        changes=rollouts(mined.patterns),
+    )  # fmt: skip
     report.headline = headline(issues, totals)
     write_summaries(report, mined.patterns, settings.llm, state, completer=completer)
     return report

@@ -21,10 +21,19 @@ import math
 from logsense.analyze.change import Change, issue_change
 from logsense.analyze.group import Group
 from logsense.config import ChangeConfig, SeverityConfig
+from logsense.mine.masking import kept_statuses
 from logsense.mine.registry import Known
 from logsense.model import Issue, Pattern, Severity, Status, Totals, Window, level_rank
 
-__all__ = ["SEVERITIES", "event_span", "impact_of", "rank", "severity_of"]
+__all__ = [
+    "SEVERITIES",
+    "event_span",
+    "fails_requests",
+    "impact_of",
+    "is_client_error",
+    "rank",
+    "severity_of",
+]
 
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
@@ -107,7 +116,8 @@ def _timeline(group: Group, span: Window) -> list[tuple[int, int]]:
 
 
 def severity_of(issue: Issue, config: SeverityConfig) -> Severity:
-    """Severity from the share of requests, capped by level and raised one step when new."""
+    """Severity from the share of requests, capped by level and raised one step when new
+    (client errors excepted: a handful of new 409s is how clients behave, not a problem)."""
     share = issue.share_of_requests or 0.0
     # Stopped work and slowed steps are failures of requests whatever their lines' level.
     worst = 3 if issue.kind != "events" else max(level_rank(p.level) for p in issue.patterns)
@@ -122,12 +132,32 @@ def severity_of(issue: Issue, config: SeverityConfig) -> Severity:
         base = "medium"
     else:
         base = "low"
-    if touches_requests and issue.status == "new" and base in ("low", "medium") and share > 0:
+    fresh = issue.status == "new" and not is_client_error(issue)
+    if touches_requests and fresh and base in ("low", "medium") and share > 0:
         base = "medium" if base == "low" else "high"
     if worst == 4 and base in ("low", "medium"):
         base = "high"
     cap: Severity = "critical" if worst >= 3 else ("high" if worst == 2 else "low")
     return base if _SEVERITY_RANK[base] <= _SEVERITY_RANK[cap] else cap
+
+
+def is_client_error(issue: Issue) -> bool:
+    """True when every pattern of the issue reports a client error: an HTTP 4xx status and no
+    5xx (a refused request is an answer, not a failure of the service)."""
+    statuses = [kept_statuses(p.template) for p in issue.patterns]
+    return all(
+        any(code.startswith("4") for code in codes) and not any(c.startswith("5") for c in codes)
+        for codes in statuses
+    )
+
+
+def fails_requests(issue: Issue) -> bool:
+    """True when requests failed in the issue: errors inside requests that are not client
+    errors, or work that stopped, or steps that slowed."""
+    if issue.kind != "events":
+        return True
+    failing = any(p.requests and level_rank(p.level) >= _ERROR for p in issue.patterns)
+    return failing and not is_client_error(issue)
 
 
 def rank(
@@ -172,6 +202,8 @@ def rank(
     issues.sort(key=_order)
     for position, issue in enumerate(issues, start=1):
         issue.rank = position
+        # The default view folds what neither changed nor makes requests fail.
+        issue.shown = issue.changed or fails_requests(issue)
     return issues
 
 

@@ -105,13 +105,10 @@ class Group:
     core: list[Pattern] = field(default_factory=list)
 
 
-def candidates(patterns: list[Pattern], novelty_known: bool) -> list[Pattern]:
-    """Patterns that can become issues: warn-and-above, and info patterns new in this window."""
-    return [
-        p
-        for p in patterns
-        if p.count and (level_rank(p.level) >= 2 or (novelty_known and p.baseline_count == 0))
-    ]
+def candidates(patterns: list[Pattern]) -> list[Pattern]:
+    """Patterns that can become issues: warnings and errors of the window. (A new info line
+    is news only when it is a change, and changes have a section of their own.)"""
+    return [p for p in patterns if p.count and level_rank(p.level) >= 2]
 
 
 def group(

@@ -27,7 +27,6 @@ from logsense.postmortem.evidence import Hypothesis, action_items, hypothesis
 from logsense.postmortem.timeline import (
     TimelineEntry,
     change_entry,
-    change_patterns,
     clock,
     entry_order,
     issue_entries,
@@ -235,7 +234,7 @@ def draft(
         __version__, report.window, report.baseline, report.source, query,
         config_hash(settings), registry_hash, quiet_minutes,
     )  # fmt: skip
-    changes = [change_entry(p) for p in change_patterns(report.patterns)]
+    changes = [change_entry(change) for change in report.changes]
     primary = report.issues[0] if report.issues else None
     if primary is None:
         return Postmortem(

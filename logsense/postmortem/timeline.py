@@ -1,29 +1,23 @@
 """The postmortem timeline: change events, and each issue's first error, peak and recovery.
 
-Change events are the patterns `facts.is_change` accepts (info, new in the window, reading like a
-deploy, restart, config reload or scaling). A rolling deploy logs many of them (deploying,
-starting, listening, shutting down, on every pod), so the changes of one service within five
-minutes are one entry: the first that names the change (deploy, version …), else the first. A
-rollback always gets its own entry.
+Change events are the report's changes (`analyze/rollouts.py`: deploys, rollbacks, restarts,
+config reloads and scaling found in the logs, a rolling deploy's burst as one).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from logsense.model import Issue, Pattern, short_template
+from logsense.analyze.rollouts import Rollout
+from logsense.model import Issue, short_template
 from logsense.postmortem.course import Course, Minute
-from logsense.summarize.facts import is_change, names_change
 
 __all__ = [
     "EntryKind",
     "TimelineEntry",
     "change_entry",
-    "change_patterns",
     "clock",
     "entry_order",
     "issue_entries",
@@ -32,8 +26,6 @@ __all__ = [
 ]
 
 EntryKind = Literal["change", "first_error", "peak", "recovery"]
-_BURST = 300.0
-_ROLLBACK = re.compile(r"\broll(?:ed|ing)?[ -]?back|\brevert", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,32 +61,9 @@ def span(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
 
 
-def change_patterns(patterns: Iterable[Pattern]) -> list[Pattern]:
-    """The change events worth a timeline entry, one per burst of a service, oldest first."""
-    bursts: dict[str, list[list[Pattern]]] = {}
-    for pattern in sorted((p for p in patterns if is_change(p)), key=lambda p: p.first_seen):
-        runs = bursts.setdefault(pattern.service, [])
-        if (
-            runs
-            and pattern.first_seen - runs[-1][0].first_seen <= _BURST
-            and not _ROLLBACK.search(pattern.template)
-        ):
-            runs[-1].append(pattern)
-        else:
-            runs.append([pattern])
-    chosen = [_telling(run) for runs in bursts.values() for run in runs]
-    return sorted(chosen, key=lambda p: (p.first_seen, p.service))
-
-
-def _telling(run: list[Pattern]) -> Pattern:
-    """The pattern that tells a burst best: the first naming the change, else the first."""
-    return next((p for p in run if names_change(p.template)), run[0])
-
-
-def change_entry(pattern: Pattern) -> TimelineEntry:
-    """A change event, told by its first sample (redacted) or its template."""
-    text = pattern.samples[0].message.splitlines()[0] if pattern.samples else pattern.template
-    return TimelineEntry(pattern.first_seen, "change", f"{pattern.service}: {text}")
+def change_entry(change: Rollout) -> TimelineEntry:
+    """A change event, told by the line that tells it best."""
+    return TimelineEntry(change.at, "change", f"{change.service}: {change.text}")
 
 
 def issue_entries(issue: Issue, course: Course, quiet_minutes: int) -> list[TimelineEntry]:

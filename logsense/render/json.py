@@ -127,6 +127,7 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
             "evidence": [_evidence(e) for e in issue.evidence],
         },
         "kind": issue.kind,
+        "shown": issue.shown,
         "chronic": issue.chronic,
         "movement": issue.movement,
         "change": _change(issue),

@@ -15,7 +15,6 @@ the closest first. One per service, at most three.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,8 @@ from typing import Any
 
 import orjson
 
-from logsense.model import Issue, Pattern, Report, Totals, Window, level_class
+from logsense.analyze.rollouts import is_change, names_change
+from logsense.model import Issue, Pattern, Report, Totals, Window
 from logsense.summarize.guard import Evidence
 from logsense.summarize.redact import redact
 
@@ -31,21 +31,10 @@ __all__ = [
     "ChangeEvent",
     "Facts",
     "change_events",
-    "is_change",
     "issue_facts",
-    "names_change",
     "report_facts",
 ]
 
-# Strong words name a change itself; weak ones (a process starting or stopping) often follow one.
-_STRONG_CHANGE = re.compile(
-    r"\b(?:deploy\w*|release[ds]?|version|rollout|roll(?:ed|ing)?[ -]?back|reload\w*|config\w*"
-    r"|scal(?:ed|ing)|migrat\w*|upgrad\w*|feature[ -]flags?)\b",
-    re.I,
-)
-_WEAK_CHANGE = re.compile(
-    r"\b(?:restart\w*|start(?:ed|ing)|boot(?:ed|ing)?|shut(?:ting)?[ -]?down|replicas?)\b", re.I
-)
 _CHANGE_BEFORE = 600.0
 _CHANGE_AFTER = 60.0
 _MAX_CHANGES = 3
@@ -78,24 +67,6 @@ class Facts:
         """A short hash of the table: equal facts, equal digest (the cache key's core)."""
         blob = orjson.dumps(self.table, option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(blob).hexdigest()[:24]
-
-
-def is_change(pattern: Pattern) -> bool:
-    """True for an info pattern new in the window whose template reads like a change."""
-    return bool(
-        pattern.count
-        and not pattern.baseline_count
-        and level_class(pattern.level) == "info"
-        and (_STRONG_CHANGE.search(pattern.template) or _WEAK_CHANGE.search(pattern.template))
-    )
-
-
-def names_change(template: str) -> bool:
-    """True when a template names a change (deploy, version, rollback, config, scaling …).
-
-    Mere process starts and stops, which often follow a change, do not.
-    """
-    return _STRONG_CHANGE.search(template) is not None
 
 
 def change_events(patterns: Iterable[Pattern], issue: Issue) -> list[ChangeEvent]:
