@@ -31,6 +31,7 @@ from logsense.model import Issue, Overview, Pattern, Report, Sample, Summary, To
 from logsense.render import RENDERERS
 from logsense.render.json import report_to_dict
 from tests.conftest import Cli
+from tests.test_digest import SENDER, Inbox, one_error_line, serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -222,6 +223,72 @@ def test_postmortem_markdown_runs_no_script_in_chromium(
     assert_inert(html)
     dom = chromium_dom(html, tmp_path)
     assert "Postmortem" in dom and not PWNED.search(dom)
+
+
+# --- digest: headers and recipients -------------------------------------------------------------
+
+
+def _digest(
+    log: Path, state: Path, port: int, *extra: str, to: str = "oncall@example.org"
+) -> list[str]:
+    return [
+        "digest", "-s", str(log), "--since", "1h", "--no-llm", "--state-dir", str(state),
+        "--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--to", to, "--sender", SENDER,
+        "--min-severity", "low", *extra,
+    ]  # fmt: skip
+
+
+def test_a_digest_with_line_breaks_in_service_names_is_sent_safely(
+    cli: Cli, log: Path, tmp_path: Path
+) -> None:
+    with serving(Inbox()) as server:
+        code, _, err = cli(*_digest(log, tmp_path / "state", server.port))
+        assert code == 0, err
+        _, recipients, message = server.inbox.only()
+    assert recipients == ["oncall@example.org"]
+    assert message["Bcc"] is None and message["X-Injected"] is None
+    subject = str(message["Subject"])
+    assert not re.search("[\r\n\x85\u2028\u2029]", subject), repr(subject)
+    assert "inventory" in subject and "Bcc: evil@attacker.example" in subject  # one line, inert
+    raw = message.as_bytes().split(b"\n\n", 1)[0].decode("ascii")
+    for line in raw.splitlines():
+        assert re.match(r"[\w-]+: |[ \t]", line), f"a header line out of nowhere: {line!r}"
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            assert not RAW_CONTROL.search(part.get_content().replace("\r", ""))
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "oncall@example.org\r\nBcc: evil@attacker.example",
+        "oncall@example.org\nevil@attacker.example",
+        "oncall@example.org\u2028Bcc: evil@attacker.example",
+        "oncall@example.org\x85Bcc: evil@attacker.example",
+        "oncall@example.org evil@attacker.example",
+        "oncall@example.org <evil@attacker.example>",
+        "oncall@example.org;evil@attacker.example",
+    ],
+    ids=["crlf-bcc", "lf", "u2028", "nel", "space", "angle", "semicolon"],
+)
+def test_a_recipient_that_is_not_one_address_is_a_usage_error(
+    cli: Cli, log: Path, tmp_path: Path, to: str
+) -> None:
+    with serving(Inbox()) as server:
+        code, _, err = cli(*_digest(log, tmp_path / "state", server.port, to=to))
+        assert code == 2, err
+        one_error_line(err, "--to")
+        assert not server.inbox.received
+
+
+def test_a_sender_with_a_line_break_is_a_usage_error(cli: Cli, log: Path, tmp_path: Path) -> None:
+    with serving(Inbox()) as server:
+        args = _digest(log, tmp_path / "state", server.port)
+        args[args.index("--sender") + 1] = "logsense@example.org\r\nBcc: evil@attacker.example"
+        code, _, err = cli(*args)
+        assert code == 2, err
+        one_error_line(err, "--sender")
+        assert not server.inbox.received
 
 
 # --- fuzz: any text, every renderer -------------------------------------------------------------
