@@ -49,6 +49,7 @@ HOSTILE_SERVICES = [
     ("ord\x85ers\r\nX-Injected: yes", "error"),
     ("bill|ing", "error"),
     ("stock[/]\x1b[31m", "warn[/]ing[link=http://evil.example]"),
+    ("pric$\\undefined$ing", "error"),  # mathtext in a chart label
 ]
 # Control characters no output may carry raw (newlines aside): C0, DEL, C1, separators, bidi.
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -65,8 +66,8 @@ def hostile_log(path: Path) -> Path:
     """Two hours of traffic; from 13:10 each hostile service fails its own share of requests."""
     lines = []
     for minute in range(120):
-        for slot in range(6):
-            n = minute * 6 + slot
+        for slot in range(8):
+            n = minute * 8 + slot
             at = START + timedelta(minutes=minute, seconds=slot * 9)
             lines.append(_line(at, "web", "info", "GET / 200", f"t{n:05d}"))
             if minute >= 70 and slot < len(HOSTILE_SERVICES):
@@ -223,6 +224,23 @@ def test_postmortem_markdown_runs_no_script_in_chromium(
     assert_inert(html)
     dom = chromium_dom(html, tmp_path)
     assert "Postmortem" in dom and not PWNED.search(dom)
+
+
+@needs_chromium
+@pytest.mark.parametrize("command", ["triage", "postmortem"])
+def test_html_pages_with_charts_render_inert_in_chromium(
+    cli: Cli, log: Path, tmp_path: Path, command: str
+) -> None:
+    window = ["--since", "1h"] if command == "triage" else ["--from", "2026-11-20T13:00Z"]
+    code, page, err = cli(command, "-s", str(log), *window, "--no-llm", "-f", "html", "-q")
+    assert code == 0, err  # `$…$` in a service name is no formula in a chart label
+    assert 'class="chart"' in page
+    assert not RAW_CONTROL.search(page.replace("\t", ""))
+    found = tags_of(page)
+    assert "script" not in {tag for tag, _ in found.tags}
+    assert not any(k.startswith("on") for _, attrs in found.tags for k in attrs)
+    dom = chromium_dom(page.split("<body>", 1)[1].rsplit("</body>", 1)[0], tmp_path)
+    assert "boom" in dom and not PWNED.search(dom)
 
 
 # --- digest: headers and recipients -------------------------------------------------------------
