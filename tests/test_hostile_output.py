@@ -100,6 +100,17 @@ def test_the_terminal_table_shows_hostile_text_literally(
     assert "warn[/]ing[link=http" in out  # the unknown level's warning (cut by the reader)
 
 
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_the_patterns_view_shows_hostile_text_literally(
+    cli: Cli, log: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, err = cli("patterns", "-s", str(log), "-f", fmt)
+    assert code == 0, err  # `[/]` in a level or a template cell no longer crashes
+    assert not RAW_CONTROL.search(out)
+    assert "[link=http://evil.example]x[<*>]" in out or "[link=http:" in out
+
+
 def test_a_colour_terminal_gets_only_styles_from_logsense(
     cli: Cli, log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
