@@ -32,6 +32,7 @@ CLAIMS = [
     "it all started at 09:12 UTC on 2026-11-19",
     "the fraud-check service is the root cause",
     "HTTP 503 errors hit 1,024 users",
+    "ninety-nine percent of checkouts failed",
 ]
 
 

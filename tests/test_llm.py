@@ -383,6 +383,7 @@ def evidence() -> Evidence:
         "503 responses", "37 users", "the 2nd check", "5xx at the edge", "the payment service",
         "`api-gateway` returns 503s", "one of three services",
         "payment logs “Cannot get DB connection from pool main after <*>”",
+        "seventy-one percent of requests", "thirty-seven users", "two thirds of requests",
     ],
 )  # fmt: skip
 def test_guard_accepts(text: str) -> None:
@@ -404,6 +405,9 @@ def test_guard_accepts(text: str) -> None:
         # numbers only log text holds are not facts: a timeout, a version, a status as a count
         "after 30000 ms", "payment v2.4.1", "2.4.1 was deployed", "503 requests failed",
         "HTTP 502 errors",
+        # numbers in words are numbers
+        "ninety-nine percent of requests", "twenty-one users", "one hundred requests",
+        "half of all requests", "seventy per cent",
     ],
 )  # fmt: skip
 def test_guard_rejects(text: str) -> None:

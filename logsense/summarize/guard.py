@@ -20,8 +20,10 @@ Numbers. The text is scanned left to right; each token is classified and checked
   ways: with a `k`/`M` suffix (`1.2k` fits a count that rounds to 1.2 thousand at the decimals
   written), and after an approximation word (`about`, `around`, `roughly`, `approximately`,
   `nearly`, `almost`, `~`) a number ending in zeros fits a count that rounds to it at that
-  precision (`about 1,200` fits 1,234 but not 1,260). Number words `two` … `twelve` are counts
-  too; `one` is not checked (it is mostly a pronoun).
+  precision (`about 1,200` fits 1,234 but not 1,260). Numbers in words are read too
+  (`ninety-nine percent`, `one hundred and five requests`, `twenty-one`); `one` alone is not
+  checked (it is mostly a pronoun). Fractions of a whole (`half of`, `two thirds of`, `a
+  quarter of`) must be within 5 points of a fact share.
 - **Times** `HH:MM` (optionally `:SS`, `UTC`, or a full ISO 8601 timestamp) must name the minute
   of a fact time: first/last seen, the peak minute, a change event, the window's start or end.
   Dates (`2026-11-20`) must be a date of the window.
@@ -62,6 +64,18 @@ __all__ = ["Evidence", "check"]
 
 _EPS = 1e-9
 
+_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_FRACTIONS = {"half": 1 / 2, "third": 1 / 3, "quarter": 1 / 4}
+_FRACTION_SLACK = 0.05  # "half of the requests" fits 45–55%
+# Longest first, so `seventy` is not read as `seven`.
+_NUMBER_WORDS = "|".join(sorted([*_WORDS, *_SCALES], key=len, reverse=True))
 _TOKEN = re.compile(
     r"""
     (?:(?P<rx>(?<![\w.])[x×])\s?(?P<ratio2>\d+(?:\.\d+)?)(?![\w]|\.\d))
@@ -76,14 +90,12 @@ _TOKEN = re.compile(
         (?P<unit>milliseconds?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)(?![\w])
       |(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<suffix>[kKM])?(?![\w]|[.,]\d)
     )
-    |\b(?P<word>two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b
-    """,
+    |\b(?P<frac>half|(?:a|one|two)[\s-]+thirds?|(?:a|one|three)[\s-]+quarters?)(?=\s+of\b)
+    |\b(?P<word>{word}(?:[\s-]+(?:and[\s-]+)?{word})*)
+       (?P<wpct>\s*(?:%|percent\b|per\s+cent\b))?
+    """.replace("{word}", rf"(?:{_NUMBER_WORDS})\b"),
     re.X | re.I,
 )
-_WORDS = {
-    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12,
-}  # fmt: skip
 _UNIT_MINUTES = {"s": 1 / 60, "m": 1.0, "h": 60.0, "d": 1440.0}
 # What a status code may not count (`503 requests`); `503 errors` names the status.
 _IMPACT_NOUN = re.compile(
@@ -185,12 +197,12 @@ def _number_problems(text: str, ev: Evidence) -> list[str]:
 
 def _check_token(match: re.Match[str], text: str, ev: Evidence) -> str | None:
     kind = next(k for k in ("ratio2", "iso", "date", "clock", "version", "ratio", "pct", "dur",
-                            "num", "word") if match.group(k) is not None)  # fmt: skip
+                            "num", "frac", "word") if match.group(k) is not None)  # fmt: skip
     raw = match.group(0).strip()
     checker = {
         "ratio2": _check_ratio, "ratio": _check_ratio, "iso": _check_iso, "date": _check_date,
         "clock": _check_clock, "version": _check_version, "pct": _check_pct, "dur": _check_dur,
-        "num": _check_num, "word": _check_word,
+        "num": _check_num, "frac": _check_fraction, "word": _check_word,
     }[kind]  # fmt: skip
     return checker(match, text, ev, raw)
 
@@ -304,10 +316,45 @@ def _counts(ev: Evidence) -> str:
     return _shown(f"{c:,}" for c in sorted(ev.counts, reverse=True)) or "none"
 
 
+def _word_value(phrase: str) -> int:
+    """`ninety-nine` → 99, `one hundred and five` → 105, `two thousand` → 2000."""
+    total = current = 0
+    for word in re.split(r"[\s-]+", phrase.lower()):
+        if word in _WORDS:
+            current += _WORDS[word]
+        elif word == "hundred":
+            current = (current or 1) * 100
+        elif word in _SCALES:
+            total += (current or 1) * _SCALES[word]
+            current = 0
+    return total + current
+
+
 def _check_word(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
-    if _WORDS[raw.lower()] in ev.counts:
+    phrase = match.group("word")
+    if phrase.lower() == "one" and not match.group("wpct"):
+        return None  # mostly a pronoun ("one of the pods")
+    value = _word_value(phrase)
+    if match.group("wpct"):
+        if any(_close(value, s * 100, 0) for s in ev.shares):
+            return None
+        known = _shown(f"{s:.1%}" for s in sorted(ev.shares, reverse=True)) or "none"
+        return f"the percentage “{raw}” matches no share in the facts (shares: {known})"
+    if value in ev.counts or (
+        _APPROX.search(text, 0, match.start()) and _rounds_to(value, ev.counts)
+    ):
         return None
-    return f"the number “{raw}” is not a count in the facts (counts: {_counts(ev)})"
+    return f"the number “{phrase}” is not a count in the facts (counts: {_counts(ev)})"
+
+
+def _check_fraction(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    words = re.split(r"[\s-]+", raw.lower())
+    numerator = {"two": 2, "three": 3}.get(words[0], 1)
+    fraction = numerator * _FRACTIONS[words[-1].rstrip("s")]
+    if any(abs(fraction - s) <= _FRACTION_SLACK for s in ev.shares):
+        return None
+    known = _shown(f"{s:.1%}" for s in sorted(ev.shares, reverse=True)) or "none"
+    return f"the share “{raw}” matches no share in the facts (shares: {known})"
 
 
 # --- services -------------------------------------------------------------------------------
