@@ -70,14 +70,9 @@ from typing import Any
 
 import re2  # google-re2
 
-__all__ = ["REDACTED", "RULE_SOURCES", "redact", "vendor_patterns"]
+__all__ = ["REDACTED", "redact", "vendor_patterns"]
 
 REDACTED = "<redacted>"
-RULE_SOURCES = (
-    "detect-secrets (https://github.com/Yelp/detect-secrets, Apache-2.0): its regex detectors "
-    "and keyword list, read from the installed package",
-    "logsense's own rules (logsense/summarize/redact.py)",
-)
 
 _Match = Any  # re2's match object (the module has no type information)
 _Replace = Callable[[_Match], str]
