@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.text import Text
 
+from logsense.escape import one_line
+
 __all__ = ["counting", "event_progress"]
 
 T = TypeVar("T")
@@ -33,12 +35,12 @@ def event_progress(label: str, enabled: bool = True) -> Iterator[Callable[[int],
         return
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description} {task.completed:,.0f} events"),
+        TextColumn("{task.description} {task.completed:,.0f} events", markup=False),
         _RateColumn(),
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(label, total=None)
+        task = progress.add_task(one_line(label), total=None)  # a file name is anyone's
         yield lambda count: progress.update(task, completed=count)
 
 

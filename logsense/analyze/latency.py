@@ -139,10 +139,18 @@ def _group(service: str, items: list[_Slowed]) -> Group:
     evidence = [_evidence(service, item) for item in items]
     requests = set().union(*(item.requests for item in items))
     return Group(
-        patterns, own[0], evidence[0].text, requests, kind="slow", evidence=evidence,
+        patterns, own[0], _why(strongest.hop), requests, kind="slow", evidence=evidence,
         slowed=hops, change=strongest.change,
         estimate=round(sum(item.excess for item in items)),
     )  # fmt: skip
+
+
+def _why(hop: SlowHop) -> str:
+    """Why the slowed service is the root cause, from computed numbers only (no log text)."""
+    return (
+        f"a step of its requests slowed from {_ms(hop.baseline_median)} to {_ms(hop.median)} "
+        f"(median), {hop.slow} of {hop.sampled} sampled requests slower than 95% before"
+    )
 
 
 def _evidence(service: str, item: _Slowed) -> Evidence:

@@ -105,9 +105,20 @@ def _group(service: str, stops: list[Stopped]) -> Group:
     evidence = [_evidence(stop) for stop in stops]
     estimate = None if requests else round(-sum(s.change.excess for s in stops))
     return Group(
-        [s.pattern for s in stops], root.pattern, evidence[0].text, requests, kind="stopped",
+        [s.pattern for s in stops], root.pattern, _why(root), requests, kind="stopped",
         evidence=evidence, stopped=stops, change=root.change, estimate=estimate,
     )  # fmt: skip
+
+
+def _why(stop: Stopped) -> str:
+    """Why the stopped pattern's service is the root cause, from computed numbers only (no log
+    text: the LLM guard takes this sentence's numbers as facts)."""
+    change = stop.change
+    among = "its context's requests" if change.context is not None else "all requests"
+    return (
+        f"its regular line stopped: in {change.before} of {change.before_total} of "
+        f"{among} in the baseline, {change.now} of {change.now_total} now"
+    )
 
 
 def _evidence(stop: Stopped) -> Evidence:

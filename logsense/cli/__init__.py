@@ -30,6 +30,7 @@ from logsense import __version__
 from logsense.cli import digest, load, patterns, postmortem, triage
 from logsense.cli.options import spread_groups
 from logsense.errors import LogsenseError
+from logsense.escape import one_line
 
 __all__ = ["app", "main"]
 
@@ -44,7 +45,7 @@ P = ParamSpec("P")
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"logsense: error: {message}", err=True)
+    typer.echo(f"logsense: error: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 

@@ -112,13 +112,15 @@ def digest(
     from logsense.digest import compose as compose_digest
     from logsense.digest import prepare as prepare_digest
     from logsense.digest import remember as remember_digest
-    from logsense.digest.mail import parse_recipients
+    from logsense.digest.mail import parse_recipients, parse_sender
     from logsense.pipeline import triage as run_triage
 
     settings = config.settings(state, llm.overrides(), smtp.overrides())
     if out is None and not to:
         raise UsageError("give --to ADDRESS[,ADDRESS] (or --out FILE to write the message)")
     recipients = parse_recipients(to) if to else []
+    if sender is not None:
+        parse_sender(sender)
     password = None if out else smtp.password(settings.smtp.user)
     read_from, spec, anchor = open_source(source, settings, window, es, quiet)
     report = run_triage(
@@ -132,7 +134,7 @@ def digest(
         _note(quiet, f"digest {name!r}: nothing new or worse since the last digest "
               f"({ongoing} ongoing); not sent")  # fmt: skip
         return
-    from_address = sender or settings.smtp.sender or default_sender()
+    from_address = parse_sender(sender or settings.smtp.sender or default_sender())
     message = compose_digest(found, from_address, recipients)
     done = _deliver(message, out, settings.smtp, recipients, password)
     if not no_record:

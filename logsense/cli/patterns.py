@@ -13,6 +13,7 @@ import typer
 from logsense.cli.options import ConfigOptions, ResetStateOpt, SourceOpt, StateDirOpt
 from logsense.cli.output import stdout_reader_may_leave
 from logsense.errors import InputError
+from logsense.escape import json_safe
 from logsense.sources.files import FileSource
 
 
@@ -57,7 +58,8 @@ def patterns(
         document = {"schema": "logsense.patterns/v1", "source": file_source.name,
                     "malformed": file_source.stats.malformed, "patterns": rows}  # fmt: skip
         with stdout_reader_may_leave():
-            sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+            encoded = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
+            sys.stdout.write(json_safe(encoded) + "\n")
     else:
         with stdout_reader_may_leave():
             print_patterns(rows, file_source.stats.warnings())

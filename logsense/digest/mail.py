@@ -13,6 +13,7 @@ Every message names the server as `host:port`. The password is passed in by the 
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -23,20 +24,68 @@ from email.utils import getaddresses
 from logsense.config import SmtpConfig
 from logsense.errors import DeliveryRefused, LoginRefused, SourceUnavailable, UsageError
 
-__all__ = ["parse_recipients", "send"]
+__all__ = ["parse_recipients", "parse_sender", "send"]
+
+# An address as a recipient or sender may be given: local@domain, ASCII, no quoting.
+_ADDRESS = (
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+# One entry: `a@x.org`, `Team <a@x.org>` or `"Team, EU" <a@x.org>`: exactly one address.
+_ENTRY = re.compile(rf'(?:(?:"[^"\\]*"|[^"<>@,;:\\]*)\s*<{_ADDRESS}>|{_ADDRESS})')
+# Anything that could end a header line or smuggle another one in (CR, LF, NEL, U+2028 …).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _entries(text: str) -> list[str]:
+    """`text` split at the commas outside double quotes."""
+    entries: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted:
+            entries.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    return [*entries, "".join(current)]
+
+
+def _address(entry: str, option: str) -> str:
+    """The address of one entry of `option`; UsageError unless it is exactly one address."""
+    if _CONTROL.search(entry):
+        raise UsageError(
+            f"{option}: a line break or control character in {entry!r}: "
+            "give one address per comma-separated entry"
+        )
+    entry = entry.strip()
+    if not entry:
+        raise UsageError(f"{option}: an empty entry (e.g. {option} oncall@example.org)")
+    parsed = getaddresses([entry])
+    if not _ENTRY.fullmatch(entry) or len(parsed) != 1:
+        raise UsageError(
+            f"{option}: not one email address: {entry!r} "
+            "(give one address per comma-separated entry: a@x.org,Team <b@y.org>)"
+        )
+    return parsed[0][1]
 
 
 def parse_recipients(text: str) -> list[str]:
-    """The addresses in a comma-separated list (`a@x.org, Team <b@y.org>`); UsageError if bad."""
-    found = []
-    for name, address in getaddresses([text]):
-        local, at, domain = address.partition("@")
-        if not (local and at and domain) or "@" in domain or " " in address:
-            raise UsageError(f"--to: not an email address: {(name or address)!r}")
-        found.append(address)
-    if not found:
+    """The addresses in a comma-separated list (`a@x.org, Team <b@y.org>`); UsageError if bad:
+    an entry that is not exactly one address, or that holds a line break (`\r\nBcc: …`)."""
+    if not text.strip():
         raise UsageError("--to: no recipients given (e.g. --to oncall@example.org)")
+    found = [_address(entry, "--to") for entry in _entries(text)]
     return list(dict.fromkeys(found))
+
+
+def parse_sender(text: str) -> str:
+    """The From of a digest (`logsense@x.org` or `Logsense <logsense@x.org>`), checked like a
+    recipient; UsageError if bad."""
+    _address(text, "--sender")
+    return text.strip()
 
 
 def send(

@@ -26,8 +26,10 @@ import jinja2
 from logsense.digest.build import Digest
 from logsense.digest.classify import CHANGES, Change, Item
 from logsense.digest.links import LogHint, log_hint
+from logsense.escape import header_text
 from logsense.model import Issue, Report
 from logsense.render.charts import per_minute_chart, sparkline_png
+from logsense.render.html import shown
 
 __all__ = ["compose", "default_sender", "subject"]
 
@@ -54,6 +56,7 @@ _templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    finalize=shown,  # control characters from the logs made visible, in both parts
 )
 
 
@@ -79,14 +82,15 @@ def compose(digest: Digest, sender: str, recipients: list[str]) -> EmailMessage:
     images: _Images = {}
     context = _context(digest, images)
     message = EmailMessage()
-    message["Subject"] = context["subject"]
+    # Headers hold text from the logs (service names): one line each, whatever the logs say.
+    message["Subject"] = header_text(context["subject"])
     message["From"] = sender
     if recipients:
         message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(datetime.fromtimestamp(digest.created, UTC))
     message["Message-ID"] = make_msgid("digest", _domain(sender))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
-    message["X-Logsense-Digest"] = digest.options.name
+    message["X-Logsense-Digest"] = header_text(digest.options.name)
     text = _templates.get_template("digest.txt.j2").render(context)
     html = _templates.get_template("digest.html.j2").render(context)
     message.set_content(text, cte="quoted-printable")

@@ -1,5 +1,8 @@
 """The postmortem as JSON (`logsense.postmortem/v1`), Markdown (charts as PNG files beside it)
 or HTML (charts inline as data URIs, `render/html.py`).
+
+Text from logs, files or a model is escaped as in the triage report (`logsense.escape`): in
+Markdown, `md_text` for prose and cells, `md_code` for code spans, `md_fence` for samples.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from logsense.escape import json_safe, md_code, md_fence, md_text
 from logsense.model import Issue, Window, iso
 from logsense.postmortem.course import Course
 from logsense.postmortem.draft import Impact, Postmortem
@@ -158,7 +162,8 @@ def postmortem_to_dict(pm: Postmortem) -> dict[str, Any]:
 
 def render_json(pm: Postmortem, out: TextIO) -> None:
     """Write the draft as indented JSON."""
-    out.write(orjson.dumps(postmortem_to_dict(pm), option=orjson.OPT_INDENT_2).decode() + "\n")
+    encoded = orjson.dumps(postmortem_to_dict(pm), option=orjson.OPT_INDENT_2).decode()
+    out.write(json_safe(encoded) + "\n")
 
 
 def _marks(pm: Postmortem) -> list[tuple[int, str]]:
@@ -203,10 +208,6 @@ def render_html(pm: Postmortem, out: TextIO) -> None:
     html.render_postmortem(postmortem_to_dict(pm), chart_pngs(pm), out)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _impact_rows(impact: Impact) -> list[tuple[str, str]]:
     if impact.basis == "requests":
         hurt = f"{impact.requests_affected:,} of {impact.requests:,} ({impact.share:.1%})"
@@ -235,7 +236,7 @@ def _impact_lines(pm: Postmortem, charts: Mapping[str, str]) -> list[str]:
     if pm.impact is None:
         return ["No issue in this window.", ""]
     rows = _impact_rows(pm.impact)
-    lines = ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in rows), ""]
+    lines = ["| | |", "|---|---|", *(f"| {k} | {md_text(v)} |" for k, v in rows), ""]
     for name, path in charts.items():
         lines += [f"![{_CHART_TITLES[name]}]({path})", ""]
     return lines
@@ -252,31 +253,31 @@ def _duration(course: Course) -> str:
 
 def _timeline_lines(pm: Postmortem) -> list[str]:
     lines = ["| time (UTC) | kind | what |", "|---|---|---|"]
-    lines += [f"| {clock(e.at)} | {e.kind} | {_cell(e.text)} |" for e in pm.timeline]
+    lines += [f"| {clock(e.at)} | {e.kind} | {md_text(e.text)} |" for e in pm.timeline]
     return [*lines, ""]
 
 
 def _hypothesis_lines(found: Hypothesis, primary: Issue) -> list[str]:
     by = "rules" if found.by == "rules" else f"LLM {found.model}, fact-checked"
-    lines = [f"{found.text} _({by})_", "", "**Evidence**", ""]
+    lines = [f"{md_text(found.text)} _({md_text(by)})_", "", "**Evidence**", ""]
     lines += [
-        f"- Root-cause pattern: `{found.root.service}` {found.root.level} "
-        f"`{_cell(found.root.template)}` ({found.why})",
-        f"- Query (Lucene: Kibana, Elasticsearch): `{found.query}`",
+        f"- Root-cause pattern: {md_code(found.root.service)} {md_text(found.root.level)} "
+        f"{md_code(found.root.template)} ({md_text(found.why)})",
+        f"- Query (Lucene: Kibana, Elasticsearch): {md_code(found.query)}",
     ]
     if found.trace_query:
-        lines.append(f"- Affected requests: `{found.trace_query}`")
+        lines.append(f"- Affected requests: {md_code(found.trace_query)}")
     lines += ["", "| service | level | events | template |", "|---|---|---|---|"]
     lines += [
-        f"| {p.service} | {p.level} | {p.count:,} | `{_cell(p.template)}` |"
+        f"| {md_text(p.service)} | {md_text(p.level)} | {p.count:,} | "
+        f"{md_code(p.template, in_table=True)} |"
         for p in primary.patterns
     ]
     if found.samples:
-        lines += ["", "```"]
         shown = [
             f"{iso(s.timestamp)} {s.request_id or '-'}  {head(s.message)}" for s in found.samples
         ]
-        lines += ["\n\n".join(shown), "```"]
+        lines += ["", *md_fence(["\n\n".join(shown)])]
     return [*lines, ""]
 
 
@@ -288,7 +289,7 @@ def _contributing_lines(pm: Postmortem) -> list[str]:
         title = issue.summary.title if issue.summary else issue.root.template
         share = f"{issue.share_of_requests or 0.0:.1%}"
         lines.append(
-            f"- #{issue.rank} {_cell(title)} ({issue.severity}, {issue.status}, {share} of "
+            f"- #{issue.rank} {md_text(title)} ({issue.severity}, {issue.status}, {share} of "
             f"requests, from {clock(issue.first_seen)} UTC)"
         )
     return [*lines, ""]
@@ -297,30 +298,31 @@ def _contributing_lines(pm: Postmortem) -> list[str]:
 def _appendix_lines(pm: Postmortem) -> list[str]:
     data = postmortem_to_dict(pm)["appendix"]
     rows = [
-        ("logsense", data["logsense_version"]),
+        ("logsense", md_text(data["logsense_version"])),
         ("window", f"{data['window']['start']} → {data['window']['end']}"),
         ("baseline", f"{data['baseline']['start']} → {data['baseline']['end']}"
          if data["baseline"] else "none"),
-        ("source", f"`{data['source']}`"),
-        ("query", f"`{data['query']}`" if data["query"] else "none"),
-        ("config sha256", f"`{data['config_sha256']}`"),
-        ("registry sha256", f"`{data['registry_sha256']}`" if data["registry_sha256"]
+        ("source", md_code(data["source"], in_table=True)),
+        ("query", md_code(data["query"], in_table=True) if data["query"] else "none"),
+        ("config sha256", md_code(data["config_sha256"])),
+        ("registry sha256", md_code(data["registry_sha256"]) if data["registry_sha256"]
          else "none (the registry was empty)"),
-        ("recovery", data["recovery_rule"]),
+        ("recovery", md_text(data["recovery_rule"])),
     ]  # fmt: skip
-    return ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in rows), ""]
+    return ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
 
 
 def render_markdown(pm: Postmortem, out: TextIO, charts: Mapping[str, str] | None = None) -> None:
     """Write the draft as Markdown; `charts` maps a chart name to the PNG path to link."""
     window = pm.report.window
     lines = [
-        f"# Postmortem (draft): {pm.title}",
+        f"# Postmortem (draft): {md_text(pm.title)}",
         "",
         f"_{iso(window.start)} → {iso(window.end)} · drafted by logsense "
-        f"{pm.appendix.version} from `{pm.report.source}` · check every line before sharing_",
+        f"{md_text(pm.appendix.version)} from {md_code(pm.report.source)} · check every line "
+        "before sharing_",
         "",
-        "## Summary", "", pm.summary, "",
+        "## Summary", "", md_text(pm.summary), "",
         "## Impact", "", *_impact_lines(pm, charts or {}),
         "## Timeline", "", *_timeline_lines(pm),
     ]  # fmt: skip
@@ -328,9 +330,9 @@ def render_markdown(pm: Postmortem, out: TextIO, charts: Mapping[str, str] | Non
         lines += ["## Root-cause hypothesis", "", *_hypothesis_lines(pm.hypothesis, pm.primary)]
     lines += ["## Contributing issues", "", *_contributing_lines(pm)]
     if pm.actions:
-        lines += ["## Action items (prompts)", "", *(f"- [ ] {a}" for a in pm.actions), ""]
+        lines += ["## Action items (prompts)", "", *(f"- [ ] {md_text(a)}" for a in pm.actions), ""]
     if pm.warnings:
-        lines += ["## Warnings", "", *(f"- {w}" for w in pm.warnings), ""]
+        lines += ["## Warnings", "", *(f"- {md_text(w)}" for w in pm.warnings), ""]
     lines += ["## Appendix: reproducibility", "", *_appendix_lines(pm)]
     out.write("\n".join(lines))
 

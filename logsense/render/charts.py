@@ -1,17 +1,22 @@
 """Charts as PNG bytes (matplotlib, headless): per-minute events and share of requests.
 
 Used by the HTML report, the digest email and the postmortem; every chart is a picture of
-numbers the report already holds, never new computation.
+numbers the report already holds, never new computation. Labels come from the logs (service
+names, change lines), so they are drawn as plain text (`_plain`): a `$` would start
+matplotlib's mathtext, and a bad formula there fails the whole render.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING
+
+from logsense.escape import one_line
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,6 +25,7 @@ __all__ = ["Series", "per_minute_chart", "sparkline_png"]
 
 # (label, [(minute start as UTC epoch seconds, value), ...])
 Series = tuple[str, Sequence[tuple[int, float]]]
+_PICTURES = re.compile("[\u2400-\u2426]")
 _COLORS = ("#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
 
 
@@ -33,6 +39,12 @@ def _matplotlib() -> tuple[ModuleType, ModuleType]:
     import matplotlib.pyplot
 
     return matplotlib.pyplot, matplotlib.dates
+
+
+def _plain(text: str) -> str:
+    """`text` drawn as it is: on one line, `$` not mathtext, control characters as `?` (the
+    chart font has no control pictures)."""
+    return _PICTURES.sub("?", one_line(text)).replace("$", r"\$")
 
 
 def _times(points: Sequence[tuple[int, float]]) -> list[float]:
@@ -58,15 +70,17 @@ def per_minute_chart(
     figure, axes = plt.subplots(figsize=(width, height), dpi=100)
     try:
         for (label, points), color in zip(series, _COLORS * 4, strict=False):
-            axes.plot(_times(points), [v for _, v in points], label=label, color=color, lw=1.6)
+            axes.plot(
+                _times(points), [v for _, v in points], label=_plain(label), color=color, lw=1.6
+            )
         for at, text in marks:
             moment = float(mdates.date2num(datetime.fromtimestamp(at, UTC)))
             axes.axvline(moment, color="#555555", ls="--", lw=1)
             axes.annotate(
-                text, (moment, 1.0), xycoords=("data", "axes fraction"),
+                _plain(text), (moment, 1.0), xycoords=("data", "axes fraction"),
                 fontsize=8, ha="left", va="top", rotation=90, color="#555555",
             )  # fmt: skip
-        axes.set_title(title, fontsize=10, loc="left")
+        axes.set_title(_plain(title), fontsize=10, loc="left")
         axes.set_ylabel(ylabel, fontsize=8)
         axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))
         axes.tick_params(labelsize=8)

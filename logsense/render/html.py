@@ -3,6 +3,10 @@
 Each page is one self-contained file: the CSS is inline and the per-minute charts are PNG data
 URIs, so it can be mailed, attached to a ticket or opened offline. Templates read the same plain
 data as the JSON output (`report_to_dict`, `postmortem_to_dict`), never the pipeline's objects.
+
+Text from logs, files or a model is data: every value a template outputs is escaped as HTML
+(autoescape) after its control characters are made visible (`escape.visible`, as the
+environment's `finalize`), so neither markup nor a raw control character reaches the page.
 """
 
 from __future__ import annotations
@@ -14,15 +18,26 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
+from logsense.escape import visible
 from logsense.model import Report
 from logsense.render.charts import per_minute_chart
 from logsense.render.json import report_to_dict
 
-__all__ = ["data_uri", "head", "issue_charts", "render", "render_postmortem"]
+__all__ = ["data_uri", "head", "issue_charts", "render", "render_postmortem", "shown"]
 
 _MAX_ISSUE_CHARTS = 10
 _SAMPLE_LINES = 8
+
+
+def shown(value: Any) -> Any:
+    """A template value as it may be shown: text with its control characters made visible
+    (line breaks and tabs stay); markup the templates made themselves passes as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value, keep="\n\t")
+    return value
+
 
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -31,6 +46,7 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    finalize=shown,
 )
 
 

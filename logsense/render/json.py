@@ -1,4 +1,9 @@
-"""The report as JSON, schema `logsense.triage/v1` (DESIGN §3). Fields are only ever added."""
+"""The report as JSON, schema `logsense.triage/v1` (DESIGN §3). Fields are only ever added.
+
+Text is kept exactly as it was (a tool reads it back), but written so that printing the file
+sends no control character to a terminal: C0 controls are escaped by JSON itself, DEL, C1
+controls and U+2028/U+2029 by `escape.json_safe`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from logsense.escape import json_safe
 from logsense.model import (
     Evidence,
     Issue,
@@ -183,5 +189,5 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 def render(report: Report, out: TextIO) -> None:
     """Write the report as indented JSON with a trailing newline."""
-    out.write(orjson.dumps(report_to_dict(report), option=orjson.OPT_INDENT_2).decode())
+    out.write(json_safe(orjson.dumps(report_to_dict(report), option=orjson.OPT_INDENT_2).decode()))
     out.write("\n")

@@ -1,9 +1,16 @@
-"""The report as Markdown, for tickets, chat and incident docs."""
+"""The report as Markdown, for tickets, chat and incident docs.
+
+Every text from logs, files or a model goes through `logsense.escape`: `md_text` for prose,
+headings and table cells (literal: no raw HTML, link, emphasis or table break), `md_code` for
+code spans, `md_fence` for samples (a fence no line can close). So a log line holding
+`<script>`, a backtick fence, a `\r` or a `|` renders as the text it is.
+"""
 
 from __future__ import annotations
 
 from typing import TextIO
 
+from logsense.escape import md_code, md_fence, md_text
 from logsense.model import Issue, Report, iso
 
 __all__ = ["render"]
@@ -16,24 +23,20 @@ def _share(issue: Issue) -> str:
     return f"{issue.share_of_requests:.1%}{suffix}"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render(report: Report, out: TextIO) -> None:
     """Write a headline, a table of issues, one section per issue and the warnings."""
     totals = report.totals
     lines = [
-        f"# {report.headline}",
+        f"# {md_text(report.headline)}",
         "",
         f"Window {iso(report.window.start)} → {iso(report.window.end)} · "
-        f"source `{report.source}` · "
+        f"source {md_code(report.source)} · "
         f"{totals.events:,} events · {totals.requests or 0:,} requests · "
         f"{len(totals.services)} services · {totals.patterns:,} patterns",
         "",
     ]
     if report.overview is not None:
-        lines += [f"{report.overview.text} _(overview by {report.overview.by})_", ""]
+        lines += [f"{md_text(report.overview.text)} _(overview by {report.overview.by})_", ""]
     if report.issues:
         lines += [
             "| # | severity | share | requests | events | status | services | title |",
@@ -44,24 +47,25 @@ def render(report: Report, out: TextIO) -> None:
             lines.append(
                 f"| {issue.rank} | {issue.severity} | {_share(issue)} | "
                 f"{issue.requests_affected if issue.requests_affected is not None else '–'} | "
-                f"{issue.events:,} | {issue.movement} | {', '.join(issue.services)} | "
-                f"{_cell(title)} |"
+                f"{issue.events:,} | {issue.movement} | {md_text(', '.join(issue.services))} | "
+                f"{md_text(title)} |"
             )
         lines.append("")
     for issue in report.issues:
         lines += _issue_section(issue)
     if report.warnings:
-        lines += ["## Warnings", "", *(f"- {w}" for w in report.warnings), ""]
+        lines += ["## Warnings", "", *(f"- {md_text(w)}" for w in report.warnings), ""]
     out.write("\n".join(lines))
 
 
 def _evidence(issue: Issue) -> list[str]:
     """Why the root cause is where it is, one bullet per reason, then the stopped lines."""
     reasons = [e for e in issue.evidence if e.kind != "only_pattern"]
-    lines = [f"- {_cell(e.text)}" for e in reasons if e.text != issue.root_why]
+    lines = [f"- {md_text(e.text)}" for e in reasons if e.text != issue.root_why]
     lines += [
-        f"- stopped: `{s.pattern.service}` `{_cell(s.pattern.template)}` — {s.change.before} of "
-        f"{s.change.before_total} baseline requests, {s.change.now} of {s.change.now_total} now"
+        f"- stopped: {md_code(s.pattern.service)} {md_code(s.pattern.template)} — "
+        f"{s.change.before} of {s.change.before_total} baseline requests, {s.change.now} of "
+        f"{s.change.now_total} now"
         for s in issue.stopped
         if all(e.pattern_id != s.pattern.id for e in reasons)
     ]
@@ -84,34 +88,36 @@ def _change(issue: Issue) -> list[str]:
 def _issue_section(issue: Issue) -> list[str]:
     summary = issue.summary
     lines = [
-        f"## {issue.rank}. {summary.title if summary else issue.root.template}",
+        f"## {issue.rank}. {md_text(summary.title if summary else issue.root.template)}",
         "",
-        f"**{issue.severity}** · {issue.movement} · id `{issue.id}` · "
+        f"**{issue.severity}** · {issue.movement} · id {md_code(issue.id)} · "
         f"{iso(issue.first_seen)} → {iso(issue.last_seen)}",
         "",
     ]
     if summary:
-        lines += [f"{summary.text} _(summary by {summary.by})_", ""]
+        lines += [f"{md_text(summary.text)} _(summary by {summary.by})_", ""]
         if summary.likely_cause:
-            lines += [f"**Likely cause:** {summary.likely_cause}", ""]
+            lines += [f"**Likely cause:** {md_text(summary.likely_cause)}", ""]
         if summary.next_checks:
-            lines += ["**Next checks:**", "", *(f"- {c}" for c in summary.next_checks), ""]
+            checks = [f"- {md_text(c)}" for c in summary.next_checks]
+            lines += ["**Next checks:**", "", *checks, ""]
     lines += [
-        f"**Root cause:** `{issue.root_service}` — `{issue.root.template}` ({issue.root_why})",
+        f"**Root cause:** {md_code(issue.root_service)} — {md_code(issue.root.template)} "
+        f"({md_text(issue.root_why)})",
         "",
         *_evidence(issue),
         *_change(issue),
         "| service | level | events | template |",
         "|---|---|---|---|",
         *(
-            f"| {p.service} | {p.level} | {p.count:,} | `{_cell(p.template)}` |"
+            f"| {md_text(p.service)} | {md_text(p.level)} | {p.count:,} | "
+            f"{md_code(p.template, in_table=True)} |"
             for p in issue.patterns
         ),
         "",
     ]
     samples = [s for p in issue.patterns[:2] for s in p.samples[:1]]
     if samples:
-        lines += ["Samples:", "", "```"]
-        lines += [f"{iso(s.timestamp)} {s.origin}  {s.message}" for s in samples]
-        lines += ["```", ""]
+        shown = [f"{iso(s.timestamp)} {s.origin}  {s.message}" for s in samples]
+        lines += ["Samples:", "", *md_fence(shown), ""]
     return lines

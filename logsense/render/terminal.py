@@ -1,4 +1,10 @@
-"""The report as a rich terminal table that opens with the headline."""
+"""The report as a rich terminal table that opens with the headline.
+
+Every text that comes from logs, files or a model (messages, templates, services, levels, the
+source name, warnings, the LLM's words) is printed as a rich `Text` of `escape.one_line(...)`:
+never parsed as rich markup, and with escape sequences and other control characters shown
+rather than sent to the terminal.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from logsense.escape import one_line
 from logsense.model import Issue, Report, iso
 
 __all__ = ["print_patterns", "render", "sparkline"]
@@ -49,16 +56,29 @@ def _share(issue: Issue) -> str:
     return text + "*" if issue.impact_basis == "events" else text
 
 
+def _literal(text: str | None, style: str = "") -> Text:
+    """Text from logs, files or a model, shown as typed: no markup, no control sequence."""
+    return Text(one_line(text or ""), style=style)
+
+
+def _warning(warning: str) -> Text:
+    return Text.assemble(("warning:", "yellow"), " ", _literal(warning))
+
+
 def render(report: Report, out: TextIO) -> None:
     """Print the headline, the window line, the issue table and the warnings."""
     console = _Console(file=out, highlight=False, soft_wrap=False)
     totals = report.totals
-    console.print(Text(report.headline, style="bold"))
+    console.print(_literal(report.headline, style="bold"))
     console.print(
-        f"[dim]{iso(report.window.start)} → {iso(report.window.end)} · {report.source} · "
-        f"{totals.events:,} events · {totals.requests or 0:,} requests · "
-        f"{len(totals.services)} services · {totals.patterns:,} patterns · "
-        f"{totals.malformed:,} malformed[/dim]"
+        Text.assemble(
+            f"{iso(report.window.start)} → {iso(report.window.end)} · ",
+            _literal(report.source),
+            f" · {totals.events:,} events · {totals.requests or 0:,} requests · "
+            f"{len(totals.services)} services · {totals.patterns:,} patterns · "
+            f"{totals.malformed:,} malformed",
+            style="dim",
+        )
     )
     if report.issues:
         console.print(_table(report))
@@ -66,9 +86,11 @@ def render(report: Report, out: TextIO) -> None:
             console.print(line)
     if report.overview is not None and report.overview.by == "llm":
         # The rules-based overview repeats the headline; only the model's adds something.
-        console.print(Text(report.overview.text), Text(f"({report.overview.model})", style="dim"))
+        console.print(
+            _literal(report.overview.text), _literal(f"({report.overview.model})", style="dim")
+        )
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(_warning(warning))
 
 
 def print_patterns(rows: list[dict[str, Any]], warnings: list[str]) -> None:
@@ -81,12 +103,13 @@ def print_patterns(rows: list[dict[str, Any]], warnings: list[str]) -> None:
     for row in rows:
         first, last = row["first_seen"], row["last_seen"]
         table.add_row(
-            row["id"], f"{row['count']:,}", row["level"], row["service"],
-            first[11:19] if first else "–", last[11:19] if last else "–", row["template"],
+            _literal(row["id"]), f"{row['count']:,}", _literal(row["level"]),
+            _literal(row["service"]), first[11:19] if first else "–",
+            last[11:19] if last else "–", _literal(row["template"]),
         )  # fmt: skip
     console.print(table)
     for warning in warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(_warning(warning))
 
 
 def _evidence_lines(report: Report, issues: int = 3) -> list[Text]:
@@ -108,7 +131,7 @@ def _evidence_lines(report: Report, issues: int = 3) -> list[Text]:
 
 
 def _note(issue: Issue, label: str, text: str) -> Text:
-    return Text(f"#{issue.rank} {label}: ", style="dim") + Text(text)
+    return Text(f"#{issue.rank} {label}: ", style="dim") + _literal(text)
 
 
 def _table(report: Report) -> Table:
@@ -131,9 +154,9 @@ def _table(report: Report) -> Table:
             _share(issue),
             f"{issue.requests_affected:,}" if issue.requests_affected is not None else "–",
             f"{issue.events:,}",
-            issue.movement,
+            _literal(issue.movement),
             datetime.fromtimestamp(issue.first_seen, UTC).strftime("%H:%M"),
             sparkline([c for _, c in issue.timeline]),
-            Text(title) + (Text(f"  ← {services}", style="dim") if services else Text()),
+            _literal(title) + (_literal(f"  ← {services}", style="dim") if services else Text()),
         )
     return table

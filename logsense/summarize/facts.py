@@ -2,8 +2,10 @@
 
 A `Facts` is two views of the same numbers: `table`, the JSON-able table sent to the model (text
 redacted, numbers formatted the way they may be written: `71.0%`, `13:16 UTC`, `44 min`), and
-`evidence`, what the guard lets the model's text say. Both are built here, side by side, so the
-model is never shown a number the guard would reject.
+`evidence`, what the guard lets the model's text say. Both are built here, side by side, so
+every number logsense computed that the model is shown is one the guard accepts. Log text
+(templates, samples, the lines of change events) is shown to the model but is never evidence:
+anyone can write a log line, so a number in one proves nothing (see `guard.py`).
 
 Change events are info patterns new in the window whose template reads like a deploy, restart,
 rollback, config reload or scaling, first seen from 10 minutes before the issue's first event
@@ -15,6 +17,7 @@ the closest first. One per service, at most three.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +46,7 @@ _MAX_SAMPLES = 3
 _SAMPLE_CHARS = 300
 _TEMPLATE_CHARS = 240
 _MAX_OVERVIEW_ISSUES = 8
+_INTEGER = re.compile(r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?![\d%]|[.,]\d)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +113,22 @@ class _Builder:
         self.ips = ips
         self.evidence = Evidence()
 
-    def text(self, text: str, limit: int) -> str:
-        clean = _cut(redact(text, ips=self.ips), limit)
-        self.evidence.add_text(clean)
+    def log_text(self, text: str, limit: int) -> str:
+        """A sample or a change event's line: shown, redacted, never evidence."""
+        return _cut(redact(text, ips=self.ips), limit)
+
+    def template(self, template: str) -> str:
+        """A template: shown, redacted; the model may quote it whole and name its statuses."""
+        clean = self.log_text(template, _TEMPLATE_CHARS)
+        self.evidence.add_template(clean)
         return clean
+
+    def computed_text(self, text: str) -> str:
+        """A sentence logsense wrote from computed numbers (why a root cause was chosen)."""
+        for share in re.findall(r"(\d+(?:\.\d+)?)%", text):
+            self.evidence.shares.add(float(share) / 100)
+        self.evidence.counts |= {int(n.replace(",", "")) for n in _INTEGER.findall(text)}
+        return self.log_text(text, _TEMPLATE_CHARS)
 
     def count(self, value: int | None) -> int | None:
         if value is not None:
@@ -159,8 +175,8 @@ def issue_facts(
         "root_cause": {
             "service": issue.root.service,
             "level": issue.root.level,
-            "template": b.text(issue.root.template, _TEMPLATE_CHARS),
-            "why": b.text(issue.root_why, _TEMPLATE_CHARS),
+            "template": b.template(issue.root.template),
+            "why": b.computed_text(issue.root_why),
         },
         "services": issue.services,
         "service_count": b.count(len(issue.services)),
@@ -222,7 +238,7 @@ def _ratio(b: _Builder, rate: float | None) -> str | None:
 def _samples(b: _Builder, issue: Issue) -> list[str]:
     """Up to three distinct raw messages, the root cause's first, redacted."""
     distinct = dict.fromkeys(s.message for p in issue.patterns[:3] for s in p.samples[:3])
-    return [b.text(message, _SAMPLE_CHARS) for message in list(distinct)[:_MAX_SAMPLES]]
+    return [b.log_text(message, _SAMPLE_CHARS) for message in list(distinct)[:_MAX_SAMPLES]]
 
 
 def _template(b: _Builder, pattern: Pattern) -> dict[str, Any]:
@@ -230,7 +246,7 @@ def _template(b: _Builder, pattern: Pattern) -> dict[str, Any]:
         "service": pattern.service,
         "level": pattern.level,
         "events": b.count(pattern.count),
-        "template": b.text(pattern.template, _TEMPLATE_CHARS),
+        "template": b.template(pattern.template),
     }
 
 
@@ -240,8 +256,8 @@ def _change(b: _Builder, change: ChangeEvent) -> dict[str, Any]:
         "service": change.service,
         "at": b.time(change.at),
         "minutes_before_start": change.minutes_before,
-        "template": b.text(change.template, _TEMPLATE_CHARS),
-        "example": b.text(change.example, _SAMPLE_CHARS),
+        "template": b.template(change.template),
+        "example": b.log_text(change.example, _SAMPLE_CHARS),
     }
 
 
