@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LEVELS",
+    "SEVERITIES",
     "Event",
     "Evidence",
     "EvidenceKind",
@@ -47,6 +48,7 @@ LEVELS = ("debug", "info", "warn", "error", "fatal")
 _LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
 Severity = Literal["critical", "high", "medium", "low"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 # Request id → (time, input position) of its first event (of a pattern, or of several).
 Requests = dict[str, tuple[float, int]]
 Status = Literal["new", "ongoing", "regressed", "resolved"]

@@ -23,10 +23,18 @@ from logsense.analyze.group import Group
 from logsense.config import ChangeConfig, SeverityConfig
 from logsense.mine.masking import kept_statuses
 from logsense.mine.registry import Known
-from logsense.model import Issue, Pattern, Severity, Status, Totals, Window, level_rank
+from logsense.model import (
+    SEVERITIES,
+    Issue,
+    Pattern,
+    Severity,
+    Status,
+    Totals,
+    Window,
+    level_rank,
+)
 
 __all__ = [
-    "SEVERITIES",
     "event_span",
     "fails_requests",
     "impact_of",
@@ -35,7 +43,6 @@ __all__ = [
     "severity_of",
 ]
 
-SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
 _ERROR = level_rank("error")
 _MAX_EVIDENCE = 12

@@ -34,6 +34,11 @@ def test_an_empty_baseline_is_said_and_nothing_is_called_new(cli: Cli, tmp_path:
     assert all(issue["change"] is None for issue in report["issues"])
 
 
+def event(at: float, level: str, service: str, message: str, request: str) -> dict:
+    return {"@timestamp": at, "log": {"level": level}, "service": {"name": service},
+            "message": message, "trace": {"id": request}}  # fmt: skip
+
+
 def test_a_chronic_warning_neither_outranks_nor_swallows_a_new_error(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -42,18 +47,12 @@ def test_a_chronic_warning_neither_outranks_nor_swallows_a_new_error(
     # error's cause and count all its requests.
     events = []
     for i in range(600):
-        at = 1_700_000_000 + i * 6
-        request = f"r{i}"
+        at, request = 1_700_000_000 + i * 6, f"r{i}"
         if i % 3 == 0:
-            events.append({"@timestamp": at, "log": {"level": "warn"}, "trace": {"id": request},
-                           "message": "cart cache is cold", "service": {"name": "cart"}})  # fmt: skip
-        events.append({"@timestamp": at + 0.1, "log": {"level": "info"},
-                       "message": "checkout started", "service": {"name": "checkout"},
-                       "trace": {"id": request}})  # fmt: skip
+            events.append(event(at, "warn", "cart", "cart cache is cold", request))
+        events.append(event(at + 0.1, "info", "checkout", "checkout started", request))
         if i >= 300 and i % 9 == 0:
-            events.append({"@timestamp": at + 0.2, "log": {"level": "error"},
-                           "message": "payment declined by processor", "trace": {"id": request},
-                           "service": {"name": "payments"}})  # fmt: skip
+            events.append(event(at + 0.2, "error", "payments", "payment declined", request))
     path = write(tmp_path / "chronic.jsonl", events)
     report = cli.json("triage", "-s", str(path), "--since", "30m", "--no-llm")
     top, *rest = report["issues"]

@@ -10,9 +10,7 @@ small hand-made issues.
 from __future__ import annotations
 
 import re
-import shutil
 import socket
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,12 +32,12 @@ from logsense.digest.mail import parse_recipients
 from logsense.digest.message import subject
 from logsense.errors import UsageError
 from logsense.model import Issue, Pattern, Report, Severity, Status, Totals, Window
+from tests.browser import chromium, needs_chromium
 from tests.conftest import FIXTURES, Cli
 
 FIXTURE = FIXTURES / "checkout_db_pool.jsonl.gz"
 TO = ["oncall@example.org", "team@example.org"]
 SENDER = "logsense@example.org"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 # The AUTH tests run without TLS on purpose (loopback); aiosmtpd warns about exactly that.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -224,9 +222,7 @@ def test_each_issue_has_its_facts_and_where_to_see_its_logs(first: Delivery) -> 
     assert len(reported) == len(listed) and len(digest.issues) > len(reported)
 
 
-@pytest.mark.skipif(
-    not Path(CHROMIUM).is_file(), reason=f"{CHROMIUM} is absent (.ci/run installs it)"
-)
+@needs_chromium
 def test_the_html_part_renders_in_chromium(first: Delivery, tmp_path: Path) -> None:
     _, html, images = parts(first.message)
     for number, (cid, png) in enumerate(images.items()):
@@ -234,13 +230,7 @@ def test_the_html_part_renders_in_chromium(first: Delivery, tmp_path: Path) -> N
         html = html.replace(f"cid:{cid}", f"image{number}.png")
     page, shot = tmp_path / "digest.html", tmp_path / "digest-screenshot.png"
     page.write_text(html, encoding="utf-8")
-    subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-         "--window-size=1000,1400", page.as_uri()],
-        capture_output=True, timeout=60, check=True,
-    )  # fmt: skip
+    chromium(page, tmp_path, f"--screenshot={shot}", "--window-size=1000,1400", timeout=60)
     assert shot.stat().st_size > 50_000
     with Image.open(shot) as picture:
         assert picture.size == (1000, 1400)
@@ -352,6 +342,20 @@ def test_out_writes_the_message_and_no_record_keeps_no_state(cli: Cli, tmp_path:
     assert message["To"] is None
     with DigestStore.open(tmp_path) as store:
         assert store.last("preview") is None
+
+
+def test_the_digest_lists_the_windows_changes(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "digest.eml"
+    code, _, err = cli(
+        "digest", "-s", str(FIXTURES / "orders_deploy_npe.jsonl.gz"), "--since", "1h",
+        "--no-llm", "--state-dir", str(tmp_path), "--out", str(out), "--no-record", "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    text, html, _ = parts(BytesParser(policy=policy.default).parsebytes(out.read_bytes()))
+    changes = text.split("== CHANGES (")[1]
+    assert "deploy orders: Deploying version" in changes
+    assert "rollback orders: Rolling back to version" in changes
+    assert "Changes <span" in html and "Rolling back to version" in html
 
 
 # --- the rules, on hand-made issues ---

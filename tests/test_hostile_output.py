@@ -13,8 +13,6 @@ server (aiosmtpd). Hypothesis then throws arbitrary text at every renderer.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from io import StringIO
@@ -30,10 +28,10 @@ from markdown_it import MarkdownIt
 from logsense.model import LEVELS, Issue, Overview, Pattern, Report, Sample, Summary, Totals, Window
 from logsense.render import RENDERERS
 from logsense.render.json import report_to_dict
+from tests.browser import dom_of, needs_chromium
 from tests.conftest import Cli
 from tests.test_digest import SENDER, Inbox, one_error_line, serving
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PWN = "document.body.setAttribute('data-pwned', '{n}')"
 HOSTILE_MESSAGE = (
@@ -184,22 +182,11 @@ def assert_inert(html: str) -> _Tags:
 def chromium_dom(html: str, folder: Path) -> str:
     page = folder / "page.html"
     page.write_text(f"<!doctype html><meta charset=utf-8><body>{html}</body>", encoding="utf-8")
-    done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={folder / 'profile'}",
-         "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
-        capture_output=True, timeout=90, check=True, text=True,
-    )  # fmt: skip
-    return done.stdout
+    return dom_of(page, folder)
 
 
 # What a script that ran would have left: the attribute on <body>.
 PWNED = re.compile(r"<body[^>]*\sdata-pwned")
-
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).is_file(), reason=f"{CHROMIUM} is absent (.ci/run installs it)"
-)
 
 
 @needs_chromium

@@ -29,8 +29,15 @@ def test_the_page_holds_the_report(cli: Cli) -> None:
     heading = re.search(r"<h1>(.*?)</h1>", page, re.S)
     assert heading is not None and html.unescape(heading.group(1)) == report["headline"]
     for issue in report["issues"]:
-        assert f'id="issue-{issue["id"]}"' in page
+        assert (f'id="issue-{issue["id"]}"' in page) == issue["shown"]
     assert "<script" not in page  # nothing to run: a page safe to mail or attach
+
+
+def test_all_puts_every_issue_on_the_page(cli: Cli) -> None:
+    path = str(FIXTURES / "checkout_db_pool.jsonl.gz")
+    page = triage_html(cli, "-s", path, "--since", "1h", "--all")
+    report = cli.json("triage", "-s", path, "--since", "1h", "--no-llm")
+    assert all(f'id="issue-{issue["id"]}"' in page for issue in report["issues"])
 
 
 def test_top_issues_have_inline_png_charts(cli: Cli) -> None:

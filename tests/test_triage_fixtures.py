@@ -70,6 +70,15 @@ def check_incidents(report: dict[str, Any], truth: Any) -> list[dict[str, Any]]:
     return visible
 
 
+def check_default_view(report: dict[str, Any], incidents: list[dict[str, Any]]) -> None:
+    """The default view fits a screen: an incident first, at most eight rows; JSON keeps all."""
+    shown = [issue for issue in report["issues"] if issue["shown"]]
+    assert 1 <= len(shown) <= 8, [(i["rank"], i["title"]) for i in shown]
+    if incidents:
+        assert shown[0]["id"] in {i["id"] for i in incidents}
+    assert all(i["shown"] for i in incidents), "an incident is never folded"
+
+
 def check_loud_noise_ranks_below(
     report: dict[str, Any], truth: Any, incidents: list[dict[str, Any]]
 ) -> None:
@@ -94,6 +103,7 @@ def test_committed_fixture(cli: Cli, name: str) -> None:
     incidents = check_incidents(report, truth)
     assert incidents, "each fixture has an incident in its last hour"
     check_loud_noise_ranks_below(report, truth, incidents)
+    check_default_view(report, incidents)
     assert report["schema"] == "logsense.triage/v1"
     assert report["totals"]["malformed"] == 0
 
@@ -147,6 +157,19 @@ def test_unseen_world(cli: Cli, tmp_path: Path, kind: str, seed: int) -> None:
     truth = gen.load_truth(gen.truth_path_for(path))
     incidents = check_incidents(report, truth)
     check_loud_noise_ranks_below(report, truth, incidents)
+    check_default_view(report, incidents)
+
+
+def test_deploys_and_restarts_are_changes_never_issues(cli: Cli) -> None:
+    report = cli.json(
+        "triage", "--source", str(FIXTURES / "orders_deploy_npe.jsonl.gz"), "--since", "1h"
+    )
+    kinds = [(c["service"], c["kind"]) for c in report["changes"]]
+    assert ("orders", "deploy") in kinds and ("orders", "rollback") in kinds
+    change_words = ("Deploying version", "Rolling back", "SIGTERM", "Graceful shutdown", "Started")
+    for issue in report["issues"]:
+        assert not any(word in issue["title"] for word in change_words), issue["title"]
+        assert any(t["level"] in ("warn", "error", "fatal") for t in issue["templates"])
 
 
 def test_the_console_script_runs_as_a_user_types_it(tmp_path: Path) -> None:

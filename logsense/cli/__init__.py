@@ -38,7 +38,7 @@ app = typer.Typer(
     help="What is going wrong in production, and how many requests it hurts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 P = ParamSpec("P")

@@ -40,6 +40,14 @@ def triage(
         Format, typer.Option("--format", "-f", help="table, json, md or html.")
     ] = Format.table,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here, not stdout.")] = None,
+    all_issues: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="List every issue, also those the default view folds (chronic, or "
+            "failing no request). JSON always has them all.",
+        ),
+    ] = False,
     llm: LlmOptions,
     config: ConfigOptions,
     quiet: QuietOpt = False,
@@ -64,7 +72,7 @@ def triage(
     renderer = RENDERERS[output_format.value]
     if out is None:
         with stdout_reader_may_leave():
-            renderer(report, sys.stdout)
+            renderer(report, sys.stdout, all_issues=all_issues)
     else:
         with out.open("w", encoding="utf-8") as handle:
-            renderer(report, handle)
+            renderer(report, handle, all_issues=all_issues)

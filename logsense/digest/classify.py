@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from logsense.digest.state import SentDigest, SentIssue
-from logsense.model import Issue, Severity
-from logsense.rank import SEVERITIES
+from logsense.model import SEVERITIES, Issue, Severity
 
 __all__ = [
     "CHANGES",

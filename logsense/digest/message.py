@@ -222,6 +222,10 @@ def _context(digest: Digest, images: _Images) -> dict[str, Any]:
         "bar": digest.options.bar,
         "name": digest.options.name,
         "warnings": report.warnings,
+        "changes": [
+            {"at": _when(c.at), "kind": c.kind, "service": c.service, "text": c.text}
+            for c in report.changes
+        ],
     }
 
 

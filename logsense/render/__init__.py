@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from logsense.model import Report
 from logsense.render import html, json, markdown, terminal
 
 __all__ = ["RENDERERS", "Renderer"]
 
-Renderer = Callable[[Report, TextIO], None]
+
+class Renderer(Protocol):
+    """Writes a report to `out`; `all_issues` lists the issues the default view folds too."""
+
+    def __call__(self, report: Report, out: TextIO, *, all_issues: bool = False) -> None: ...
+
 
 RENDERERS: dict[str, Renderer] = {
     "table": terminal.render,

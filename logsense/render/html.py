@@ -100,10 +100,15 @@ def issue_charts(report: Report, limit: int = _MAX_ISSUE_CHARTS) -> dict[str, by
     }
 
 
-def render(report: Report, out: TextIO) -> None:
-    """Write the triage report as one HTML page, a chart per top issue."""
+def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
+    """Write the triage report as one HTML page: the issues the default view shows (or
+    `all_issues`), a chart per top issue, the changes."""
     charts = {key: data_uri(png) for key, png in issue_charts(report).items()}
-    page = _ENV.get_template("report.html.j2").render(report=report_to_dict(report), charts=charts)
+    data = report_to_dict(report)
+    listed = [i for i in data["issues"] if all_issues or i["shown"]]
+    page = _ENV.get_template("report.html.j2").render(
+        report=data, issues=listed, folded=len(data["issues"]) - len(listed), charts=charts
+    )
     out.write(page)
 
 

@@ -183,11 +183,16 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "outside_window": totals.outside_window,
         },
         "issues": [issue_to_dict(issue) for issue in report.issues],
+        "changes": [
+            {"at": iso(c.at), "service": c.service, "kind": c.kind, "text": c.text}
+            for c in report.changes
+        ],
         "warnings": report.warnings,
     }
 
 
-def render(report: Report, out: TextIO) -> None:
-    """Write the report as indented JSON with a trailing newline."""
+def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
+    """Write the report as indented JSON with a trailing newline: every issue, each with its
+    `shown` flag (`all_issues` changes nothing here)."""
     out.write(json_safe(orjson.dumps(report_to_dict(report), option=orjson.OPT_INDENT_2).decode()))
     out.write("\n")

@@ -23,8 +23,9 @@ def _share(issue: Issue) -> str:
     return f"{issue.share_of_requests:.1%}{suffix}"
 
 
-def render(report: Report, out: TextIO) -> None:
-    """Write a headline, a table of issues, one section per issue and the warnings."""
+def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
+    """Write a headline, a table of the issues the default view shows (or `all_issues`), a line
+    for the folded ones, the changes, one section per listed issue and the warnings."""
     totals = report.totals
     lines = [
         f"# {md_text(report.headline)}",
@@ -37,12 +38,13 @@ def render(report: Report, out: TextIO) -> None:
     ]
     if report.overview is not None:
         lines += [f"{md_text(report.overview.text)} _(overview by {report.overview.by})_", ""]
-    if report.issues:
+    listed = report.issues if all_issues else [i for i in report.issues if i.shown]
+    if listed:
         lines += [
             "| # | severity | share | requests | events | status | services | title |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for issue in report.issues:
+        for issue in listed:
             title = issue.summary.title if issue.summary else issue.root.template
             lines.append(
                 f"| {issue.rank} | {issue.severity} | {_share(issue)} | "
@@ -51,11 +53,30 @@ def render(report: Report, out: TextIO) -> None:
                 f"{md_text(title)} |"
             )
         lines.append("")
-    for issue in report.issues:
+    folded = len(report.issues) - len(listed)
+    if folded:
+        lines += [f"_+{folded} more, chronic or failing no request (`--all` lists them)._", ""]
+    lines += _changes(report)
+    for issue in listed:
         lines += _issue_section(issue)
     if report.warnings:
         lines += ["## Warnings", "", *(f"- {md_text(w)}" for w in report.warnings), ""]
     out.write("\n".join(lines))
+
+
+def _changes(report: Report) -> list[str]:
+    """The changes of the window (deploys, restarts …) as a list."""
+    if not report.changes:
+        return []
+    return [
+        "## Changes",
+        "",
+        *(
+            f"- {iso(c.at)} {c.kind} {md_code(c.service)}: {md_text(c.text)}"
+            for c in report.changes
+        ),
+        "",
+    ]
 
 
 def _evidence(issue: Issue) -> list[str]:

@@ -8,6 +8,7 @@ rather than sent to the terminal.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -16,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from logsense.escape import one_line
-from logsense.model import Issue, Report, iso
+from logsense.model import SEVERITIES, Issue, Report, iso
 
 __all__ = ["print_patterns", "render", "sparkline"]
 
@@ -65,8 +66,9 @@ def _warning(warning: str) -> Text:
     return Text.assemble(("warning:", "yellow"), " ", _literal(warning))
 
 
-def render(report: Report, out: TextIO) -> None:
-    """Print the headline, the window line, the issue table and the warnings."""
+def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
+    """Print the headline, the window line, the issue table fitted to the terminal's width
+    (the issues the default view shows, or `all_issues`), the changes and the warnings."""
     console = _Console(file=out, highlight=False, soft_wrap=False)
     totals = report.totals
     console.print(_literal(report.headline, style="bold"))
@@ -80,10 +82,16 @@ def render(report: Report, out: TextIO) -> None:
             style="dim",
         )
     )
-    if report.issues:
-        console.print(_table(report))
-        for line in _evidence_lines(report):
+    listed = report.issues if all_issues else [i for i in report.issues if i.shown]
+    if listed:
+        console.print(_table(listed, console.width))
+        for line in _evidence_lines(listed):
             console.print(line)
+    folded = _folded(report, listed)
+    if folded is not None:
+        console.print(folded)
+    for line in _changes(report):
+        console.print(line)
     if report.overview is not None and report.overview.by == "llm":
         # The rules-based overview repeats the headline; only the model's adds something.
         console.print(
@@ -112,11 +120,11 @@ def print_patterns(rows: list[dict[str, Any]], warnings: list[str]) -> None:
         console.print(_warning(warning))
 
 
-def _evidence_lines(report: Report, issues: int = 3) -> list[Text]:
+def _evidence_lines(listed: list[Issue], issues: int = 3) -> list[Text]:
     """Under the table, for the first issues that changed: why the root cause is where it is,
     and the normal lines that stopped."""
     lines = []
-    for issue in [i for i in report.issues if i.changed][:issues]:
+    for issue in [i for i in listed if i.changed][:issues]:
         if issue.evidence and issue.evidence[0].kind != "only_pattern":
             lines.append(_note(issue, "why", issue.evidence[0].text))
         for stop in issue.stopped[: 1 if issue.kind == "stopped" else 2]:
@@ -134,29 +142,87 @@ def _note(issue: Issue, label: str, text: str) -> Text:
     return Text(f"#{issue.rank} {label}: ", style="dim") + _literal(text)
 
 
-def _table(report: Report) -> Table:
+# Columns of the issue table, most important first; the issue's title is always shown, and the
+# others drop from the end of this list while the table would not fit the terminal.
+_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("#", "right"), ("severity", "left"), ("share", "right"), ("status", "left"),
+    ("since", "left"), ("requests", "right"), ("events", "right"), ("per minute", "left"),
+)  # fmt: skip
+# The title keeps at least this many cells (or its whole length, if shorter) before a column
+# is dropped for it; past that it wraps.
+_TITLE_CELLS = 40
+
+
+def _cells(issue: Issue) -> dict[str, Text]:
+    return {
+        "#": Text(str(issue.rank)),
+        "severity": Text(issue.severity, style=_SEVERITY_STYLE[issue.severity]),
+        "share": Text(_share(issue)),
+        "status": _literal(issue.movement),
+        "since": Text(datetime.fromtimestamp(issue.first_seen, UTC).strftime("%H:%M")),
+        "requests": Text(
+            f"{issue.requests_affected:,}" if issue.requests_affected is not None else "–"
+        ),
+        "events": Text(f"{issue.events:,}"),
+        "per minute": Text(sparkline([c for _, c in issue.timeline])),
+    }
+
+
+def _title(issue: Issue) -> Text:
+    title = issue.summary.title if issue.summary else issue.root.template
+    services = ", ".join(issue.services[1:])
+    return _literal(title) + (_literal(f"  ← {services}", style="dim") if services else Text())
+
+
+def _fitting_columns(rows: list[dict[str, Text]], titles: list[Text], width: int) -> list[str]:
+    """The columns to show at `width` cells: every one that leaves the title its cells."""
+    widths = {name: max([len(name), *(row[name].cell_len for row in rows)]) for name, _ in _COLUMNS}
+    title_cells = min(max((t.cell_len for t in titles), default=0), _TITLE_CELLS)
+    kept = [name for name, _ in _COLUMNS]
+    # Each column takes its cells, one of padding each side and one border between columns.
+    while len(kept) > 1 and sum(widths[n] + 3 for n in kept) + title_cells + 1 > width:
+        kept.pop()
+    return kept
+
+
+def _table(issues: list[Issue], width: int) -> Table:
+    """The issue table, fitted to `width` cells: the title always, other columns by importance."""
+    rows = [_cells(issue) for issue in issues]
+    titles = [_title(issue) for issue in issues]
+    kept = _fitting_columns(rows, titles, width)
     table = Table(show_lines=False, expand=False, pad_edge=False)
-    for name, justify in (
-        ("#", "right"), ("severity", "left"), ("share", "right"), ("requests", "right"),
-        ("events", "right"), ("status", "left"), ("since", "left"), ("per minute", "left"),
-        ("issue", "left"),
-    ):  # fmt: skip
-        if name == "issue":
-            table.add_column(name, ratio=1, min_width=24)
-        else:
+    for name, justify in _COLUMNS:
+        if name in kept:
             table.add_column(name, justify=justify, no_wrap=True, min_width=len(name))  # type: ignore[arg-type]
-    for issue in report.issues:
-        title = issue.summary.title if issue.summary else issue.root.template
-        services = ", ".join(issue.services[1:])
-        table.add_row(
-            str(issue.rank),
-            Text(issue.severity, style=_SEVERITY_STYLE[issue.severity]),
-            _share(issue),
-            f"{issue.requests_affected:,}" if issue.requests_affected is not None else "–",
-            f"{issue.events:,}",
-            _literal(issue.movement),
-            datetime.fromtimestamp(issue.first_seen, UTC).strftime("%H:%M"),
-            sparkline([c for _, c in issue.timeline]),
-            _literal(title) + (_literal(f"  ← {services}", style="dim") if services else Text()),
-        )
+    table.add_column("issue", ratio=1, min_width=min(_TITLE_CELLS, width // 2), overflow="fold")
+    for row, title in zip(rows, titles, strict=True):
+        table.add_row(*(row[name] for name in kept), title)
     return table
+
+
+def _folded(report: Report, listed: list[Issue]) -> Text | None:
+    """One line for the issues the default view leaves out, if any."""
+    hidden = [issue for issue in report.issues if issue not in listed]
+    if not hidden:
+        return None
+    by_severity = Counter(issue.severity for issue in hidden)
+    counts = ", ".join(f"{by_severity[s]} {s}" for s in SEVERITIES if by_severity[s])
+    return Text(
+        f"+{len(hidden)} more ({counts}): chronic, or failing no request; --all lists them",
+        style="dim",
+    )
+
+
+def _changes(report: Report, limit: int = 5) -> list[Text]:
+    """The changes of the window (deploys, restarts …), one line each, oldest first."""
+    if not report.changes:
+        return []
+    lines = [Text("Changes:", style="bold")]
+    for change in report.changes[:limit]:
+        at = datetime.fromtimestamp(change.at, UTC)
+        kind = Text(change.kind, style="cyan")
+        lines.append(Text.assemble(f"  {at:%H:%M} ", kind, " ", _literal(change.service), ": ",
+                                   _literal(change.text)))  # fmt: skip
+    if len(report.changes) > limit:
+        lines.append(Text(f"  … {len(report.changes) - limit} more", style="dim"))
+    return lines

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from logsense.config import LlmConfig
 from logsense.model import (
+    SEVERITIES,
     Issue,
     Overview,
     Pattern,
@@ -31,7 +32,6 @@ from logsense.model import (
     requests_of,
     short_template,
 )
-from logsense.rank import SEVERITIES
 from logsense.summarize import prompts
 from logsense.summarize.cache import SummaryCache, cache_key
 from logsense.summarize.facts import ChangeEvent, Facts, change_events, issue_facts, report_facts
