@@ -12,9 +12,7 @@ from logsense.model import Pattern, Totals
 CONFIG = ChangeConfig()
 
 
-def pattern(
-    pid: str, level: str, now: list[str], before: list[str], *, at: float = 0.0
-) -> Pattern:
+def pattern(pid: str, level: str, now: list[str], before: list[str], *, at: float = 0.0) -> Pattern:
     """A pattern seen in requests `now` (window) and `before` (baseline), at offset `at` within
     each request (so patterns of one request come in order of `at`)."""
     found = Pattern(id=pid, service="svc", level=level, template=pid)

@@ -237,11 +237,9 @@ impl Table {
             if row.request != NO_ID {
                 let last = &mut last_of_request[row.request as usize];
                 if let Some((before, from)) = *last {
-                    hops.entry((from, out as u32)).or_insert_with(HopAcc::new).add(
-                        ts >= window_start,
-                        position,
-                        (ts - before, row.request),
-                    );
+                    hops.entry((from, out as u32))
+                        .or_insert_with(HopAcc::new)
+                        .add(ts >= window_start, position, (ts - before, row.request));
                 }
                 *last = Some((ts, out as u32));
             }
@@ -289,10 +287,7 @@ impl Table {
             .filter(|&id| totals.services[id as usize])
             .collect();
         services.sort_by(|&a, &b| self.services[a as usize].cmp(&self.services[b as usize]));
-        let mut hops: Vec<HopOut> = hops
-            .into_iter()
-            .map(|(key, acc)| acc.finish(key))
-            .collect();
+        let mut hops: Vec<HopOut> = hops.into_iter().map(|(key, acc)| acc.finish(key)).collect();
         hops.sort_unstable_by_key(|hop| (hop.from, hop.to));
         AggregateOut {
             shapes,
