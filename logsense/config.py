@@ -200,6 +200,8 @@ class Settings(BaseSettings):
     state_dir: Path | None = None
     # Threads reading and masking big inputs (0: one per core). Results never depend on it.
     threads: int = Field(0, ge=0, le=64)
+    # Lines longer than this (bytes, without the newline) are malformed and skipped unread.
+    max_line_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
     llm: LlmConfig = LlmConfig()
     smtp: SmtpConfig = SmtpConfig()
 
