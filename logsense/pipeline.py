@@ -113,7 +113,7 @@ def _covered_baseline(windowed: WindowedEvents, first_in_baseline: float | None)
 
 
 def _window_warnings(windowed: WindowedEvents, covered: Window | None) -> list[str]:
-    warnings = []
+    warnings = list(windowed.warnings)
     if windowed.outside:
         warnings.append(
             f"{windowed.outside:,} events outside the window and its baseline were skipped"
