@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,7 @@ from logsense.cli.options import (
     WindowOptions,
     open_source,
 )
-from logsense.cli.output import stdout_reader_may_leave
+from logsense.cli.output import report_output
 
 
 class Format(StrEnum):
@@ -62,9 +61,5 @@ def triage(
         reset_state=reset_state,
     )
     renderer = RENDERERS[output_format.value]
-    if out is None:
-        with stdout_reader_may_leave():
-            renderer(report, sys.stdout)
-    else:
-        with out.open("w", encoding="utf-8") as handle:
-            renderer(report, handle)
+    with report_output(out) as handle:
+        renderer(report, handle)
