@@ -79,7 +79,11 @@ class EventTable:
         ceiling: float | None = None,
         lookback: float | None = None,
         threads: int = 1,
-    ) -> None: ...
+        now: float | None = None,
+    ) -> None:
+        """A table that keeps events with `floor <= timestamp < ceiling`, may forget those
+        older than its anchor minus `lookback`, and compares times with the wall clock `now`
+        (if given) to tell events from the future."""
     def scan_json(
         self, data: bytes, first_line: int | None = None, max_line: int = 1 << 20
     ) -> list[tuple[int, bytes]]:
@@ -123,9 +127,9 @@ class EventTable:
     def anchor(self) -> tuple[float, int, float | None, float] | None:
         """Where a window without an end ends: (the newest kept event outside a detached tail,
         the events in that tail, the tail's oldest time, the seconds of silence before it);
-        None when no event was kept. A detached tail is at most 1% of the events (one at least)
-        after more than 6 empty clock hours, and more than 4 times the longest silence inside
-        the bulk of the events."""
+        None when no event was kept. A detached tail follows more than 6 empty clock hours and
+        is either at most 1% of the events (one at least), after a silence also more than 4
+        times the longest inside the bulk, or a minority more than a day after `now`."""
     def aggregate(
         self, low: float, window_start: float, window_end: float, samples: int
     ) -> Aggregate: ...

@@ -176,11 +176,13 @@ def event_table(
     ceiling: float | None = None,
     lookback: float | None = None,
     threads: int = 1,
+    now: float | None = None,
 ) -> EventTable:
     """An empty native EventTable that reads records with `fields` and these level names.
 
     It keeps events with `floor <= timestamp < ceiling`, and may forget those older than its
-    anchor minus `lookback` (see `window.new_table` and `EventTable.anchor`).
+    anchor minus `lookback` (see `window.new_table` and `EventTable.anchor`); `now`, the wall
+    clock, lets the anchor tell events from the future.
     """
     return EventTable(
         [getattr(fields, name) for name in _FIELD_NAMES],
@@ -190,6 +192,7 @@ def event_table(
         ceiling=ceiling,
         lookback=lookback,
         threads=threads,
+        now=now,
     )
 
 

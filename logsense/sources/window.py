@@ -5,9 +5,10 @@ recorded files (so `--since 1h` on a file means its last hour). The baseline is 
 of the same length unless configured otherwise.
 
 A file's anchor is its newest event *outside a detached tail*: a few events (at most 1% of them)
-after a long silence, such as one line dated a year ahead, are implausible as the end of the
-data; they are counted outside the window and named in a warning, never its anchor (the rule is
-`anchor_hours` in `native/src/table/store.rs`). Durations are at most 100 years, and times given
+after a long silence, such as one line dated a year ahead, or a minority of events more than a
+day after the wall clock, are implausible as the end of the data; they are counted outside the
+window and named in a warning, never its anchor (the rule is `anchor_hours` in
+`native/src/table/store.rs`). Durations are at most 100 years, and times given
 as ISO 8601 must be plausible log times (2000-01-01 up to 2100-01-01), so a window always lies
 where dates can be written.
 """
@@ -15,6 +16,7 @@ where dates can be written.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -177,7 +179,9 @@ def new_table(
             fields, source, floor=_low(window, baseline), ceiling=window.end, threads=threads
         )
     floor = spec.start - (spec.baseline or 0.0) if isinstance(spec.start, float) else None
-    return event_table(fields, source, floor=floor, lookback=_lookback(spec), threads=threads)
+    return event_table(
+        fields, source, floor=floor, lookback=_lookback(spec), threads=threads, now=time.time()
+    )
 
 
 def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int) -> WindowedEvents:

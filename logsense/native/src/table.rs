@@ -113,7 +113,7 @@ pub struct EventTable {
 #[pymethods]
 impl EventTable {
     #[new]
-    #[pyo3(signature = (fields, levels, source, *, floor = None, ceiling = None, lookback = None, threads = 1))]
+    #[pyo3(signature = (fields, levels, source, *, floor = None, ceiling = None, lookback = None, threads = 1, now = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         fields: Vec<Vec<String>>,
@@ -123,6 +123,7 @@ impl EventTable {
         ceiling: Option<f64>,
         lookback: Option<f64>,
         threads: usize,
+        now: Option<f64>,
     ) -> PyResult<Self> {
         let plan = FieldPlan::new(&fields).map_err(PyValueError::new_err)?;
         let levels: Vec<(String, String)> = levels.into_iter().collect();
@@ -135,9 +136,9 @@ impl EventTable {
             ceiling,
             threads: threads.max(1),
         };
-        Ok(Self {
-            table: Table::new(config, lookback),
-        })
+        let mut table = Table::new(config, lookback);
+        table.now = now;
+        Ok(Self { table })
     }
 
     /// Read the JSON lines in `data`, the input that follows the last call's; the start of a

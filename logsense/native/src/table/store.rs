@@ -47,13 +47,23 @@ pub struct Anchor {
     pub silence: f64,
 }
 
-/// The newest events are a *detached tail* when they are few (at most 1% of the events, one at
-/// least) and come after a silence (whole clock hours without any event) of more than
-/// `MIN_SILENCE_HOURS`, and more than `SILENCE_FACTOR` times the longest silence inside the
-/// bulk (the events without the oldest and newest 1%). A few future-dated lines must not move a
-/// window away from everything else. `hours` is sorted; the result is the index of the newest
-/// hour outside the tail, and the index of the newest hour of the bulk.
-fn anchor_hours(hours: &[Hour]) -> (usize, usize) {
+/// How far past the wall clock an event may lie before it is from the future.
+const CLOCK_SLACK_HOURS: i64 = 24;
+
+/// The newest events are a *detached tail* when they come after a silence (whole clock hours
+/// without any event) of more than `MIN_SILENCE_HOURS`, and either
+///
+/// - are few: at most 1% of the events (one at least), after a silence also more than
+///   `SILENCE_FACTOR` times the longest inside the bulk (the events without the oldest and
+///   newest 1%); or
+/// - lie more than `CLOCK_SLACK_HOURS` after the wall clock (`clock_hour`, the hour of now)
+///   while most events do not: logs are not written in the future.
+///
+/// A few future-dated lines must not move a window away from everything else. `hours` is
+/// sorted; the result is the index of the newest hour outside the tail, and the index of an hour
+/// no anchor can precede whatever comes next, for compaction (the bulk's newest hour, or the
+/// last hour before the future when some events lie there).
+fn anchor_hours(hours: &[Hour], clock_hour: Option<i64>) -> (usize, usize) {
     let total: u64 = hours.iter().map(|h| h.count).sum();
     let limit = (total / TAIL_SHARE).max(1);
     let (mut top, mut above) = (hours.len() - 1, 0);
@@ -73,7 +83,19 @@ fn anchor_hours(hours: &[Hour]) -> (usize, usize) {
     while newest + 1 < hours.len() && silence(newest) <= allowed {
         newest += 1;
     }
-    (newest, top)
+    let future = clock_hour.map(|now| now.saturating_add(CLOCK_SLACK_HOURS));
+    let Some(last_present) = future.and_then(|limit| hours.iter().rposition(|h| h.hour <= limit))
+    else {
+        return (newest, top);
+    };
+    let floor = top.min(last_present);
+    if newest > last_present && silence(last_present) > MIN_SILENCE_HOURS {
+        let present: u64 = hours[..=last_present].iter().map(|h| h.count).sum();
+        if present > total - present {
+            newest = last_present;
+        }
+    }
+    (newest, floor)
 }
 
 /// One kept event.
@@ -149,6 +171,8 @@ pub struct Table {
     hour_index: AHashMap<i64, usize>,
     /// The entry of `hours` the last kept row went to.
     last_hour: usize,
+    /// The wall clock (epoch seconds) events are compared with; None: never.
+    pub now: Option<f64>,
 }
 
 /// Global ids of one worker's local shapes, request ids and user ids.
@@ -201,7 +225,15 @@ impl Table {
             hours: Vec::new(),
             hour_index: AHashMap::new(),
             last_hour: 0,
+            now: None,
         }
+    }
+
+    /// The clock hour of `now`, if any.
+    fn clock_hour(&self) -> Option<i64> {
+        self.now
+            .filter(|now| now.is_finite())
+            .map(|now| (now / 3600.0).floor() as i64)
     }
 
     /// Whether the end of a line is still expected from the next `scan_json`.
@@ -501,7 +533,7 @@ impl Table {
             return None;
         }
         let hours = self.sorted_hours();
-        let (newest, _) = anchor_hours(&hours);
+        let (newest, _) = anchor_hours(&hours, self.clock_hour());
         let time = hours[newest].newest;
         let tail = &hours[newest + 1..];
         let first = tail.first().map(|h| h.oldest);
@@ -563,7 +595,7 @@ impl Table {
             return;
         }
         let hours = self.sorted_hours();
-        let (_, bulk) = anchor_hours(&hours);
+        let (_, bulk) = anchor_hours(&hours, self.clock_hour());
         let cutoff = hours[bulk].hour as f64 * 3600.0 - lookback;
         let before = self.rows.len();
         let mut freed = 0;
@@ -817,6 +849,26 @@ mod tests {
         }
         push_at(&mut near, 5000, bulk + 4999.0 + 6.0 * 3600.0);
         assert_eq!(near.anchor().unwrap().detached, 0);
+    }
+
+    #[test]
+    fn a_minority_from_the_future_does_not_anchor() {
+        let bulk = 1_700_000_000.0;
+        let mut table = table(None, 1);
+        for seq in 0..5000 {
+            push_at(&mut table, seq, bulk + seq as f64);
+        }
+        for seq in 5000..5400 {
+            push_at(&mut table, seq, bulk + 365.0 * 86_400.0 + seq as f64);
+        }
+        // Too many for a detached tail by count alone (8%): the clock decides.
+        assert_eq!(table.anchor().unwrap().detached, 0);
+        table.now = Some(bulk + 86_400.0);
+        let anchor = table.anchor().unwrap();
+        assert_eq!((anchor.time, anchor.detached), (bulk + 4999.0, 400));
+        // Input that lies wholly in the future (replayed, or a wrong clock) is its own bulk.
+        table.now = Some(bulk - 30.0 * 86_400.0);
+        assert_eq!(table.anchor().unwrap().detached, 0);
     }
 
     #[test]
