@@ -79,14 +79,23 @@ class EventTable:
         ceiling: float | None = None,
         lookback: float | None = None,
         threads: int = 1,
-    ) -> None: ...
-    def scan_json(self, data: bytes, first_line: int | None = None) -> list[tuple[int, bytes]]:
+        now: float | None = None,
+    ) -> None:
+        """A table that keeps events with `floor <= timestamp < ceiling`, may forget those
+        older than its anchor minus `lookback`, and compares times with the wall clock `now`
+        (if given) to tell events from the future."""
+    def scan_json(
+        self, data: bytes, first_line: int | None = None, max_line: int = 1 << 20
+    ) -> list[tuple[int, bytes]]:
         """Read the JSON lines in `data`, the input that follows the last call's; return the
         (line number, raw line) pairs left to Python.
 
         `data` may end inside a line: its start is kept (copied) until the next call completes
         it, or `end_json` reads it. Lines are numbered from `first_line` if given (not while a
-        cut line is pending: ValueError), else from `next_line`."""
+        cut line is pending: ValueError), else from `next_line`. A line longer than `max_line`
+        bytes (without its newline) that is not blank is counted as malformed ("line too long")
+        and never held: at most `max_line` bytes of a cut line are kept. Records whose time is
+        implausible (before 2000-01-01 or from 2100-01-01 on) are malformed too."""
     def end_json(self) -> list[tuple[int, bytes]]:
         """At the end of the input, read the line `scan_json` kept without its end (if any);
         return the lines left to Python, as `scan_json` does."""
@@ -115,6 +124,12 @@ class EventTable:
     def earliest(self) -> float | None: ...
     @property
     def newest(self) -> float | None: ...
+    def anchor(self) -> tuple[float, int, float | None, float] | None:
+        """Where a window without an end ends: (the newest kept event outside a detached tail,
+        the events in that tail, the tail's oldest time, the seconds of silence before it);
+        None when no event was kept. A detached tail follows more than 6 empty clock hours and
+        is either at most 1% of the events (one at least), after a silence also more than 4
+        times the longest inside the bulk, or a minority more than a day after `now`."""
     def aggregate(
         self, low: float, window_start: float, window_end: float, samples: int
     ) -> Aggregate: ...

@@ -200,6 +200,8 @@ class Settings(BaseSettings):
     state_dir: Path | None = None
     # Threads reading and masking big inputs (0: one per core). Results never depend on it.
     threads: int = Field(0, ge=0, le=64)
+    # Lines longer than this (bytes, without the newline) are malformed and skipped unread.
+    max_line_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
     llm: LlmConfig = LlmConfig()
     smtp: SmtpConfig = SmtpConfig()
 
@@ -248,4 +250,22 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         ) from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read config {path}: {exc}") from None
+    if settings.header_regex is not None:
+        _check_header_regex(settings.header_regex, overrides, path)
     return settings
+
+
+def _check_header_regex(regex: str, overrides: dict[str, Any], path: Path | None) -> None:
+    """UsageError naming where a broken header regex came from: flag, environment or file."""
+    from logsense.sources.files import header_regex_error
+
+    problem = header_regex_error(regex)
+    if problem is None:
+        return
+    if overrides.get("header_regex") is not None:
+        where = "--header-regex"
+    elif os.environ.get("LOGSENSE_HEADER_REGEX"):
+        where = "LOGSENSE_HEADER_REGEX"
+    else:
+        where = f"header_regex in {path}"
+    raise UsageError(f"{where} {problem}")

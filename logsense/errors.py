@@ -1,11 +1,15 @@
 """The exceptions logsense raises, and the exit code each one maps to at the CLI edge.
 
     LogsenseError                 exit 1   anything logsense itself reports as a failure
+    ├── OutputError               exit 1   the report could not be written (a full disk)
     ├── UsageError                exit 2   an option or config value that cannot work
     ├── InputError                exit 3   no usable input: missing file, empty input, empty window
     ├── SourceUnavailable         exit 4   a server (Elasticsearch, LLM, SMTP) did not answer
     ├── LoginRefused              exit 5   the mail server refused the login or TLS
     └── DeliveryRefused           exit 6   the mail server refused sender, recipient or data
+
+    KeyboardInterrupt             exit 130 Ctrl-C
+    └── Terminated                exit 143 SIGTERM (`cli.main` raises it from its handler)
 
 Library code raises these with a one-line, user-facing message; the command line (`cli/`) prints
 the message and exits with the code. Set `LOGSENSE_DEBUG=1` to see the traceback instead.
@@ -18,7 +22,9 @@ __all__ = [
     "InputError",
     "LoginRefused",
     "LogsenseError",
+    "OutputError",
     "SourceUnavailable",
+    "Terminated",
     "UsageError",
 ]
 
@@ -27,6 +33,10 @@ class LogsenseError(Exception):
     """A failure logsense explains in one line; `exit_code` is what the CLI returns."""
 
     exit_code = 1
+
+
+class OutputError(LogsenseError):
+    """Writing the report (or a chart, a message file) failed on the way: a full disk, I/O."""
 
 
 class UsageError(LogsenseError):
@@ -57,3 +67,8 @@ class DeliveryRefused(LogsenseError):
     """The mail server refused the sender, a recipient or the message; nothing was sent."""
 
     exit_code = 6
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM). A KeyboardInterrupt, so that nothing that
+    handles ordinary failures (`except Exception`) swallows it; it ends the run like Ctrl-C."""

@@ -49,7 +49,7 @@ def triage(
     """
     state = state_dir(settings.state_dir)
     embedder = CachedEmbedder(embedder or default_embedder(), state / "embeddings.sqlite3")
-    embedder.warm_up()  # the model loads on idle CPU while the input is read and mined
+    embedder.warm_up(progress)  # the model loads on idle CPU while the input is read and mined
     prefetch()
     threads = settings.threads or os.cpu_count() or 1
     table = new_table(spec, anchor, settings.fields, source.name, threads)
@@ -115,7 +115,7 @@ def _covered_baseline(windowed: WindowedEvents, first_in_baseline: float | None)
 
 
 def _window_warnings(windowed: WindowedEvents, covered: Window | None) -> list[str]:
-    warnings = []
+    warnings = list(windowed.warnings)
     if windowed.outside:
         warnings.append(
             f"{windowed.outside:,} events outside the window and its baseline were skipped"

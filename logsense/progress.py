@@ -12,7 +12,7 @@ from rich.text import Text
 
 from logsense.escape import one_line
 
-__all__ = ["counting", "event_progress"]
+__all__ = ["counting", "event_progress", "waiting"]
 
 T = TypeVar("T")
 _STEP = 10_000
@@ -51,3 +51,14 @@ def counting(items: Iterable[T], label: str, enabled: bool = True) -> Iterator[T
             yield item
             if count % _STEP == 0:
                 shown(count)
+
+
+@contextmanager
+def waiting(label: str, enabled: bool = True) -> Iterator[None]:
+    """A transient stderr spinner saying what is being waited for, on a terminal only."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield
+        return
+    with console.status(Text(label), spinner="dots"):
+        yield

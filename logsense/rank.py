@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 
 from logsense.analyze.change import Change, issue_change
 from logsense.analyze.group import Group
@@ -40,12 +41,16 @@ __all__ = [
     "impact_of",
     "is_client_error",
     "rank",
+    "series_minutes",
     "severity_of",
 ]
 
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
 _ERROR = level_rank("error")
 _MAX_EVIDENCE = 12
+# Per-minute series list every minute of a span up to a day long; longer spans list only the
+# minutes with events and the zero minutes around them (see `series_minutes`).
+DENSE_MINUTES = 1440
 
 
 def issue_id(group: Group) -> str:
@@ -112,14 +117,32 @@ def event_span(totals: Totals, window: Window) -> Window:
     return Window(start, max(end, start + 0.001))
 
 
+def series_minutes(span: Window, active: Iterable[int]) -> list[int]:
+    """The minute numbers a per-minute series of `span` lists, in order.
+
+    Every minute when the span is at most `DENSE_MINUTES` long. Beyond that, nothing may grow
+    with empty time (one event a year after the rest must not make a year of minutes): the
+    span's first and last minute, each `active` minute inside it, and the minute on each side
+    of one, so a chart still falls to zero between bursts. A minute not listed has no events.
+    """
+    first, last = int(span.start // 60), int((span.end - 0.001) // 60)
+    if last - first < DENSE_MINUTES:
+        return list(range(first, last + 1))
+    listed = {first, last}
+    for minute in active:
+        if first <= minute <= last:
+            listed.update((minute - 1, minute, minute + 1))
+    return sorted(m for m in listed if first <= m <= last)
+
+
 def _timeline(group: Group, span: Window) -> list[tuple[int, int]]:
-    """Events per minute over the span of the window's events, zeros included."""
+    """Events per minute over the span of the window's events, zeros included (for a span
+    longer than a day, only around minutes with events: `series_minutes`)."""
     counts: dict[int, int] = {}
     for pattern in group.patterns:
         for minute, n in pattern.per_minute.items():
             counts[minute] = counts.get(minute, 0) + n
-    first, last = int(span.start // 60), int((span.end - 0.001) // 60)
-    return [(minute * 60, counts.get(minute, 0)) for minute in range(first, last + 1)]
+    return [(minute * 60, counts.get(minute, 0)) for minute in series_minutes(span, counts)]
 
 
 def severity_of(issue: Issue, config: SeverityConfig) -> Severity:

@@ -324,6 +324,22 @@ def test_parity_with_absolute_until(
     assert comparable(from_es) == comparable(from_file)
 
 
+def test_a_document_dated_9999_does_not_anchor_until_latest(
+    cli: Cli, es: Elasticsearch, es_url: str, small_file: Path
+) -> None:
+    result = load_file(EsConnection(es_url), str(small_file), "anchor-check", FieldMap())
+    assert result.rejected == 0
+    es.index(
+        index="anchor-check", refresh="wait_for",
+        document={"@timestamp": "9999-12-31T23:59:59Z", "message": "x", "log": {"level": "error"}},
+    )  # fmt: skip
+    from_file = cli.json("triage", "-s", str(small_file), "--since", "5m", "--no-llm")
+    from_es = cli.json(
+        *es_args(es_url, "anchor-check", "--since", "5m", "--until", "latest", "--no-llm")
+    )
+    assert from_es["window"] == from_file["window"]
+
+
 @pytest.mark.skipif(not (FIXTURES / "checkout_db_pool.jsonl.gz").exists(), reason="no fixture")
 def test_parity_recorded_fixture(cli: Cli, es_url: str, tmp_path: Path) -> None:
     fixture = str(FIXTURES / "checkout_db_pool.jsonl.gz")

@@ -13,7 +13,7 @@ class Counting:
     def __init__(self, inner: MiniLMEmbedder) -> None:
         self.inner, self.asked = inner, 0
 
-    def warm_up(self) -> None:
+    def warm_up(self, progress: bool = True) -> None:
         self.inner.warm_up()
 
     def embed(self, texts: list[str]) -> np.ndarray:

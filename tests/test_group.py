@@ -10,7 +10,7 @@ from logsense.model import Pattern, Requests
 class NoEmbeddings:
     """Patterns of different services are never compared by meaning: nothing is embedded."""
 
-    def warm_up(self) -> None:
+    def warm_up(self, progress: bool = True) -> None:
         raise AssertionError("nothing to embed")
 
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -17,7 +17,7 @@ from logsense.config import FieldMap
 from logsense.mine.sampling import BottomK
 from logsense.sources import files
 from logsense.sources.files import FileSource
-from logsense.sources.records import SourceStats, event_table, push_event
+from logsense.sources.records import MAX_LINE_BYTES, SourceStats, event_table, push_event
 from tests.conftest import FIXTURES, Cli
 
 TRICKY = [
@@ -57,8 +57,37 @@ TRICKY = [
     b'{"@timestamp": "2026-11-20T13:00:15Z", "level": "info",'
     b' "message": "\\u00e9t\\u00e9 \\t tab"}',
     b'{"@timestamp": "2026-11-20T13:00:16Z", "level": "debug", "message": "GET /api/v1/x 404"}',
+    # A byte order mark at the start of a line (files joined), and epoch times in other units.
+    b'\xef\xbb\xbf{"@timestamp": "2026-11-20T13:00:17Z", "level": "info", "message": "bom"}',
+    b"\xef\xbb\xbf",
+    b'{"@timestamp": 1795179618123456, "level": "info", "message": "epoch microseconds"}',
+    b'{"@timestamp": 1795179619123456789, "level": "info", "message": "epoch nanoseconds"}',
+    b'{"@timestamp": 1.7951796205e15, "level": "info", "message": "float microseconds"}',
+    # Implausible times: counted as malformed by both readers, never events.
+    b'{"@timestamp": 1e300, "level": "error", "message": "far beyond"}',
+    b'{"@timestamp": 1e400, "level": "error", "message": "infinity (orjson: invalid JSON)"}',
+    b'{"@timestamp": 0, "level": "error", "message": "epoch zero"}',
+    b'{"@timestamp": -1795179600, "level": "error", "message": "negative"}',
+    b'{"@timestamp": "0001-01-01T00:00:00Z", "level": "error", "message": "go zero time"}',
+    b'{"@timestamp": "9999-12-31T23:59:59Z", "level": "error", "message": "end of time"}',
+    b'{"@timestamp": "2100-01-01T00:00:00Z", "level": "error", "message": "too late"}',
+    b'{"@timestamp": "1999-12-31T23:59:59.999Z", "level": "error", "message": "too early"}',
+    b'{"@timestamp": "2099-12-31T23:59:59.999Z", "level": "info", "message": "last plausible"}',
     b'{"@timestamp": "2026-11-20T12:00:00-02:00", "level": "error", "message": "last line, '
     b'no newline"}',
+]
+IMPLAUSIBLE = 7  # the lines above with an implausible time
+
+# Lines around a small cap (`max_line=80`): too long, blank at any length, just within.
+LONG = [
+    b'{"@timestamp": "2026-11-20T13:00:00Z", "level": "info", "message": "ok"}',
+    b'{"@timestamp": "2026-11-20T13:00:01Z", "level": "error", "message": "' + b"x" * 200 + b'"}',
+    b" " * 300,
+    b"\xef\xbb\xbf" + b" \t" * 100,
+    b'{"@timestamp": "2026-11-20T13:00:02Z", "message": "just within the cap."}',
+    b"not json at all, and far longer than the cap of eighty bytes: " + b"y" * 100,
+    b'{"@timestamp": "2026-11-20T13:00:03Z", "message": "' + "é".encode() * 100 + b'"}',
+    b'{"@timestamp": "2026-11-20T13:00:04Z", "level": "warn", "message": "the last"}',
 ]
 
 
@@ -80,16 +109,20 @@ def stats_of(stats: SourceStats) -> tuple[object, ...]:
             stats.missing_service, dict(stats.unknown_levels), stats.undecodable)  # fmt: skip
 
 
-def through_python(path: Path, threads: int) -> tuple[EventTable, SourceStats]:
-    source = FileSource(str(path), FieldMap())
+def through_python(
+    path: Path, threads: int, max_line: int = MAX_LINE_BYTES
+) -> tuple[EventTable, SourceStats]:
+    source = FileSource(str(path), FieldMap(), max_line=max_line)
     table = event_table(FieldMap(), source.name, threads=threads)
     for event in source.read():
         push_event(table, int(event.origin.rpartition(":")[2]), event)
     return table, source.stats
 
 
-def through_scanner(path: Path, threads: int) -> tuple[EventTable, SourceStats]:
-    source = FileSource(str(path), FieldMap())
+def through_scanner(
+    path: Path, threads: int, max_line: int = MAX_LINE_BYTES
+) -> tuple[EventTable, SourceStats]:
+    source = FileSource(str(path), FieldMap(), max_line=max_line)
     table = event_table(FieldMap(), source.name, threads=threads)
     source.fill(table)
     return table, source.stats
@@ -108,9 +141,32 @@ def test_tricky_lines_read_the_same_natively(tmp_path: Path, threads: int) -> No
     start = 1795179600.0  # 2026-11-20T13:00:00Z: the earlier events are the baseline
     assert signature(aggregate(table, start)) == signature(aggregate(expected, start))
     assert stats_of(stats) == stats_of(expected_stats)
-    assert stats.malformed == 5 and stats.undecodable == 1
+    assert stats.malformed == 6 + IMPLAUSIBLE and stats.undecodable == 1
+    assert stats.malformed_reasons["implausible timestamp"] == IMPLAUSIBLE
     assert stats.malformed_examples == expected_stats.malformed_examples
     assert table.earliest == expected.earliest and table.newest == expected.newest
+    assert table.anchor() == expected.anchor()
+    messages = {s.masked for s in aggregate(table, start).shapes}
+    assert {"bom", "epoch microseconds", "epoch nanoseconds", "last plausible"} <= messages
+    assert not messages & {"far beyond", "epoch zero", "end of time", "too late", "too early"}
+
+
+@pytest.mark.parametrize("block", [1, 13, 4096])
+def test_long_lines_are_counted_the_same_by_both_readers(
+    tmp_path: Path, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b"\n".join(LONG))
+    monkeypatch.setattr(files, "_BLOCK", block)
+    expected, expected_stats = through_python(path, 1, max_line=80)
+    table, stats = through_scanner(path, 2, max_line=80)
+    assert signature(aggregate(table, 0.0)) == signature(aggregate(expected, 0.0))
+    assert stats_of(stats) == stats_of(expected_stats)
+    assert stats.malformed_examples == expected_stats.malformed_examples
+    assert dict(stats.malformed_reasons) == {"line too long": 3}
+    assert [s.masked for s in aggregate(table, 0.0).shapes] == [
+        "ok", "just within the cap.", "the last",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

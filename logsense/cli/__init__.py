@@ -6,10 +6,11 @@ parameter typed with a group (`es: EsOptions`) stands for all of the group's opt
 command imports the stages it runs when it runs: a triage never pays for loading the
 Elasticsearch client, the digest's mail stack or an unused renderer.
 
-Exit codes: 0 report written (or its reader stopped early) · 1 unexpected failure · 2 bad usage
-or config · 3 no usable input (missing file, empty input, no events in the window) · 4 a server
-did not answer · 5 the mail server refused the login · 6 the mail server refused a recipient (the
-digest went to nobody).
+Exit codes: 0 report written (or its reader stopped early) · 1 a failure (the report could not
+be written, or an unexpected one) · 2 bad usage or config · 3 no usable input (missing file,
+empty input, no events in the window) · 4 a server did not answer · 5 the mail server refused the
+login · 6 the mail server refused a recipient (the digest went to nobody) · 130 interrupted
+(Ctrl-C) · 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -29,7 +31,7 @@ import typer
 from logsense import __version__
 from logsense.cli import digest, load, patterns, postmortem, triage
 from logsense.cli.options import spread_groups
-from logsense.errors import LogsenseError
+from logsense.errors import LogsenseError, Terminated
 from logsense.escape import one_line
 
 __all__ = ["app", "main"]
@@ -59,8 +61,8 @@ def _errors_as_exit_codes() -> Iterator[None]:
         if debug:
             raise
         _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
+    except KeyboardInterrupt as exc:
+        _stopped(exc)
     except (typer.Exit, typer.Abort, SystemExit):
         raise
     except Exception as exc:
@@ -73,6 +75,18 @@ def _errors_as_exit_codes() -> Iterator[None]:
             "set LOGSENSE_DEBUG=1 for the traceback)",
             1,
         )
+
+
+def _stopped(exc: KeyboardInterrupt) -> NoReturn:
+    """The one line and exit code of a run stopped by Ctrl-C (130) or SIGTERM (143)."""
+    if isinstance(exc, Terminated):
+        _fail("terminated (SIGTERM)", 143)
+    _fail("interrupted", 130)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM: stop the run as Ctrl-C does, through the same cleanup and one error line."""
+    raise Terminated
 
 
 def _with_exit_codes(command: Callable[P, None]) -> Callable[P, None]:
@@ -109,9 +123,21 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point: run the command, then end the process at once."""
+    """Console-script entry point: run the command, then end the process at once.
+
+    SIGTERM ends the run like Ctrl-C (one line, exit 143), so cleanup runs: the embedding
+    model's process is stopped, nothing is left half-written.
+    """
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        app()
+        try:
+            app()
+        except SystemExit as done:
+            _exit_now(done.code)
+        except KeyboardInterrupt as stopped:  # outside a command: while starting up
+            _stopped(stopped)
+    except typer.Exit as done:
+        _exit_now(done.exit_code)
     except SystemExit as done:
         _exit_now(done.code)
     _exit_now(0)
@@ -121,8 +147,11 @@ def _exit_now(code: object) -> NoReturn:
     """Exit with `code` after the atexit handlers and flushed output, skipping module teardown.
 
     Tearing down the modules of SciPy and scikit-learn takes about 0.35 s, a tenth of a large
-    triage; nothing in it matters once the output is written and the handlers have run.
+    triage; nothing in it matters once the output is written and the handlers have run. A second
+    Ctrl-C or SIGTERM during this short cleanup is ignored rather than shown as a traceback.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):  # a closed pipe or stream: nothing left to say

@@ -20,6 +20,7 @@ from logsense.cli.options import (
     WindowOptions,
     open_source,
 )
+from logsense.cli.output import output_errors
 from logsense.config import SmtpConfig
 from logsense.errors import UsageError
 from logsense.state import state_dir
@@ -43,7 +44,8 @@ def _deliver(
 ) -> str:
     """Write the message to `out`, or send it; say which."""
     if out is not None:
-        out.write_bytes(message.as_bytes())
+        with output_errors(out):
+            out.write_bytes(message.as_bytes())
         return f"written to {out}"
     from logsense.digest.mail import send as send_mail
 

@@ -302,7 +302,10 @@ def open_source(
             raise UsageError(
                 "give --source FILE (or - for stdin), or --index to read Elasticsearch"
             )
-        return FileSource(path, settings.fields, settings.header_regex), spec, None
+        reader = FileSource(
+            path, settings.fields, settings.header_regex, max_line=settings.max_line_bytes
+        )
+        return reader, spec, None
     if path is not None:
         raise UsageError("give --source or --index, not both")
     from logsense.sources.elasticsearch import ElasticsearchSource, ReadOptions

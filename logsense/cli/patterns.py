@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,7 @@ import orjson
 import typer
 
 from logsense.cli.options import ConfigOptions, ResetStateOpt, SourceOpt, StateDirOpt
-from logsense.cli.output import stdout_reader_may_leave
+from logsense.cli.output import output_errors, report_output
 from logsense.errors import InputError
 from logsense.escape import json_safe
 from logsense.sources.files import FileSource
@@ -46,20 +45,23 @@ def patterns(
     from logsense.render.terminal import print_patterns
 
     settings = config.settings(state)
-    file_source = FileSource(source, settings.fields, settings.header_regex, plain=plain)
+    file_source = FileSource(
+        source, settings.fields, settings.header_regex, plain=plain,
+        max_line=settings.max_line_bytes,
+    )  # fmt: skip
     run = mine_patterns(file_source, settings, reset_state)
     if not run.patterns:
         raise InputError(f"no events in {file_source.name}")
     if per_line is not None:
-        with per_line.open("wb") as handle:
+        with output_errors(per_line), per_line.open("wb") as handle:
             handle.writelines(orjson.dumps(row) + b"\n" for row in run.per_line())
     rows = [pattern_to_dict(p) for p in run.patterns]
     if output_format is PatternFormat.json:
         document = {"schema": "logsense.patterns/v1", "source": file_source.name,
                     "malformed": file_source.stats.malformed, "patterns": rows}  # fmt: skip
-        with stdout_reader_may_leave():
+        with report_output(None) as handle:
             encoded = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
-            sys.stdout.write(json_safe(encoded) + "\n")
+            handle.write(json_safe(encoded) + "\n")
     else:
-        with stdout_reader_may_leave():
+        with report_output(None):
             print_patterns(rows, file_source.stats.warnings())

@@ -21,7 +21,7 @@ from logsense.cli.options import (
     WindowOptions,
     open_source,
 )
-from logsense.cli.output import stdout_reader_may_leave
+from logsense.cli.output import output_errors, stdout_reader_may_leave
 from logsense.config import QUIET_MINUTES
 
 
@@ -80,7 +80,9 @@ def postmortem(
         read_from, spec, settings, anchor=anchor, progress=not quiet and anchor is None,
         reset_state=reset_state, quiet_minutes=recovery_minutes, query=es.query,
     )  # fmt: skip
-    with stdout_reader_may_leave():
-        for chart in write_postmortem(draft, output_format.value, out, sys.stdout):
-            if not quiet:
-                typer.echo(f"logsense: chart written to {chart}", err=True)
+    with stdout_reader_may_leave(), output_errors(out or "stdout"):
+        charts = write_postmortem(draft, output_format.value, out, sys.stdout)
+        sys.stdout.flush()
+    for chart in charts:
+        if not quiet:
+            typer.echo(f"logsense: chart written to {chart}", err=True)

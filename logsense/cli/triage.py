@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,7 @@ from logsense.cli.options import (
     WindowOptions,
     open_source,
 )
-from logsense.cli.output import stdout_reader_may_leave
+from logsense.cli.output import report_output
 
 
 class Format(StrEnum):
@@ -70,9 +69,5 @@ def triage(
         reset_state=reset_state,
     )
     renderer = RENDERERS[output_format.value]
-    if out is None:
-        with stdout_reader_may_leave():
-            renderer(report, sys.stdout, all_issues=all_issues)
-    else:
-        with out.open("w", encoding="utf-8") as handle:
-            renderer(report, handle, all_issues=all_issues)
+    with report_output(out) as handle:
+        renderer(report, handle, all_issues=all_issues)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from logsense.errors import UsageError
 from logsense.mine.masking import WILDCARD
 from logsense.model import Pattern, level_class
 from logsense.state import open_versioned
@@ -76,7 +77,13 @@ class Registry:
         """
         path = registry_path(directory)
         if reset:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise UsageError(
+                    f"--reset-state cannot remove {path}: {exc.strerror}; make its directory "
+                    "writable, or give another --state-dir"
+                ) from None
         with open_versioned(
             path, _SCHEMA, SCHEMA_VERSION, {"patterns"}, "a logsense registry",
             "move it away or run with --reset-state",

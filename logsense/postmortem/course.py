@@ -15,6 +15,10 @@ The definitions every postmortem number follows:
   the threshold for `quiet_minutes` consecutive minutes (default 3); None when the window ends
   before that many quiet minutes.
 - **duration**: recovery (or, without one, the end of the data) minus start.
+
+The minutes listed are those of `rank.series_minutes`: every minute of the window's events when
+they span at most a day; beyond that only minutes with events of the issue and their
+neighbours (a minute not listed has no event of it, and counts as quiet).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 
 from logsense.config import QUIET_MINUTES
 from logsense.model import Issue, Pattern, Report, requests_of
-from logsense.rank import event_span
+from logsense.rank import event_span, series_minutes
 
 __all__ = ["QUIET_MINUTES", "Course", "Minute", "course_of"]
 
@@ -95,10 +99,10 @@ def course_of(issues: list[Issue], report: Report, quiet_minutes: int = QUIET_MI
     return Course(minutes, rate, threshold, start, peak, recovery, data_end)
 
 
-def _span(report: Report) -> range:
-    """Minute numbers from the first to the last event of the window, as issue timelines."""
-    span = event_span(report.totals, report.window)
-    return range(int(span.start // 60), int((span.end - 0.001) // 60) + 1)
+def _span(report: Report, active: dict[int, int]) -> list[int]:
+    """The minute numbers from the first to the last event of the window that issue timelines
+    list, `active` being the issue's minutes with events."""
+    return series_minutes(event_span(report.totals, report.window), active)
 
 
 def _minutes(
@@ -115,7 +119,7 @@ def _minutes(
         affected, totals = events, _all_events(report)
     return [
         Minute(m * 60, events.get(m, 0), affected.get(m, 0), totals.get(m, 0))
-        for m in _span(report)
+        for m in _span(report, events)
     ]
 
 
@@ -163,9 +167,17 @@ def _recovery(
     minutes: list[Minute], peak: Minute, threshold: int, quiet_minutes: int
 ) -> float | None:
     quiet = 0
+    previous = peak.at
     for minute in minutes:
         if minute.at <= peak.at:
             continue
+        # Minutes left out of a long span have no events: they are quiet.
+        unlisted = (minute.at - previous) // 60 - 1
+        if unlisted > 0:
+            if quiet + unlisted >= quiet_minutes:
+                return float(previous + 60 - quiet * 60)
+            quiet += unlisted
+        previous = minute.at
         quiet = quiet + 1 if minute.events <= threshold else 0
         if quiet == quiet_minutes:
             return float(minute.at - (quiet_minutes - 1) * 60)

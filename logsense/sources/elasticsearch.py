@@ -72,7 +72,14 @@ from logsense._native import EventTable
 from logsense.config import FieldMap
 from logsense.errors import InputError, LogsenseError, SourceUnavailable, UsageError
 from logsense.model import Event, Window, iso
-from logsense.sources.records import RecordReader, SourceStats, parse_timestamp, push_event
+from logsense.sources.records import (
+    EARLIEST,
+    LATEST,
+    RecordReader,
+    SourceStats,
+    parse_timestamp,
+    push_event,
+)
 from logsense.sources.window import WindowSpec
 
 __all__ = [
@@ -306,13 +313,16 @@ class ElasticsearchSource:
         return self.fields.timestamp[0]
 
     def newest(self) -> float:
-        """The time of the newest document matching the query; InputError when there is none."""
+        """The time of the newest document matching the query whose time is plausible (from
+        2000 to 2100, as for files: a document dated 9999 must not anchor `--until latest`);
+        InputError when there is none."""
+        plausible_ms = {"gte": math.ceil(EARLIEST * 1000), "lt": math.floor(LATEST * 1000)}
         with self._errors():
             self._check_fields()
             resp = self.client.search(
                 index=self.index,
                 size=_NEWEST_PROBE,
-                query=self._query(None),
+                query=self._query(plausible_ms),
                 sort=[{self.time_field: {"order": "desc"}}],
                 source={"includes": list(self.fields.timestamp)},
                 track_total_hits=False,
@@ -320,7 +330,7 @@ class ElasticsearchSource:
             ).body
         hits = resp.get("hits", {}).get("hits", [])
         if not hits:
-            raise InputError(f"no documents in {self.name}")
+            raise InputError(f"no documents with a plausible time in {self.name}")
         top = hits[0]["sort"][0]
         times = [self._time_of(h.get("_source", {})) for h in hits if h["sort"][0] == top]
         parsed = [t for t in times if t is not None]

@@ -6,6 +6,12 @@ event (no header match: `\\tat ...`, `Caused by:`, Python tracebacks) belongs to
 `fill` hands JSON lines to the native scanner in large blocks (`EventTable.scan_json`); the few
 lines it leaves (bad UTF-8, unusual timestamps or levels) come back to `RecordReader`, which is
 the reference for what a record means. Text lines go through Python.
+
+Whatever the input, reading holds at most a block and one line of it: a line longer than
+`max_line` bytes (without its newline) is counted as malformed ("line too long") and skipped
+unless it is blank (only whitespace), which is skipped at any length; runs of empty lines cost
+next to nothing. A UTF-8 byte order mark at the start of a line is ignored. A `.gz` that ends
+early (truncated, or still being written) keeps what was read, with a warning.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import gzip
 import io
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import orjson
 
@@ -26,11 +33,20 @@ from logsense.config import FieldMap
 from logsense.errors import InputError, UsageError
 from logsense.model import Event
 from logsense.progress import counting, event_progress
-from logsense.sources.records import RecordReader, SourceStats, push_event
+from logsense.sources.records import (
+    LINE_TOO_LONG,
+    MAX_LINE_BYTES,
+    RecordReader,
+    SourceStats,
+    push_event,
+)
 
-__all__ = ["DEFAULT_HEADERS", "FileSource"]
+__all__ = ["DEFAULT_HEADERS", "FileSource", "header_regex_error"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_NEWLINES = re.compile(rb"\n+")
 _BLOCK = 8 << 20  # bytes handed to the native scanner at once
 _TS = r"(?P<timestamp>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
 _LEVEL = (
@@ -73,11 +89,15 @@ class FileSource:
         header_regex: str | None = None,
         stdin: IO[bytes] | None = None,
         plain: bool = False,
+        max_line: int = MAX_LINE_BYTES,
     ) -> None:
+        if max_line < 16:
+            raise UsageError(f"max_line_bytes must be at least 16, got {max_line}")
         self.path = path
         self.plain = plain
         self.name = "stdin" if path == "-" else path
-        self.stats = SourceStats()
+        self.max_line = max_line
+        self.stats = SourceStats(max_line=max_line)
         self._records = RecordReader(fields, self.stats)
         self._text_records = RecordReader(_TEXT_FIELDS, self.stats)
         self._headers = _compile_headers(header_regex)
@@ -86,31 +106,47 @@ class FileSource:
     def read(self) -> Iterator[Event]:
         """Every event of the input in file order; problems are counted in `self.stats`."""
         with self._open() as stream:
-            lines = enumerate(stream, start=1)
-            first = next(((n, raw) for n, raw in lines if raw.strip()), None)
+            reader = _LineReader(stream, self)
+            lines = reader.lines()
+            first = next(lines, None)
             if first is not None:
                 yield from self._events(first, lines)
+            self._note_early_end(reader, reader.number)
 
     def fill(self, table: EventTable, progress: bool = False) -> None:
         """Add every event of the input to `table`, JSON lines through the native scanner."""
         with self._open() as stream:
-            lines = enumerate(stream, start=1)
-            first = next(((n, raw) for n, raw in lines if raw.strip()), None)
+            reader = _LineReader(stream, self)
+            lines = reader.lines()
+            first = next(lines, None)
             if first is None:
+                self._note_early_end(reader, reader.number)
                 return
             label = f"reading {self.name}"
             if self.plain or not _is_json(first[1]):
                 events = counting(self._events(first, lines), label, progress)
                 for seq, event in enumerate(events):
                     push_event(table, seq, event)
+                self._note_early_end(reader, reader.number)
                 return
+            cap = self.max_line
             with event_progress(label, progress) as shown:
-                self._push_handed_back(table, table.scan_json(first[1], first[0]))
-                for block in _blocks(stream):
-                    self._push_handed_back(table, table.scan_json(block))
+                number, raw = first
+                self._push_handed_back(table, table.scan_json(raw + b"\n", number, cap))
+                for block in reader.rest():
+                    self._push_handed_back(table, table.scan_json(block, max_line=cap))
                     shown(table.stats.read + self.stats.read)
                 self._push_handed_back(table, table.end_json())
             self.stats.absorb(table.stats)
+            self._note_early_end(reader, table.next_line - 1)
+
+    def _note_early_end(self, reader: _LineReader, lines: int) -> None:
+        """Warn, once the input is read, when it ended before its gzip stream did."""
+        if reader.ended_early is not None:
+            self.stats.notes.append(
+                f"{self.name} ended early ({reader.ended_early}): the file is truncated or still "
+                f"being written; its first {lines:,} lines were read"
+            )
 
     def _push_handed_back(self, table: EventTable, lines: list[tuple[int, bytes]]) -> None:
         """Read in Python the lines the native scanner left, and add their events to `table`."""
@@ -130,7 +166,7 @@ class FileSource:
         return self._text_events(_decoded(rest, self.stats))
 
     @contextmanager
-    def _open(self) -> Iterator[IO[bytes]]:
+    def _open(self) -> Iterator[io.BufferedIOBase]:
         if self.path == "-":
             yield from _maybe_gunzip(self._stdin or sys.stdin.buffer)
             return
@@ -148,6 +184,8 @@ class FileSource:
 
     def _json_event(self, number: int, raw: bytes) -> Event | None:
         """The Event of one JSON line, or None (blank, or counted as malformed)."""
+        if raw.startswith(_BOM):
+            raw = raw[3:]
         try:
             record: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -227,31 +265,161 @@ def _is_json(first_line: bytes) -> bool:
     return first_line.lstrip().startswith(b"{")
 
 
-def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
-    """The rest of `stream` in large blocks, cut anywhere (`scan_json` joins cut lines)."""
-    while block := stream.read(_BLOCK):
-        yield block
+class _LineReader:
+    """The lines of a byte stream, read in blocks of `_BLOCK` bytes with bounded memory.
+
+    `lines()` yields (number, line) for each line that is not blank, without its newline and
+    without a leading byte order mark; a line longer than the source's `max_line` is counted
+    as malformed in its stats instead (never held whole). `rest()` then hands out the unread
+    input as blocks. A compressed stream that ends early or turns corrupt ends the input, and
+    `ended_early` says why.
+    """
+
+    def __init__(self, stream: io.BufferedIOBase, source: FileSource) -> None:
+        self._stream = stream
+        self._source = source
+        self._buffer = b""
+        self._pos = 0
+        self._started = False
+        self.number = 0  # lines consumed so far
+        self.ended_early: str | None = None
+
+    def _read(self) -> bytes:
+        """The next block of the input (b"" at its end).
+
+        Read in pieces (`read1`): a compressed stream that ends early raises, and what the
+        pieces before it held must not be lost with the exception.
+        """
+        if self.ended_early is not None:
+            return b""
+        pieces: list[bytes] = []
+        size = 0
+        try:
+            while size < _BLOCK:
+                piece = self._stream.read1(_BLOCK - size)
+                if not piece:
+                    break
+                pieces.append(piece)
+                size += len(piece)
+        except EOFError:
+            self.ended_early = "its gzip stream stops before its end"
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            self.ended_early = f"its gzip data is corrupt: {exc}"
+        block = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        if not self._started and block:
+            self._started = True
+            if block.startswith(_UTF16_BOMS):
+                raise InputError(
+                    f"{self._source.name} is UTF-16 text; logsense reads UTF-8 "
+                    "(convert it first, e.g. iconv -f UTF-16 -t UTF-8)"
+                )
+        return block
+
+    def _fill(self) -> bool:
+        """Append the next block to the unread part of the buffer; False at the end."""
+        block = self._read()
+        if not block:
+            return False
+        self._buffer = self._buffer[self._pos :] + block
+        self._pos = 0
+        return True
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        while True:
+            buffer, pos = self._buffer, self._pos
+            if pos < len(buffer) and buffer[pos] == 0x0A:  # a run of empty lines, in one step
+                run = _NEWLINES.match(buffer, pos)
+                assert run is not None
+                self.number += run.end() - pos
+                self._pos = run.end()
+                continue
+            end = buffer.find(b"\n", pos)
+            if end < 0:
+                if len(buffer) - pos > self._source.max_line:
+                    self._skip_long_line()
+                elif not self._fill():
+                    if pos < len(buffer):
+                        self._pos = len(buffer)
+                        self.number += 1
+                        line = self._judged(buffer[pos:])
+                        if line is not None:
+                            yield self.number, line
+                    return
+                continue
+            self._pos = end + 1
+            self.number += 1
+            line = self._judged(buffer[pos:end])
+            if line is not None:
+                yield self.number, line
+
+    def rest(self) -> Iterator[bytes]:
+        """The input after the last line `lines()` gave, in blocks cut anywhere."""
+        if self._pos < len(self._buffer):
+            yield self._buffer[self._pos :]
+        self._buffer, self._pos = b"", 0
+        while block := self._read():
+            yield block
+
+    def _judged(self, line: bytes) -> bytes | None:
+        """The line without a byte order mark; None when blank or too long (then counted)."""
+        text = line[3:] if line.startswith(_BOM) else line
+        if not text.strip():
+            return None
+        if len(line) > self._source.max_line:
+            self._too_long()
+            return None
+        return text
+
+    def _skip_long_line(self) -> None:
+        """Pass over the line at the read position, longer than the cap, to its newline."""
+        start = self._buffer[self._pos :]
+        blank = not (start[3:] if start.startswith(_BOM) else start).strip()
+        self._buffer, self._pos = b"", 0
+        while block := self._read():
+            end = block.find(b"\n")
+            if end < 0:
+                blank = blank and not block.strip()
+                continue
+            blank = blank and not block[:end].strip()
+            self._buffer = block[end + 1 :]
+            break
+        self.number += 1
+        if not blank:
+            self._too_long()
+
+    def _too_long(self) -> None:
+        stats = self._source.stats
+        stats.read += 1
+        stats.reject(f"{self._source.name}:{self.number}", LINE_TOO_LONG)
+
+
+def header_regex_error(header_regex: str) -> str | None:
+    """What is wrong with a header regex (not a regex, or lacking named groups), or None."""
+    try:
+        compiled = re.compile(header_regex)
+    except re.error as exc:
+        return f"is not a valid regex: {exc}"
+    missing = {"timestamp", "message"} - set(compiled.groupindex)
+    if missing:
+        return f"needs the named groups {sorted(missing)}"
+    return None
 
 
 def _compile_headers(header_regex: str | None) -> list[re.Pattern[str]]:
     if header_regex is None:
         return [re.compile(h) for h in DEFAULT_HEADERS]
-    try:
-        compiled = re.compile(header_regex)
-    except re.error as exc:
-        raise UsageError(f"--header-regex is not a valid regex: {exc}") from None
-    missing = {"timestamp", "message"} - set(compiled.groupindex)
-    if missing:
-        raise UsageError(f"--header-regex needs the named groups {sorted(missing)}")
-    return [compiled]
+    problem = header_regex_error(header_regex)
+    if problem is not None:
+        raise UsageError(f"the header regex {problem}")
+    return [re.compile(header_regex)]
 
 
-def _maybe_gunzip(stream: IO[bytes]) -> Iterator[IO[bytes]]:
+def _maybe_gunzip(stream: IO[bytes]) -> Iterator[io.BufferedIOBase]:
     """Yield `stream`, or a gunzipping view of it when it starts with the gzip magic bytes."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
     if buffered.peek(2)[:2] == _GZIP_MAGIC:
-        with gzip.open(buffered, "rb") as unzipped:
-            yield cast(IO[bytes], unzipped)
+        with gzip.GzipFile(fileobj=buffered, mode="rb") as unzipped:
+            yield unzipped
     else:
         yield buffered
 

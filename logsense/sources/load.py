@@ -35,7 +35,7 @@ from logsense.model import Event
 from logsense.progress import counting
 from logsense.sources.elasticsearch import EsConnection, es_errors
 from logsense.sources.files import FileSource
-from logsense.sources.records import RecordReader, SourceStats
+from logsense.sources.records import MAX_LINE_BYTES, RecordReader, SourceStats
 
 __all__ = ["LoadResult", "event_document", "index_template", "load_file"]
 
@@ -145,6 +145,7 @@ def load_file(
     chunk_size: int = 1000,
     progress: bool = False,
     client: Elasticsearch | None = None,
+    max_line: int = MAX_LINE_BYTES,
 ) -> LoadResult:
     """Put the index template, bulk-load every valid event of `path`, refresh, and report.
 
@@ -157,7 +158,7 @@ def load_file(
     if path != "-" and not Path(path).is_file():  # before anything is put into the cluster
         raise InputError(f"cannot read {path}: no such file")
     es = client or connection.client()
-    source = _RecordKeepingSource(path, fields, header_regex, stdin)
+    source = _RecordKeepingSource(path, fields, header_regex, stdin, max_line)
     result = LoadResult(index=index, source=source.name)
     started = time.monotonic()
     with es_errors(connection.display_url, index):
@@ -199,9 +200,14 @@ class _RecordKeepingSource(FileSource):
     """A FileSource that also hands out the original JSON object of each event it yields."""
 
     def __init__(
-        self, path: str, fields: FieldMap, header_regex: str | None, stdin: IO[bytes] | None
+        self,
+        path: str,
+        fields: FieldMap,
+        header_regex: str | None,
+        stdin: IO[bytes] | None,
+        max_line: int = MAX_LINE_BYTES,
     ) -> None:
-        super().__init__(path, fields, header_regex, stdin)
+        super().__init__(path, fields, header_regex, stdin, max_line=max_line)
         self._keeper = _KeepingReader(fields, self.stats)
         self._records = self._keeper
 

@@ -17,11 +17,17 @@ from logsense.config import FieldMap
 from logsense.model import Event
 
 __all__ = [
+    "EARLIEST",
+    "IMPLAUSIBLE_TIME",
+    "LATEST",
+    "LINE_TOO_LONG",
+    "MAX_LINE_BYTES",
     "RecordReader",
     "SourceStats",
     "event_table",
     "normalize_level",
     "parse_timestamp",
+    "plausible",
     "push_event",
 ]
 
@@ -38,6 +44,16 @@ _LEVEL_NAMES |= {name.upper(): level for name, level in list(_LEVEL_NAMES.items(
 # pino/bunyan numeric levels
 _NUMERIC_LEVELS = ((60, "fatal"), (50, "error"), (40, "warn"), (30, "info"), (0, "debug"))
 _MAX_EXAMPLES = 3
+# The times a log line can plausibly carry, [EARLIEST, LATEST): 2000-01-01 to 2100-01-01 UTC.
+# Anything else (epoch 0, uptime seconds, Go's zero time 0001-01-01, 9999-12-31, a number read in
+# the wrong unit) is a malformed record, never an event (`EventTable` holds the same bounds).
+EARLIEST = 946684800.0
+LATEST = 4102444800.0
+IMPLAUSIBLE_TIME = "implausible timestamp"
+# Lines longer than this many bytes (without their newline) are malformed, unless blank: no real
+# log line comes near it, and reading one must not cost memory in proportion to its length.
+MAX_LINE_BYTES = 1 << 20
+LINE_TOO_LONG = "line too long"
 
 
 def normalize_level(raw: object) -> str | None:
@@ -52,7 +68,8 @@ def normalize_level(raw: object) -> str | None:
 
 
 def parse_timestamp(raw: object) -> float | None:
-    """UTC epoch seconds from ISO 8601 (any offset; naive means UTC) or epoch s/ms; else None."""
+    """UTC epoch seconds from ISO 8601 (any offset; naive means UTC) or epoch s/ms/µs/ns; else
+    None. The result may be implausible (see `plausible`)."""
     if isinstance(raw, str):
         try:
             parsed = datetime.fromisoformat(raw.strip().replace(",", "."))
@@ -62,9 +79,19 @@ def parse_timestamp(raw: object) -> float | None:
             parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp()
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        # Epoch milliseconds are the only plausible reading above ~1e11 (year 5138 in seconds).
+        # The unit by magnitude: above 1e11 seconds (year 5138) a number is milliseconds, above
+        # 1e14 microseconds, above 1e17 nanoseconds (each reads from 1973 to past 2100).
+        if raw > 1e17:
+            return raw / 1e9
+        if raw > 1e14:
+            return raw / 1e6
         return raw / 1000.0 if raw > 1e11 else float(raw)
     return None
+
+
+def plausible(timestamp: float) -> bool:
+    """Whether a time can be a log line's: from 2000-01-01 up to (not including) 2100-01-01."""
+    return EARLIEST <= timestamp < LATEST
 
 
 @dataclass
@@ -79,6 +106,10 @@ class SourceStats:
     missing_level: int = 0
     unknown_levels: Counter[str] = field(default_factory=Counter)
     undecodable: int = 0
+    # The line-length cap the reader applied (for the warning about long lines).
+    max_line: int = MAX_LINE_BYTES
+    # Other things the reader must say, one line each (an input that ended early).
+    notes: list[str] = field(default_factory=list)
 
     def reject(self, where: str, reason: str) -> None:
         """Count one record that could not become an Event."""
@@ -100,11 +131,21 @@ class SourceStats:
 
     def warnings(self) -> list[str]:
         """One human line per kind of problem, with counts and where to look."""
-        lines: list[str] = []
+        lines: list[str] = list(self.notes)
         if self.malformed:
             reasons = ", ".join(f"{n} {r}" for r, n in self.malformed_reasons.most_common())
             examples = "; ".join(self.malformed_examples)
             lines.append(f"{self.malformed} malformed records skipped ({reasons}); e.g. {examples}")
+        if self.malformed_reasons[IMPLAUSIBLE_TIME]:
+            lines.append(
+                f"{self.malformed_reasons[IMPLAUSIBLE_TIME]} records had an implausible timestamp "
+                "(before 2000-01-01 or from 2100-01-01 on) and were skipped"
+            )
+        if self.malformed_reasons[LINE_TOO_LONG]:
+            lines.append(
+                f"{self.malformed_reasons[LINE_TOO_LONG]} lines longer than {self.max_line:,} "
+                "bytes were skipped (the max_line_bytes setting)"
+            )
         if self.undecodable:
             lines.append(f"{self.undecodable} lines were not valid UTF-8; bad bytes became U+FFFD")
         if self.missing_level:
@@ -135,11 +176,13 @@ def event_table(
     ceiling: float | None = None,
     lookback: float | None = None,
     threads: int = 1,
+    now: float | None = None,
 ) -> EventTable:
     """An empty native EventTable that reads records with `fields` and these level names.
 
     It keeps events with `floor <= timestamp < ceiling`, and may forget those older than its
-    newest event minus `lookback` (see `window.new_table`).
+    anchor minus `lookback` (see `window.new_table` and `EventTable.anchor`); `now`, the wall
+    clock, lets the anchor tell events from the future.
     """
     return EventTable(
         [getattr(fields, name) for name in _FIELD_NAMES],
@@ -149,6 +192,7 @@ def event_table(
         ceiling=ceiling,
         lookback=lookback,
         threads=threads,
+        now=now,
     )
 
 
@@ -235,6 +279,9 @@ class RecordReader:
         timestamp = parse_timestamp(raw_time)
         if timestamp is None:
             self.stats.reject(origin, "no timestamp")
+            return None
+        if not EARLIEST <= timestamp < LATEST:
+            self.stats.reject(origin, IMPLAUSIBLE_TIME)
             return None
         if message.__class__ is not str:
             self.stats.reject(origin, "no message")

@@ -3,19 +3,28 @@
 Relative times count back from an anchor: the current time for live sources, the newest event for
 recorded files (so `--since 1h` on a file means its last hour). The baseline is the window before,
 of the same length unless configured otherwise.
+
+A file's anchor is its newest event *outside a detached tail*: a few events (at most 1% of them)
+after a long silence, such as one line dated a year ahead, or a minority of events more than a
+day after the wall clock, are implausible as the end of the data; they are counted outside the
+window and named in a warning, never its anchor (the rule is `anchor_hours` in
+`native/src/table/store.rs`). Durations are at most 100 years, and times given
+as ISO 8601 must be plausible log times (2000-01-01 up to 2100-01-01), so a window always lies
+where dates can be written.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from logsense._native import Aggregate, EventTable
 from logsense.config import FieldMap
 from logsense.errors import UsageError
-from logsense.model import Window
-from logsense.sources.records import event_table
+from logsense.model import Window, iso
+from logsense.sources.records import EARLIEST, LATEST, event_table, plausible
 
 __all__ = [
     "Relative",
@@ -29,17 +38,27 @@ __all__ = [
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+# Longer durations reach past any date a log line can carry (see `records.plausible`).
+MAX_DURATION = 100 * 365.25 * 86400
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a duration such as `30m`, `1h`, `2d`, `1h30m`, `90s` or `0`; else UsageError."""
+    """Seconds in a duration such as `30m`, `1h`, `2d`, `1h30m`, `90s` or `0` (at most 100
+    years); else UsageError."""
     compact = text.strip().lower().replace(" ", "")
     if compact == "0":
         return 0.0
     parts = _DURATION.findall(compact)
     if not compact or "".join(n + u for n, u in parts) != compact:
         raise UsageError(f"not a duration: {text!r} (use e.g. 30m, 1h, 2d, 1h30m)")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if not seconds <= MAX_DURATION:
+        raise _TooLong(f"duration too long: {text!r} (at most 100 years, 36525d)")
+    return seconds
+
+
+class _TooLong(UsageError):
+    """A duration, but longer than any log's span."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +75,25 @@ def parse_time(text: str) -> float | Relative:
         return Relative(0.0)
     try:
         return Relative(parse_duration(value))
+    except _TooLong:
+        raise
     except UsageError:
         pass
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        seconds = parsed.timestamp()
+    except (ValueError, OverflowError):
         raise UsageError(
             f"not a time: {text!r} (use ISO 8601 like 2026-11-20T14:00:00Z, or a duration like 2h)"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    if not plausible(seconds):
+        raise UsageError(
+            f"time out of range: {text!r} (log times lie from {iso(EARLIEST)[:10]} "
+            f"up to {iso(LATEST)[:10]})"
+        )
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +113,15 @@ class WindowSpec:
         start: str | None,
         baseline: str | None = None,
     ) -> WindowSpec:
-        """Parse option strings; `--since` is 1h when neither it nor `--from` is given."""
+        """Parse option strings; `--since` is 1h when neither it nor `--from` is given, and
+        never zero (the window would hold nothing)."""
         if since and start:
             raise UsageError("give --since or --from, not both")
+        length = parse_duration(since) if since else None
+        if length == 0:
+            raise UsageError(f"--since {since} is an empty window: give a length such as 1h")
         return cls(
-            since=parse_duration(since) if since else (None if start else 3600.0),
+            since=length if since else (None if start else 3600.0),
             until=parse_time(until) if until else None,
             start=parse_time(start) if start else None,
             baseline=parse_duration(baseline) if baseline else None,
@@ -128,6 +159,8 @@ class WindowedEvents:
     aggregate: Aggregate
     outside: int
     earliest_seen: float | None
+    # What the window's reader must know: events that did not anchor it.
+    warnings: list[str] = field(default_factory=list)
 
 
 def new_table(
@@ -146,21 +179,53 @@ def new_table(
             fields, source, floor=_low(window, baseline), ceiling=window.end, threads=threads
         )
     floor = spec.start - (spec.baseline or 0.0) if isinstance(spec.start, float) else None
-    return event_table(fields, source, floor=floor, lookback=_lookback(spec), threads=threads)
+    return event_table(
+        fields, source, floor=floor, lookback=_lookback(spec), threads=threads, now=time.time()
+    )
 
 
 def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int) -> WindowedEvents:
     """The windows, and the aggregate of the table's events in them (`samples` per shape)."""
     known = _known_windows(spec, anchor)
+    warnings: list[str] = []
+    found = table.anchor() if known is None else None
     if known is not None:
         window, baseline = known
-    elif table.newest is None:
+    elif found is None:
         window, baseline = spec.resolve(0.0)
     else:
-        # The anchor is the newest event; the window is half-open, so nudge its end past it.
-        window, baseline = spec.resolve(table.newest + 0.001)
+        # The anchor is the newest event outside a detached tail; the window is half-open, so
+        # nudge its end past it.
+        newest, detached, detached_first, silence = found
+        window, baseline = spec.resolve(newest + 0.001)
+        if detached and detached_first is not None:
+            warnings.append(_detached_warning(newest, detached, detached_first, silence))
     aggregate = table.aggregate(_low(window, baseline), window.start, window.end, samples)
-    return WindowedEvents(window, baseline, aggregate, aggregate.outside, table.earliest)
+    return WindowedEvents(
+        window, baseline, aggregate, aggregate.outside, table.earliest, warnings=warnings
+    )
+
+
+def _detached_warning(newest: float, detached: int, first: float, silence: float) -> str:
+    if detached == 1:
+        events, they, them = "1 event", "it does", "it"
+    else:
+        events, they, them = f"{detached:,} events", "they do", "them"
+    return (
+        f"{events} at the end of the input came {_span(silence)} after the rest (from "
+        f"{iso(first)}): an implausible end of the data, so {they} not anchor the window, which "
+        f"ends at the last event before ({iso(newest)}); give --until to include {them}"
+    )
+
+
+def _span(seconds: float) -> str:
+    """A long stretch of time in words: `7.5 hours`, `3 days`, `2.1 years`."""
+    hours = seconds / 3600
+    if hours < 48:
+        return f"{hours:.1f} hours"
+    if hours < 2 * 8766:
+        return f"{hours / 24:.0f} days"
+    return f"{hours / 8766:.1f} years"
 
 
 def _known_windows(spec: WindowSpec, anchor: float | None) -> tuple[Window, Window | None] | None:

@@ -30,7 +30,7 @@ mod strings;
 use aggregate::AggregateOut;
 use record::{level_rank, FieldPlan, Levels, CLASS_NAMES, LEVEL_NAMES};
 use scan::Config;
-use store::{Pushed, Table};
+use store::{Pushed, Table, DEFAULT_MAX_LINE};
 use strings::{Strings, NO_ID};
 
 /// Register the table classes in the extension module.
@@ -113,7 +113,7 @@ pub struct EventTable {
 #[pymethods]
 impl EventTable {
     #[new]
-    #[pyo3(signature = (fields, levels, source, *, floor = None, ceiling = None, lookback = None, threads = 1))]
+    #[pyo3(signature = (fields, levels, source, *, floor = None, ceiling = None, lookback = None, threads = 1, now = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         fields: Vec<Vec<String>>,
@@ -123,6 +123,7 @@ impl EventTable {
         ceiling: Option<f64>,
         lookback: Option<f64>,
         threads: usize,
+        now: Option<f64>,
     ) -> PyResult<Self> {
         let plan = FieldPlan::new(&fields).map_err(PyValueError::new_err)?;
         let levels: Vec<(String, String)> = levels.into_iter().collect();
@@ -135,21 +136,24 @@ impl EventTable {
             ceiling,
             threads: threads.max(1),
         };
-        Ok(Self {
-            table: Table::new(config, lookback),
-        })
+        let mut table = Table::new(config, lookback);
+        table.now = now;
+        Ok(Self { table })
     }
 
     /// Read the JSON lines in `data`, the input that follows the last call's; the start of a
     /// line cut at the end of `data` is kept until the next call (or `end_json`) completes it.
     /// Lines are numbered from `first_line` if given (only before a cut line), else from
-    /// `next_line`. Return the (line number, raw line without its newline) pairs left to Python.
-    #[pyo3(signature = (data, first_line = None))]
+    /// `next_line`. Lines longer than `max_line` bytes that are not blank are counted as too
+    /// long (and never held whole). Return the (line number, raw line without its newline)
+    /// pairs left to Python.
+    #[pyo3(signature = (data, first_line = None, max_line = DEFAULT_MAX_LINE))]
     fn scan_json<'py>(
         &mut self,
         py: Python<'py>,
         data: &[u8],
         first_line: Option<u64>,
+        max_line: usize,
     ) -> PyResult<Bound<'py, PyList>> {
         let table = &mut self.table;
         if let Some(first_line) = first_line {
@@ -160,7 +164,7 @@ impl EventTable {
             }
             table.next_line = first_line;
         }
-        let handed_back = py.allow_threads(|| table.scan_json(data));
+        let handed_back = py.allow_threads(|| table.scan_json(data, max_line));
         Ok(lines_list(py, handed_back))
     }
 
@@ -241,6 +245,15 @@ impl EventTable {
     #[getter]
     fn newest(&self) -> Option<f64> {
         self.table.newest
+    }
+
+    /// Where a window without an end ends: (time of the newest event outside a detached tail,
+    /// events in that tail, the tail's oldest time or None, seconds of silence before it);
+    /// None when no event was kept.
+    fn anchor(&self) -> Option<(f64, u64, Option<f64>, f64)> {
+        self.table
+            .anchor()
+            .map(|a| (a.time, a.detached, a.detached_first, a.silence))
     }
 
     fn aggregate(

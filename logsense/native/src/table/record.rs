@@ -156,14 +156,20 @@ pub enum Reason {
     NotObject,
     NoTimestamp,
     NoMessage,
+    /// A time outside [EARLIEST, LATEST) (`plausible` in `records.py`).
+    ImplausibleTime,
+    /// A line longer than the cap that is not blank (`MAX_LINE_BYTES`).
+    TooLong,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 4] = [
+    pub const ALL: [Reason; 6] = [
         Reason::InvalidJson,
         Reason::NotObject,
         Reason::NoTimestamp,
         Reason::NoMessage,
+        Reason::ImplausibleTime,
+        Reason::TooLong,
     ];
 
     pub fn text(self) -> &'static str {
@@ -172,8 +178,20 @@ impl Reason {
             Reason::NotObject => "not a JSON object",
             Reason::NoTimestamp => "no timestamp",
             Reason::NoMessage => "no message",
+            Reason::ImplausibleTime => "implausible timestamp",
+            Reason::TooLong => "line too long",
         }
     }
+}
+
+/// The earliest plausible time of a log line, 2000-01-01T00:00:00Z (`EARLIEST`).
+pub const EARLIEST: f64 = 946_684_800.0;
+/// The first implausible time after them, 2100-01-01T00:00:00Z (`LATEST`).
+pub const LATEST: f64 = 4_102_444_800.0;
+
+/// Whether `ts` can be a log line's time (`plausible` in `records.py`); false for NaN.
+pub fn plausible(ts: f64) -> bool {
+    (EARLIEST..LATEST).contains(&ts)
 }
 
 /// The normalized fields of one event, borrowing from the line where it can.
@@ -225,7 +243,8 @@ impl<'c> RecordReader<'c> {
         }
         let field = |field: Field| self.field(doc, line, field);
         let ts = match timestamp(doc, line, field(Field::Timestamp)) {
-            Ok(Some(ts)) => ts,
+            Ok(Some(ts)) if plausible(ts) => ts,
+            Ok(Some(_)) => return Outcome::Reject(Reason::ImplausibleTime),
             Ok(None) => return Outcome::Reject(Reason::NoTimestamp),
             Err(HandBack) => return Outcome::HandBack,
         };
@@ -317,7 +336,7 @@ fn pino_level(value: f64) -> Option<u8> {
 }
 
 /// `parse_timestamp` of a field: Ok(None) when Python finds no timestamp, Err when only Python
-/// can tell.
+/// can tell. The time may be implausible; the caller checks.
 fn timestamp(doc: &Doc, line: &str, value: Option<NodeId>) -> Result<Option<f64>, HandBack> {
     let Some(node) = value else { return Ok(None) };
     match doc.node(node).kind {
@@ -326,8 +345,13 @@ fn timestamp(doc: &Doc, line: &str, value: Option<NodeId>) -> Result<Option<f64>
             .ok_or(HandBack),
         Kind::Int => {
             let raw = doc.int(line, node).ok_or(HandBack)?;
-            // Python converts the int to the nearest double first, as `as f64` does.
-            Ok(Some(if raw > 100_000_000_000 {
+            // Python compares the int exactly (these bounds are exact doubles), then converts it
+            // to the nearest double before dividing, as `as f64` does.
+            Ok(Some(if raw > 100_000_000_000_000_000 {
+                raw as f64 / 1e9
+            } else if raw > 100_000_000_000_000 {
+                raw as f64 / 1e6
+            } else if raw > 100_000_000_000 {
                 raw as f64 / 1000.0
             } else {
                 raw as f64
@@ -335,7 +359,15 @@ fn timestamp(doc: &Doc, line: &str, value: Option<NodeId>) -> Result<Option<f64>
         }
         Kind::Float => {
             let raw = doc.float(line, node);
-            Ok(Some(if raw > 1e11 { raw / 1000.0 } else { raw }))
+            Ok(Some(if raw > 1e17 {
+                raw / 1e9
+            } else if raw > 1e14 {
+                raw / 1e6
+            } else if raw > 1e11 {
+                raw / 1000.0
+            } else {
+                raw
+            }))
         }
         _ => Ok(None),
     }
@@ -475,23 +507,60 @@ pub(crate) mod tests {
             Outcome::Reject(Reason::NoTimestamp)
         ));
         assert!(matches!(
-            read(r#"{"ts":1,"message":3}"#),
+            read(r#"{"ts":1700000000,"message":3}"#),
             Outcome::Reject(Reason::NoMessage)
         ));
         assert!(matches!(
-            read(r#"{"ts":1,"message":"x","level":"verbose2"}"#),
+            read(r#"{"ts":1700000000,"message":"x","level":"verbose2"}"#),
             Outcome::HandBack
         ));
         assert!(matches!(
-            read(r#"{"ts":1,"message":"x","level":-1}"#),
+            read(r#"{"ts":1700000000,"message":"x","level":-1}"#),
             Outcome::HandBack
         ));
         assert!(matches!(
-            read(r#"{"ts":1,"message":"x","request_id":1.5}"#),
+            read(r#"{"ts":1700000000,"message":"x","request_id":1.5}"#),
             Outcome::HandBack
         ));
         assert!(matches!(
             read(r#"{"ts":"yesterday","message":"x"}"#),
+            Outcome::HandBack
+        ));
+    }
+
+    #[test]
+    fn reads_epoch_units_and_rejects_implausible_times() {
+        let time = |line: &str| match read(line) {
+            Outcome::Event(draft) => Some(draft.ts),
+            Outcome::Reject(Reason::ImplausibleTime) => None,
+            _ => panic!("neither an event nor an implausible time: {line}"),
+        };
+        assert_eq!(
+            time(r#"{"ts":1700000000,"message":"x"}"#),
+            Some(1700000000.0)
+        );
+        assert_eq!(
+            time(r#"{"ts":1700000000123,"message":"x"}"#),
+            Some(1700000000.123)
+        );
+        assert_eq!(
+            time(r#"{"ts":1700000000123456,"message":"x"}"#),
+            Some(1700000000.123456)
+        );
+        assert_eq!(time(r#"{"ts":1.7e18,"message":"x"}"#), Some(1.7e9));
+        for line in [
+            r#"{"ts":0,"message":"x"}"#,
+            r#"{"ts":12.5,"message":"x"}"#,
+            r#"{"ts":1e300,"message":"x"}"#,
+            r#"{"ts":-1700000000,"message":"x"}"#,
+            r#"{"ts":"1999-12-31T23:59:59Z","message":"x"}"#,
+            r#"{"ts":"2100-01-01T00:00:00Z","message":"x"}"#,
+        ] {
+            assert_eq!(time(line), None, "{line}");
+        }
+        // Too far out for an exact double of microseconds: Python decides (and rejects it).
+        assert!(matches!(
+            read(r#"{"ts":"9999-12-31T23:59:59Z","message":"x"}"#),
             Outcome::HandBack
         ));
     }

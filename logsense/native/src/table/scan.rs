@@ -20,6 +20,8 @@ use crate::stacktrace::fingerprint;
 pub const MAX_EXAMPLES: usize = 3;
 /// Pieces smaller than this are not worth a thread of their own.
 const MIN_PIECE: usize = 256 * 1024;
+/// The UTF-8 byte order mark, ignored at the start of a line (of a file, or of files joined).
+pub const BOM: &[u8] = b"\xef\xbb\xbf";
 /// A block is cut in this many pieces per thread, which threads take in turn: a thread that
 /// drew cheap lines takes more pieces instead of waiting for the others.
 const PIECES_PER_THREAD: usize = 4;
@@ -59,7 +61,7 @@ pub struct PieceRow {
 #[derive(Default)]
 pub struct PieceStats {
     pub read: u64,
-    pub reasons: [u64; 4],
+    pub reasons: [u64; Reason::ALL.len()],
     /// (line index, reason) of the first rejected records.
     pub examples: Vec<(u64, Reason)>,
     pub missing_level: u64,
@@ -103,8 +105,14 @@ pub struct Block {
     pub ids: Vec<LocalIds>,
 }
 
-/// Scan `data` on `config.threads` threads.
-pub fn scan_block(config: &Config, data: &[u8]) -> Block {
+/// Whether a line (without its newline) is blank: only ASCII whitespace after an optional BOM.
+pub fn is_blank_line(line: &[u8]) -> bool {
+    is_blank_bytes(line.strip_prefix(BOM).unwrap_or(line))
+}
+
+/// Scan `data` on `config.threads` threads; lines longer than `max_line` bytes (without their
+/// newline) that are not blank are rejected as too long.
+pub fn scan_block(config: &Config, data: &[u8], max_line: usize) -> Block {
     let threads = config.threads;
     let pieces = if threads > 1 {
         threads * PIECES_PER_THREAD
@@ -114,7 +122,7 @@ pub fn scan_block(config: &Config, data: &[u8]) -> Block {
     let ranges = split(data, pieces);
     let next = AtomicUsize::new(0);
     let work = |worker: usize| {
-        let mut scanner = Scanner::new(config);
+        let mut scanner = Scanner::new(config, max_line);
         let mut done = Vec::new();
         while let Some(range) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) {
             done.push(scanner.piece(data, range.clone(), worker));
@@ -167,6 +175,7 @@ fn split(data: &[u8], count: usize) -> Vec<Range<usize>> {
 /// One worker's reading state for one block.
 struct Scanner<'c, 'd> {
     config: &'c Config,
+    max_line: usize,
     doc: Doc,
     records: RecordReader<'c>,
     /// Masked-message ids of messages seen in this block: exact repeats skip masking.
@@ -177,9 +186,10 @@ struct Scanner<'c, 'd> {
 }
 
 impl<'c, 'd> Scanner<'c, 'd> {
-    fn new(config: &'c Config) -> Self {
+    fn new(config: &'c Config, max_line: usize) -> Self {
         Self {
             config,
+            max_line,
             doc: Doc::default(),
             records: RecordReader::new(&config.plan, &config.levels),
             masked_by_message: AHashMap::new(),
@@ -198,6 +208,12 @@ impl<'c, 'd> Scanner<'c, 'd> {
         let mut start = range.start;
         let mut index = 0;
         while start < range.end {
+            if data[start] == b'\n' {
+                // Empty lines cost a comparison: a flood of them must not cost more.
+                index += 1;
+                start += 1;
+                continue;
+            }
             let end =
                 memchr::memchr(b'\n', &data[start..range.end]).map_or(range.end, |at| start + at);
             self.line(data, start..end, index);
@@ -209,9 +225,13 @@ impl<'c, 'd> Scanner<'c, 'd> {
     }
 
     fn line(&mut self, data: &'d [u8], range: Range<usize>, index: u64) {
-        let raw = &data[range.clone()];
+        let whole = &data[range.clone()];
+        let raw = whole.strip_prefix(BOM).unwrap_or(whole);
         if is_blank_bytes(raw) {
             return;
+        }
+        if whole.len() > self.max_line {
+            return self.reject(index, Reason::TooLong);
         }
         let Ok(line) = std::str::from_utf8(raw) else {
             self.piece.handed_back.push((index, range));

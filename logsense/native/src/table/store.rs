@@ -1,17 +1,102 @@
 //! The table itself: compact rows of every event kept so far, the interned strings they refer
 //! to, their texts (needed only for samples), and the bookkeeping of `window.cut`: the earliest
-//! time read, the newest time kept, and the rows dropped by floor, ceiling or lookback.
+//! time read, the newest time kept, the events per hour (for the window's anchor), and the rows
+//! dropped by floor, ceiling or lookback.
+
+use ahash::AHashMap;
 
 use super::record::{level_class, Reason};
-use super::scan::{scan_block, Config, LocalIds, Piece, MAX_EXAMPLES};
+use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, MAX_EXAMPLES};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
 use crate::masking::mask;
+use crate::pytext::is_blank_bytes;
 use crate::stacktrace::fingerprint;
 
 /// Text chunks are closed at this size (offsets in a chunk are u32).
 const CHUNK_BYTES: usize = 64 << 20;
 /// Compaction by lookback is not tried below this many rows.
 const MIN_COMPACTION_ROWS: usize = 1 << 16;
+/// The line-length cap when none is given (`MAX_LINE_BYTES`).
+pub const DEFAULT_MAX_LINE: usize = 1 << 20;
+/// A detached tail follows more than this many empty clock hours (and more than
+/// `SILENCE_FACTOR` times the longest silence inside the bulk of the input).
+const MIN_SILENCE_HOURS: i64 = 6;
+const SILENCE_FACTOR: i64 = 4;
+/// A detached tail holds at most this share of the events (one event at least).
+const TAIL_SHARE: u64 = 100; // 1 / 100
+
+/// The events of one clock hour (UTC).
+#[derive(Clone, Copy)]
+struct Hour {
+    hour: i64,
+    count: u64,
+    oldest: f64,
+    newest: f64,
+}
+
+/// Where a window without `--until` ends: the newest event outside a detached tail.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Anchor {
+    /// The time of that event.
+    pub time: f64,
+    /// Events after it, in the detached tail (0 when there is none).
+    pub detached: u64,
+    /// The oldest time of the tail, if any.
+    pub detached_first: Option<f64>,
+    /// Seconds from the anchor to the tail's oldest event (0 when there is no tail).
+    pub silence: f64,
+}
+
+/// How far past the wall clock an event may lie before it is from the future.
+const CLOCK_SLACK_HOURS: i64 = 24;
+
+/// The newest events are a *detached tail* when they come after a silence (whole clock hours
+/// without any event) of more than `MIN_SILENCE_HOURS`, and either
+///
+/// - are few: at most 1% of the events (one at least), after a silence also more than
+///   `SILENCE_FACTOR` times the longest inside the bulk (the events without the oldest and
+///   newest 1%); or
+/// - lie more than `CLOCK_SLACK_HOURS` after the wall clock (`clock_hour`, the hour of now)
+///   while most events do not: logs are not written in the future.
+///
+/// A few future-dated lines must not move a window away from everything else. `hours` is
+/// sorted; the result is the index of the newest hour outside the tail, and the index of an hour
+/// no anchor can precede whatever comes next, for compaction (the bulk's newest hour, or the
+/// last hour before the future when some events lie there).
+fn anchor_hours(hours: &[Hour], clock_hour: Option<i64>) -> (usize, usize) {
+    let total: u64 = hours.iter().map(|h| h.count).sum();
+    let limit = (total / TAIL_SHARE).max(1);
+    let (mut top, mut above) = (hours.len() - 1, 0);
+    while top > 0 && above + hours[top].count <= limit {
+        above += hours[top].count;
+        top -= 1;
+    }
+    let (mut bottom, mut below) = (0, 0);
+    while bottom < top && below + hours[bottom].count <= limit {
+        below += hours[bottom].count;
+        bottom += 1;
+    }
+    let silence = |at: usize| hours[at + 1].hour - hours[at].hour - 1;
+    let longest = (bottom..top).map(silence).max().unwrap_or(0);
+    let allowed = MIN_SILENCE_HOURS.max(SILENCE_FACTOR.saturating_mul(longest));
+    let mut newest = top;
+    while newest + 1 < hours.len() && silence(newest) <= allowed {
+        newest += 1;
+    }
+    let future = clock_hour.map(|now| now.saturating_add(CLOCK_SLACK_HOURS));
+    let Some(last_present) = future.and_then(|limit| hours.iter().rposition(|h| h.hour <= limit))
+    else {
+        return (newest, top);
+    };
+    let floor = top.min(last_present);
+    if newest > last_present && silence(last_present) > MIN_SILENCE_HOURS {
+        let present: u64 = hours[..=last_present].iter().map(|h| h.count).sum();
+        if present > total - present {
+            newest = last_present;
+        }
+    }
+    (newest, floor)
+}
 
 /// One kept event.
 #[derive(Clone, Copy)]
@@ -34,7 +119,7 @@ pub struct Row {
 #[derive(Default, Clone)]
 pub struct Stats {
     pub read: u64,
-    pub reasons: [u64; 4],
+    pub reasons: [u64; Reason::ALL.len()],
     pub examples: Vec<String>,
     pub missing_level: u64,
     pub missing_service: u64,
@@ -77,6 +162,17 @@ pub struct Table {
     pub next_line: u64,
     /// The start of a line whose end has not been handed in yet.
     partial: Vec<u8>,
+    /// While a line longer than the cap is skipped: whether it was blank so far.
+    long_line: Option<bool>,
+    /// The line-length cap of the last `scan_json`.
+    max_line: usize,
+    /// Kept events per clock hour, by hour (never forgotten: they decide the anchor).
+    hours: Vec<Hour>,
+    hour_index: AHashMap<i64, usize>,
+    /// The entry of `hours` the last kept row went to.
+    last_hour: usize,
+    /// The wall clock (epoch seconds) events are compared with; None: never.
+    pub now: Option<f64>,
 }
 
 /// Global ids of one worker's local shapes, request ids and user ids.
@@ -124,42 +220,79 @@ impl Table {
             last: None,
             next_line: 1,
             partial: Vec::new(),
+            long_line: None,
+            max_line: DEFAULT_MAX_LINE,
+            hours: Vec::new(),
+            hour_index: AHashMap::new(),
+            last_hour: 0,
+            now: None,
         }
+    }
+
+    /// The clock hour of `now`, if any.
+    fn clock_hour(&self) -> Option<i64> {
+        self.now
+            .filter(|now| now.is_finite())
+            .map(|now| (now / 3600.0).floor() as i64)
     }
 
     /// Whether the end of a line is still expected from the next `scan_json`.
     pub fn has_partial(&self) -> bool {
-        !self.partial.is_empty()
+        !self.partial.is_empty() || self.long_line.is_some()
     }
 
     /// Read the lines of `data`, the input that follows the last call's (numbered from
-    /// `next_line`); a line may straddle calls: its start is kept until its end arrives. Return
-    /// the (line number, raw line without its newline) of the lines left to Python.
-    pub fn scan_json(&mut self, data: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    /// `next_line`); a line may straddle calls: its start is kept until its end arrives. Lines
+    /// longer than `max_line` bytes (without the newline) that are not blank are counted as
+    /// too long; no more than `max_line` bytes of a line are ever kept. Return the (line number,
+    /// raw line without its newline) of the lines left to Python.
+    pub fn scan_json(&mut self, data: &[u8], max_line: usize) -> Vec<(u64, Vec<u8>)> {
+        self.max_line = max_line;
         let mut handed_back = Vec::new();
+        let mut data = data;
+        if let Some(blank) = self.long_line {
+            let Some(end) = memchr::memchr(b'\n', data) else {
+                self.long_line = Some(blank && is_blank_bytes(data));
+                return handed_back;
+            };
+            self.long_line = Some(blank && is_blank_bytes(&data[..end]));
+            self.end_long_line();
+            data = &data[end + 1..];
+        }
         let Some(first_end) = memchr::memchr(b'\n', data) else {
-            self.partial.extend_from_slice(data);
+            self.extend_partial(data);
             return handed_back;
         };
         let mut rest = data;
         if !self.partial.is_empty() {
-            // Only the straddling line is copied.
-            let mut line = std::mem::take(&mut self.partial);
-            line.extend_from_slice(&data[..=first_end]);
-            self.scan(&line, &mut handed_back);
+            if self.partial.len() + first_end > max_line {
+                let blank = is_blank_line(&self.partial) && is_blank_bytes(&data[..first_end]);
+                self.partial = Vec::new();
+                self.long_line = Some(blank);
+                self.end_long_line();
+            } else {
+                // Only the straddling line is copied.
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&data[..=first_end]);
+                self.scan(&line, &mut handed_back);
+            }
             rest = &data[first_end + 1..];
         }
         let end = memchr::memrchr(b'\n', rest).map_or(0, |at| at + 1);
         if end > 0 {
             self.scan(&rest[..end], &mut handed_back);
         }
-        self.partial.extend_from_slice(&rest[end..]);
+        self.extend_partial(&rest[end..]);
         handed_back
     }
 
     /// At the end of the input, read the line kept without its end (if any), as `scan_json`.
     pub fn end_json(&mut self) -> Vec<(u64, Vec<u8>)> {
         let mut handed_back = Vec::new();
+        if self.long_line.is_some() {
+            self.end_long_line();
+            return handed_back;
+        }
         let line = std::mem::take(&mut self.partial);
         if !line.is_empty() {
             self.scan(&line, &mut handed_back);
@@ -167,10 +300,45 @@ impl Table {
         handed_back
     }
 
+    /// Keep `data`, the start of a line, unless the line grows past the cap: then forget it
+    /// and skip the rest of the line.
+    fn extend_partial(&mut self, data: &[u8]) {
+        if self.partial.len() + data.len() > self.max_line {
+            let blank = is_blank_line(&self.partial) && is_blank_bytes(data);
+            self.partial = Vec::new();
+            self.long_line = Some(blank);
+        } else {
+            self.partial.extend_from_slice(data);
+        }
+    }
+
+    /// The end of a line longer than the cap: count it unless it was blank.
+    fn end_long_line(&mut self) {
+        if let Some(blank) = self.long_line.take() {
+            if !blank {
+                let line = self.next_line;
+                self.reject(line, Reason::TooLong);
+            }
+            self.next_line += 1;
+        }
+    }
+
+    /// Count one record of line `line` that could not become an event.
+    fn reject(&mut self, line: u64, reason: Reason) {
+        self.stats.read += 1;
+        self.stats.reasons[reason as usize] += 1;
+        if self.stats.examples.len() < MAX_EXAMPLES {
+            let origin = format!("{}:{}", self.config.source, line);
+            self.stats
+                .examples
+                .push(format!("{origin} ({})", reason.text()));
+        }
+    }
+
     /// Read the lines of `data` (numbered from `next_line`) on up to `threads` threads; add the
     /// (line number, raw line) of the lines left to Python to `handed_back`, in line order.
     fn scan(&mut self, data: &[u8], handed_back: &mut Vec<(u64, Vec<u8>)>) {
-        let block = scan_block(&self.config, data);
+        let block = scan_block(&self.config, data, self.max_line);
         let maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
         let mut line = self.next_line;
         for piece in block.pieces {
@@ -321,7 +489,60 @@ impl Table {
         if self.newest.is_none_or(|newest| row.ts > newest) {
             self.newest = Some(row.ts);
         }
+        self.count_hour(row.ts);
         self.rows.push(row);
+    }
+
+    /// Count a kept event in its clock hour (rows arrive mostly in time order: the hour of the
+    /// last row is checked first).
+    fn count_hour(&mut self, ts: f64) {
+        if !ts.is_finite() {
+            return;
+        }
+        let hour = (ts / 3600.0).floor() as i64;
+        let slot = match self.hours.get(self.last_hour) {
+            Some(last) if last.hour == hour => self.last_hour,
+            _ => *self.hour_index.entry(hour).or_insert_with(|| {
+                self.hours.push(Hour {
+                    hour,
+                    count: 0,
+                    oldest: ts,
+                    newest: ts,
+                });
+                self.hours.len() - 1
+            }),
+        };
+        let entry = &mut self.hours[slot];
+        entry.count += 1;
+        entry.oldest = entry.oldest.min(ts);
+        entry.newest = entry.newest.max(ts);
+        self.last_hour = slot;
+    }
+
+    /// The kept events' hours in time order.
+    fn sorted_hours(&self) -> Vec<Hour> {
+        let mut hours = self.hours.clone();
+        hours.sort_unstable_by_key(|h| h.hour);
+        hours
+    }
+
+    /// Where a window without an end should end: the newest kept event outside a detached tail
+    /// (see `anchor_hours`); None when nothing was kept.
+    pub fn anchor(&self) -> Option<Anchor> {
+        if self.hours.is_empty() {
+            return None;
+        }
+        let hours = self.sorted_hours();
+        let (newest, _) = anchor_hours(&hours, self.clock_hour());
+        let time = hours[newest].newest;
+        let tail = &hours[newest + 1..];
+        let first = tail.first().map(|h| h.oldest);
+        Some(Anchor {
+            time,
+            detached: tail.iter().map(|h| h.count).sum(),
+            detached_first: first,
+            silence: first.map_or(0.0, |first| first - time),
+        })
     }
 
     /// Append text to the open chunk; return (chunk, offset).
@@ -362,17 +583,24 @@ impl Table {
     /// With a lookback, drop rows older than `newest - lookback` once the table has doubled
     /// since the last compaction (amortized O(1) per row); rewrite the texts once they are
     /// mostly garbage.
+    ///
+    /// The anchor is not known until the end, and a detached tail must not make the table
+    /// forget the bulk: rows are dropped only when older than the start of the bulk's newest
+    /// hour (the hour of its 99th percentile, which no anchor can precede) minus the lookback.
     fn maybe_compact(&mut self) {
-        let (Some(lookback), Some(newest)) = (self.lookback, self.newest) else {
+        let Some(lookback) = self.lookback else {
             return;
         };
-        if self.rows.len() < self.compact_at {
+        if self.rows.len() < self.compact_at || self.hours.is_empty() {
             return;
         }
+        let hours = self.sorted_hours();
+        let (_, bulk) = anchor_hours(&hours, self.clock_hour());
+        let cutoff = hours[bulk].hour as f64 * 3600.0 - lookback;
         let before = self.rows.len();
         let mut freed = 0;
         self.rows.retain(|row| {
-            let stale = row.ts < newest - lookback;
+            let stale = row.ts < cutoff;
             freed += if stale { row.len as usize } else { 0 };
             !stale
         });
@@ -447,31 +675,31 @@ mod tests {
     #[test]
     fn scans_counts_and_hands_back() {
         let data = concat!(
-            "{\"ts\":120,\"message\":\"a\",\"level\":\"error\",\"service\":\"api\",\"request_id\":\"r1\"}\n",
+            "{\"ts\":1700000100,\"message\":\"a\",\"level\":\"error\",\"service\":\"api\",\"request_id\":\"r1\"}\n",
             "   \n",
             "not json\n",
             "[1]\n",
-            "{\"ts\":60,\"message\":\"a\",\"level\":\"verbose2\"}\n",
+            "{\"ts\":1700000040,\"message\":\"a\",\"level\":\"verbose2\"}\n",
             "{\"message\":\"no time\"}\n",
-            "{\"ts\":61,\"message\":\"a\",\"level\":\"error\",\"service\":\"api\",\"request_id\":\"r1\"}\n",
+            "{\"ts\":1700000041,\"message\":\"a\",\"level\":\"error\",\"service\":\"api\",\"request_id\":\"r1\"}\n",
         );
         let mut table = table(None, 2);
         table.next_line = 10;
         // Cut inside a line: its start waits for the next call.
         let (head, tail) = data.as_bytes().split_at(100);
-        let mut handed = table.scan_json(head);
-        handed.extend(table.scan_json(tail));
+        let mut handed = table.scan_json(head, DEFAULT_MAX_LINE);
+        handed.extend(table.scan_json(tail, DEFAULT_MAX_LINE));
         assert!(table.end_json().is_empty());
         assert_eq!(
             handed,
             vec![(
                 14,
-                b"{\"ts\":60,\"message\":\"a\",\"level\":\"verbose2\"}".to_vec()
+                b"{\"ts\":1700000040,\"message\":\"a\",\"level\":\"verbose2\"}".to_vec()
             )]
         );
         assert_eq!(table.next_line, 17);
         assert_eq!(table.stats.read, 5);
-        assert_eq!(table.stats.reasons, [1, 1, 1, 0]);
+        assert_eq!(table.stats.reasons, [1, 1, 1, 0, 0, 0]);
         assert_eq!(
             table.stats.examples,
             [
@@ -481,10 +709,13 @@ mod tests {
             ]
         );
         assert_eq!(table.stats.missing_level, 0);
-        assert_eq!((table.earliest, table.newest), (Some(61.0), Some(120.0)));
+        assert_eq!(
+            (table.earliest, table.newest),
+            (Some(1700000041.0), Some(1700000100.0))
+        );
         table.push(Pushed {
             seq: 14,
-            ts: 60.0,
+            ts: 1700000040.0,
             message: "a",
             level: 1,
             service: "api",
@@ -493,18 +724,18 @@ mod tests {
             stack: None,
             origin: "app.log:14",
         });
-        let out = table.aggregate(0.0, 61.0, 200.0, 5);
+        let out = table.aggregate(0.0, 1700000041.0, 1700000180.0, 5);
         assert_eq!(out.outside, 0);
         assert_eq!(out.events, 2);
         assert_eq!(out.requests, 1);
-        assert_eq!(out.requests_per_minute, vec![(1, 1), (2, 1)]);
+        assert_eq!(out.requests_per_minute, vec![(28333334, 1), (28333335, 1)]);
         let shapes: Vec<(u64, u64, u64)> = out
             .shapes
             .iter()
             .map(|s| (s.first_position, s.count, s.baseline_count))
             .collect();
         assert_eq!(shapes, vec![(0, 0, 1), (1, 2, 0)]);
-        assert_eq!(out.shapes[1].requests, vec![(0, 61.0, 1)]);
+        assert_eq!(out.shapes[1].requests, vec![(0, 1700000041.0, 1)]);
         assert_eq!(out.shapes[1].samples.len(), 2);
     }
 
@@ -552,11 +783,11 @@ mod tests {
     #[test]
     fn keeps_a_cut_line_until_its_end_or_the_end_of_input() {
         let mut table = table(None, 1);
-        let line = b"{\"ts\":60,\"message\":\"a\",\"level\":\"verbose2\"}";
-        assert!(table.scan_json(&line[..10]).is_empty());
-        assert!(table.scan_json(&line[10..20]).is_empty());
+        let line = b"{\"ts\":1700000040,\"message\":\"a\",\"level\":\"verbose2\"}";
+        assert!(table.scan_json(&line[..10], DEFAULT_MAX_LINE).is_empty());
+        assert!(table.scan_json(&line[10..20], DEFAULT_MAX_LINE).is_empty());
         assert_eq!(table.next_line, 1);
-        assert!(table.scan_json(&line[20..]).is_empty());
+        assert!(table.scan_json(&line[20..], DEFAULT_MAX_LINE).is_empty());
         assert_eq!(table.end_json(), vec![(1, line.to_vec())]);
         assert_eq!(table.next_line, 2);
         assert!(table.end_json().is_empty());
@@ -586,5 +817,119 @@ mod tests {
         assert_eq!(table.text(&last), format!("event {}\n  at x", total - 1));
         let first = table.rows[0];
         assert_eq!(table.text(&first), format!("event {}\n  at x", first.seq));
+    }
+
+    fn push_at(table: &mut Table, seq: u64, ts: f64) {
+        table.push(Pushed {
+            seq,
+            ts,
+            message: "tick",
+            level: 1,
+            service: "api",
+            request: None,
+            user: None,
+            stack: None,
+            origin: "o",
+        });
+    }
+
+    #[test]
+    fn long_lines_are_counted_and_never_held() {
+        let mut table = table(None, 1);
+        let cap = 64;
+        let good = "{\"ts\":1700000000,\"message\":\"ok\"}";
+        let long = format!("{{\"ts\":1700000000,\"message\":\"{}\"}}", "x".repeat(200));
+        let blank = " ".repeat(300);
+        let data = format!("{good}\n{long}\n\u{feff}{good}\n{blank}\n{long}\n{good}\n{long}");
+        for chunk in data.as_bytes().chunks(7) {
+            assert!(table.scan_json(chunk, cap).is_empty());
+            assert!(table.partial.len() <= cap);
+        }
+        assert!(table.end_json().is_empty());
+        assert_eq!(table.next_line, 8);
+        assert_eq!(table.rows.len(), 3);
+        assert_eq!(table.stats.reasons[Reason::TooLong as usize], 3);
+        assert_eq!(
+            table.stats.examples,
+            [
+                "app.log:2 (line too long)",
+                "app.log:5 (line too long)",
+                "app.log:7 (line too long)"
+            ]
+        );
+        // Whole lines inside one block are judged the same way.
+        let mut whole = table_with(None, 2);
+        assert!(whole.scan_json(data.as_bytes(), cap).is_empty());
+        whole.end_json();
+        assert_eq!(whole.stats.reasons, table.stats.reasons);
+        assert_eq!(whole.stats.examples, table.stats.examples);
+    }
+
+    fn table_with(lookback: Option<f64>, threads: usize) -> Table {
+        table(lookback, threads)
+    }
+
+    #[test]
+    fn a_detached_tail_does_not_anchor() {
+        let bulk = 1_700_000_000.0;
+        let mut table = table(None, 1);
+        for seq in 0..5000 {
+            push_at(&mut table, seq, bulk + seq as f64);
+        }
+        assert_eq!(table.anchor().unwrap().detached, 0);
+        push_at(&mut table, 5000, bulk + 365.0 * 86_400.0);
+        push_at(&mut table, 5001, bulk + 2.0 * 86_400.0);
+        let anchor = table.anchor().unwrap();
+        assert_eq!(anchor.time, bulk + 4999.0);
+        assert_eq!(anchor.detached, 2);
+        assert_eq!(anchor.detached_first, Some(bulk + 2.0 * 86_400.0));
+        // Six empty hours are not yet a detached tail.
+        let mut near = table_with(None, 1);
+        for seq in 0..5000 {
+            push_at(&mut near, seq, bulk + seq as f64);
+        }
+        push_at(&mut near, 5000, bulk + 4999.0 + 6.0 * 3600.0);
+        assert_eq!(near.anchor().unwrap().detached, 0);
+    }
+
+    #[test]
+    fn a_minority_from_the_future_does_not_anchor() {
+        let bulk = 1_700_000_000.0;
+        let mut table = table(None, 1);
+        for seq in 0..5000 {
+            push_at(&mut table, seq, bulk + seq as f64);
+        }
+        for seq in 5000..5400 {
+            push_at(&mut table, seq, bulk + 365.0 * 86_400.0 + seq as f64);
+        }
+        // Too many for a detached tail by count alone (8%): the clock decides.
+        assert_eq!(table.anchor().unwrap().detached, 0);
+        table.now = Some(bulk + 86_400.0);
+        let anchor = table.anchor().unwrap();
+        assert_eq!((anchor.time, anchor.detached), (bulk + 4999.0, 400));
+        // Input that lies wholly in the future (replayed, or a wrong clock) is its own bulk.
+        table.now = Some(bulk - 30.0 * 86_400.0);
+        assert_eq!(table.anchor().unwrap().detached, 0);
+    }
+
+    #[test]
+    fn a_future_line_first_does_not_make_compaction_forget_the_bulk() {
+        let bulk = 1_700_000_000.0;
+        let mut table = table(Some(600.0), 1);
+        push_at(&mut table, 0, bulk + 365.0 * 86_400.0);
+        let total = 3 * MIN_COMPACTION_ROWS;
+        for seq in 1..total {
+            push_at(&mut table, seq as u64, bulk + seq as f64 / 10.0);
+        }
+        let anchor = table.anchor().unwrap();
+        assert_eq!(anchor.time, bulk + (total - 1) as f64 / 10.0);
+        let out = table.aggregate(
+            anchor.time - 600.0,
+            anchor.time - 300.0,
+            anchor.time + 1.0,
+            1,
+        );
+        assert_eq!(out.events + out.baseline_events, 6001);
+        assert!(table.rows.len() < 2 * MIN_COMPACTION_ROWS);
     }
 }
