@@ -34,6 +34,12 @@ class ShapeStats:
     baseline_per_minute: dict[int, int]
     users: set[str]
     samples: list[SampleRow]
+    # Durations its messages write (`took 120ms`), in seconds, if its first message writes one.
+    durations: DurationRow | None
+
+# (baseline count, window count, baseline sample, window sample) of durations, in seconds; each
+# sample holds up to 128, drawn uniformly.
+DurationRow = tuple[int, int, list[float], list[float]]
 
 # (from shape, to shape, baseline gaps, window gaps, baseline sample, window sample): inside a
 # request, the seconds from an event of one shape to the next event, of the other; shapes are

@@ -164,6 +164,9 @@ class Pattern:
     # per minute there.
     baseline_requests: Requests = field(default_factory=dict)
     baseline_per_minute: dict[int, int] = field(default_factory=dict)
+    # Durations its messages write (`took 120ms`), in seconds: (baseline count, window count,
+    # baseline sample, window sample); None when its messages write none.
+    durations: tuple[int, int, list[float], list[float]] | None = None
 
 
 @dataclass(slots=True)
@@ -204,7 +207,8 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class SlowHop:
-    """Inside requests, the step from an event of `source` to the next, of `target`, that slowed.
+    """Inside requests, the step from an event of `source` to the next, of `target`, that slowed
+    (or, when both are one pattern, the durations its messages write).
 
     Medians are seconds. Of the `sampled` window gaps, `slow` exceed the baseline's 95th
     percentile; `count` is how often the step was taken in the window.
@@ -218,6 +222,12 @@ class SlowHop:
     slow: int
     sampled: int
     p_value: float
+
+    @property
+    def written(self) -> bool:
+        """True for durations a pattern's messages write themselves (`took 120ms`), not the gap
+        between two events."""
+        return self.source is self.target
 
     @property
     def ratio(self) -> float:

@@ -1,5 +1,10 @@
 """Latency from the logs' own clocks: the steps inside requests that slowed, and whose they are.
 
+Two clocks: the gaps between a request's events, and the durations messages write themselves
+(`took 1234ms`, `in 3.2 s`: the native table reads the first number with a unit of time in the
+messages of every shape whose first message has one). A pattern's written durations are tested
+like a hop from the pattern to itself, and blame its service.
+
 Inside a request, the time from one event to the next is a *hop*; the native table measures
 every hop and keys it by the two events' shapes, with a bounded uniform sample of gaps for the
 baseline and for the window (`Mined.hops`). Mapped to patterns, a hop slowed when
@@ -37,8 +42,9 @@ _MIN_GAPS = 5
 _MIN_SLOW = 5
 _QUANTILE = 0.95
 
-GapSample = list[tuple[float, str]]
-HopRow = tuple[int, int, int, int, GapSample, GapSample]
+# Gaps (seconds) with the request they were measured in; written durations have none.
+GapSample = list[tuple[float, str | None]]
+HopRow = tuple[int, int, int, int, list[tuple[float, str]], list[tuple[float, str]]]
 
 
 @dataclass
@@ -68,7 +74,8 @@ def slow_groups(
 
     The hops are many tests of one report: they are held to a false discovery rate of
     `config.alpha` among themselves (Benjamini-Hochberg)."""
-    tested = [found for hop in _merged(hops, shape_patterns) if (found := _slowed(hop, config))]
+    candidates = [*_merged(hops, shape_patterns), *_written(shape_patterns)]
+    tested = [found for hop in candidates if (found := _slowed(hop, config))]
     cutoff = fdr_cutoff([item.change.p_value for item in tested], config.alpha)
     slowed = [item for item in tested if item.change.p_value <= cutoff]
     if not slowed:
@@ -98,6 +105,19 @@ def _merged(hops: Sequence[HopRow], shape_patterns: Sequence[Pattern]) -> list[_
     return list(merged.values())
 
 
+def _written(shape_patterns: Sequence[Pattern]) -> list[_Hop]:
+    """The durations patterns write, each as a hop from the pattern to itself."""
+    found = []
+    for pattern in dict.fromkeys(shape_patterns):
+        if pattern.durations is not None:
+            baseline_count, count, baseline, window = pattern.durations
+            found.append(
+                _Hop(pattern, pattern, baseline_count, count,
+                     [(s, None) for s in baseline], [(s, None) for s in window])
+            )  # fmt: skip
+    return found
+
+
 def _slowed(hop: _Hop, config: ChangeConfig) -> _Slowed | None:
     """The hop as a candidate, if its gaps grew by enough; its test says if significantly."""
     if len(hop.baseline) < _MIN_GAPS or len(hop.window) < _MIN_GAPS:
@@ -114,7 +134,7 @@ def _slowed(hop: _Hop, config: ChangeConfig) -> _Slowed | None:
     )
     if change.excess <= 0 or slow_now < _MIN_SLOW:
         return None
-    requests = {request for gap, request in hop.window if gap > threshold}
+    requests = {request for gap, request in hop.window if gap > threshold and request is not None}
     found = SlowHop(
         hop.source, hop.target, before_median, median, hop.count, slow_now, len(now),
         change.p_value,
@@ -155,11 +175,15 @@ def _why(hop: SlowHop) -> str:
 
 def _evidence(service: str, item: _Slowed) -> Evidence:
     hop = item.hop
+    step = (
+        f"the durations {hop.source.service} writes in “{short_template(hop.source.template, 60)}”"
+        if hop.written
+        else f"the step from {hop.source.service} “{short_template(hop.source.template, 60)}” "
+        f"to {hop.target.service} “{short_template(hop.target.template, 60)}”"
+    )
     text = (
-        f"the step from {hop.source.service} “{short_template(hop.source.template, 60)}” to "
-        f"{hop.target.service} “{short_template(hop.target.template, 60)}” slowed from "
-        f"{_ms(hop.baseline_median)} to {_ms(hop.median)} (median, ×{hop.ratio:.1f}); "
-        f"{hop.slow} of {hop.sampled} sampled requests took longer than 95% did before"
+        f"{step} grew from {_ms(hop.baseline_median)} to {_ms(hop.median)} (median, "
+        f"×{hop.ratio:.1f}); {hop.slow} of {hop.sampled} sampled took longer than 95% did before"
     )
     numbers: dict[str, float | int | str] = {
         "baseline_median_ms": round(hop.baseline_median * 1000, 3),

@@ -126,6 +126,7 @@ class _Stats(Protocol):
     requests: Requests
     baseline_requests: Requests
     baseline_per_minute: dict[int, int]
+    durations: tuple[int, int, list[float], list[float]] | None
     users: set[str]
 
 
@@ -158,7 +159,18 @@ def _add_stats(target: Pattern, other: _Stats) -> None:
             counts[minute] = counts.get(minute, 0) + n
     _add_requests(target.requests, other.requests)
     _add_requests(target.baseline_requests, other.baseline_requests)
+    target.durations = _add_durations(target.durations, other.durations)
     target.users |= other.users
+
+
+def _add_durations(
+    into: tuple[int, int, list[float], list[float]] | None,
+    more: tuple[int, int, list[float], list[float]] | None,
+) -> tuple[int, int, list[float], list[float]] | None:
+    """Durations of two shapes together: counts added, samples joined."""
+    if into is None or more is None:
+        return into or more
+    return into[0] + more[0], into[1] + more[1], into[2] + more[2], into[3] + more[3]
 
 
 def _add_requests(requests: Requests, other: Requests) -> None:

@@ -61,6 +61,7 @@ pub struct ShapeStats {
     baseline_per_minute: Py<PyDict>,
     users: Py<PySet>,
     samples: Py<PyList>,
+    durations: Option<PyObject>,
 }
 
 #[pymethods]
@@ -462,6 +463,15 @@ impl<'py, 't> Converter<'py, 't> {
             requests: requests.unbind(),
             baseline_requests: baseline_requests.unbind(),
             baseline_per_minute: counts_dict(py, &shape.baseline_per_minute)?,
+            durations: shape.durations.as_ref().map(|d| {
+                (
+                    d.baseline_count,
+                    d.window_count,
+                    d.baseline.clone(),
+                    d.window.clone(),
+                )
+                    .into_py(py)
+            }),
             users: users.unbind(),
             samples: samples.unbind(),
         })

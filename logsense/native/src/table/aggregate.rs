@@ -14,6 +14,7 @@ use ahash::{AHashMap, AHashSet, RandomState};
 
 use super::store::{LastAggregate, Table};
 use super::strings::NO_ID;
+use crate::durations::duration_in;
 use crate::pytext::floordiv_int;
 
 /// Fibonacci hashing constant of `sampling.priority`.
@@ -41,6 +42,56 @@ pub struct ShapeOut {
     pub users: Vec<u32>,
     /// (position, row index) of the kept samples, by position.
     pub samples: Vec<(u64, u32)>,
+    /// The durations its messages write (`took 120ms`), if its first message writes one.
+    pub durations: Option<DurationsOut>,
+}
+
+/// Durations written in one shape's messages, in seconds: counts and a uniform sample per
+/// period.
+pub struct DurationsOut {
+    pub baseline_count: u64,
+    pub window_count: u64,
+    pub baseline: Vec<f64>,
+    pub window: Vec<f64>,
+}
+
+/// One shape's durations while aggregating.
+struct DurationsAcc {
+    baseline_count: u64,
+    window_count: u64,
+    baseline: BottomK<f64>,
+    window: BottomK<f64>,
+}
+
+impl DurationsAcc {
+    fn new() -> Self {
+        Self {
+            baseline_count: 0,
+            window_count: 0,
+            baseline: BottomK::new(),
+            window: BottomK::new(),
+        }
+    }
+
+    fn add(&mut self, in_window: bool, position: u64, seconds: f64) {
+        if in_window {
+            self.window_count += 1;
+            self.window.offer(HOP_SAMPLES, position, seconds);
+        } else {
+            self.baseline_count += 1;
+            self.baseline.offer(HOP_SAMPLES, position, seconds);
+        }
+    }
+
+    fn finish(self) -> DurationsOut {
+        let values = |bottom: BottomK<f64>| bottom.into_sorted().into_iter().map(|(_, s)| s);
+        DurationsOut {
+            baseline_count: self.baseline_count,
+            window_count: self.window_count,
+            baseline: values(self.baseline).collect(),
+            window: values(self.window).collect(),
+        }
+    }
 }
 
 /// Everything `Aggregate` reports.
@@ -203,6 +254,7 @@ impl Table {
         let mut shape_index = vec![NO_ID; self.shapes.len()];
         let mut shapes: Vec<ShapeOut> = Vec::new();
         let mut bottoms: Vec<BottomK<u32>> = Vec::new();
+        let mut timed: Vec<Option<DurationsAcc>> = Vec::new();
         let mut shape_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut baseline_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut shape_users: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
@@ -231,10 +283,18 @@ impl Table {
                     baseline_per_minute: Vec::new(),
                     users: Vec::new(),
                     samples: Vec::new(),
+                    durations: None,
                 });
                 bottoms.push(BottomK::new());
+                // Messages of one shape say the same thing: the first tells if they time it.
+                timed.push(duration_in(self.text(&row)).map(|_| DurationsAcc::new()));
             }
             let out = *slot as usize;
+            if let Some(acc) = timed[out].as_mut() {
+                if let Some(seconds) = duration_in(self.text(&row)) {
+                    acc.add(ts >= window_start, position, seconds);
+                }
+            }
             let stats = &mut shapes[out];
             let pair = |id: u32| (u64::from(out as u32) << 32) | u64::from(id);
             if measure_hops && row.request != NO_ID {
@@ -279,8 +339,9 @@ impl Table {
                 minute,
             );
         }
-        for (stats, bottom) in shapes.iter_mut().zip(bottoms) {
+        for ((stats, bottom), acc) in shapes.iter_mut().zip(bottoms).zip(timed) {
             stats.samples = bottom.into_sorted();
+            stats.durations = acc.map(DurationsAcc::finish);
         }
         self.last = Some(LastAggregate {
             kept: kept.iter().map(|k| k.2).collect(),
