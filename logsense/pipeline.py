@@ -81,7 +81,7 @@ def triage(
     groups += attach_stops(groups, stops, changes, settings.change)
     if novelty_known:
         groups += slow_groups(mined.hops, mined.shape_patterns, settings.change)
-    groups = infer_callees(groups, {p.service for p in mined.patterns})
+    groups = infer_callees(groups, {p.service for p in mined.patterns}, changes)
     issues = rank(
         groups, totals, window, covered, novelty_known, settings.severity, known, changes, tests
     )

@@ -11,6 +11,12 @@ error stays the root.
 
 Names are read from the raw sample messages of the root pattern (templates mask hosts). A
 service is named when most of the samples name it; the root pattern's own service never is.
+
+The callee's own `stopped` or `slow` issue joins the group that names it only when that group is
+a fresh failure, as a stop joins only such a group (`vanished.py`): errors, new or rising. A
+caller's error that was there at its usual rate before did not come from work that stopped or
+slowed in this window and must not hide it among chronic issues, and a warning (a client's 4xx
+whose path names the service) is no failure of that work.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from logsense.analyze.group import Group
+from logsense.analyze.change import Change
+from logsense.analyze.group import Group, age
 from logsense.model import Evidence, Pattern, level_rank, short_template
 
 __all__ = ["infer_callees", "named_service"]
@@ -37,6 +44,7 @@ _SOURCE_FILE = re.compile(
     r"\.(?:java|kt|scala|groovy|py|go|rb|js|ts|cs|rs|c|cc|cpp|h|php|swift)$", re.I
 )
 _ERROR = level_rank("warn")
+_FAILURE = level_rank("error")
 
 
 def named_service(pattern: Pattern, services: Iterable[str]) -> tuple[str, str] | None:
@@ -54,11 +62,15 @@ def named_service(pattern: Pattern, services: Iterable[str]) -> tuple[str, str] 
     return (name, how) if count * 2 > len(pattern.samples) else None
 
 
-def infer_callees(groups: list[Group], services: Iterable[str]) -> list[Group]:
+def infer_callees(
+    groups: list[Group], services: Iterable[str], changes: dict[str, Change] | None = None
+) -> list[Group]:
     """Point each events group whose root names a callee at that callee (an evidence first in
-    its list); a `stopped` or `slow` group of the callee joins the group that names it.
-    Returns the groups left standing."""
+    its list); a `stopped` or `slow` group of the callee joins a fresh group that names it
+    (`changes`: the patterns' changes against the baseline, by id). Returns the groups left
+    standing."""
     known = list(services)
+    changes = changes or {}
     by_service = {g.root.service: g for g in groups if g.kind != "events"}
     absorbed: set[int] = set()
     for group in groups:
@@ -72,7 +84,9 @@ def infer_callees(groups: list[Group], services: Iterable[str]) -> list[Group]:
             continue  # the callee logs the failure itself: the root pattern says where
         group.evidence.insert(0, _evidence(group.root, callee, how))
         other = by_service.get(callee)
-        if other is not None and id(other) not in absorbed:
+        failed = level_rank(group.root.level) >= _FAILURE
+        fresh = failed and age(group.core or [group.root], changes) == "fresh"
+        if other is not None and id(other) not in absorbed and fresh:
             absorbed.add(id(other))
             group.evidence.extend(other.evidence)
             group.stopped.extend(other.stopped)
