@@ -53,8 +53,9 @@ Status = Literal["new", "ongoing", "regressed", "resolved"]
 # rate stopped, or the gaps between a request's events growing.
 IssueKind = Literal["events", "stopped", "slow"]
 EvidenceKind = Literal[
-    "first_in_requests", "named_by_callers", "stopped", "slowed_hop", "only_pattern", "earliest"
-]
+    "first_in_requests", "named_by_callers", "stopped", "caller_waited", "slowed_hop",
+    "only_pattern", "earliest",
+]  # fmt: skip
 
 
 def level_rank(level: str) -> int:

@@ -78,7 +78,7 @@ def triage(
         changes,
     )
     stops = stopped_patterns(mined.patterns, changes)
-    groups += attach_stops(groups, stops, changes, settings.change)
+    groups = attach_stops(groups, stops, changes, settings.change, mined.patterns)
     if novelty_known:
         groups += slow_groups(mined.hops, mined.shape_patterns, settings.change)
     groups = infer_callees(groups, {p.service for p in mined.patterns}, changes)

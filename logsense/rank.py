@@ -82,7 +82,7 @@ def _began(group: Group, window: Window) -> float:
     if group.kind != "stopped":
         return min(p.first_seen for p in group.patterns)
     seen = [
-        ts for p in group.patterns for ts in (
+        ts for p in (s.pattern for s in group.stopped) for ts in (
             p.last_seen, *(first for first, _ in p.baseline_requests.values())
         ) if ts != float("-inf")
     ]  # fmt: skip
