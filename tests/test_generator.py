@@ -371,3 +371,20 @@ def test_committed_fixtures_agree_with_their_truth(
     assert len(lines) == truth.total_events
     end = datetime.fromisoformat(truth.window_end)
     assert low <= gen.share_in_window(truth, incident, end - timedelta(hours=1), end) <= high
+
+
+def test_worlds_vary_how_callers_name_a_silent_root_and_react_to_a_stop() -> None:
+    namings = {
+        way
+        for seed in range(12)
+        for incident in gen.random_scenario(seed, "silent").incidents
+        for way, texts in gen._SILENT_CALLER_TEMPLATES.items()
+        if incident.caller_text in texts
+    }
+    assert namings == {"url", "hostport", "name"}
+    reactions = {
+        (incident.caller_level if incident.caller_text else "quiet")
+        for seed in range(30)
+        for incident in gen.random_scenario(seed, "work_stops").incidents
+    }
+    assert reactions == {"quiet", "WARN", "ERROR"}
