@@ -12,6 +12,9 @@ def mask(message: str, routine: bool = False) -> str:
 def fingerprint(text: str) -> str | None:
     """The stack fingerprint of a whole event's text (see `logsense.mine.stacktrace`)."""
 
+def duration_field_unit(key: str) -> float:
+    """Seconds per unit of a duration field named `key`: its last word's unit, else ns (ECS)."""
+
 # (position, text, origin, timestamp, request id) of one kept sample
 SampleRow = tuple[int, str, str, float, str | None]
 
@@ -116,8 +119,9 @@ class EventTable:
         user_id: str | None,
         stack_trace: str | None,
         origin: str,
+        duration: float | None = None,
     ) -> None:
-        """Add one event normalized in Python."""
+        """Add one event normalized in Python (`duration` in seconds)."""
     @property
     def stats(self) -> ScanStats: ...
     @property

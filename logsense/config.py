@@ -54,6 +54,8 @@ class FieldMap(_Strict):
     stack_trace: list[str] = ["error.stack_trace", "stack_trace", "exception"]
     version: list[str] = ["service.version", "version"]
     host: list[str] = ["host.name", "host", "hostname"]
+    # Seconds per unit from the key's last word (`took_ms`), else nanoseconds as ECS says.
+    duration: list[str] = ["event.duration"]
 
     def override(self, assignments: list[str]) -> FieldMap:
         """A copy where each `name=key[,key2]` assignment replaces that field's candidate keys."""

@@ -63,6 +63,14 @@ TRICKY = [
     b'{"@timestamp": 1795179618123456, "level": "info", "message": "epoch microseconds"}',
     b'{"@timestamp": 1795179619123456789, "level": "info", "message": "epoch nanoseconds"}',
     b'{"@timestamp": 1.7951796205e15, "level": "info", "message": "float microseconds"}',
+    # Durations from a field (ECS `event.duration`, in nanoseconds); only numbers count.
+    b'{"@timestamp": "2026-11-20T13:00:20Z", "message": "timed", "event": {"duration": 1500000}}',
+    b'{"@timestamp": "2026-11-20T13:00:21Z", "message": "timed", "event.duration": 2.5e6}',
+    b'{"@timestamp": "2026-11-20T13:00:22Z", "message": "timed", "event": {"duration": "3ms"}}',
+    b'{"@timestamp": "2026-11-20T13:00:23Z", "message": "timed", "event": {"duration": -5}}',
+    b'{"@timestamp": "2026-11-20T13:00:24Z", "message": "timed", "event": {"duration": true}}',
+    b'{"@timestamp": "2026-11-20T13:00:25Z", "message": "timed", "event": {"duration": '
+    b"99999999999999999999}}",
     # Implausible times: counted as malformed by both readers, never events.
     b'{"@timestamp": 1e300, "level": "error", "message": "far beyond"}',
     b'{"@timestamp": 1e400, "level": "error", "message": "infinity (orjson: invalid JSON)"}',
@@ -96,7 +104,7 @@ def signature(aggregate: Aggregate) -> tuple[object, ...]:
     shapes = [
         (s.service, s.level_class, s.masked, s.fingerprint, s.first_position, s.level, s.count,
          s.baseline_count, s.first_seen, s.last_seen, sorted(s.per_minute.items()),
-         sorted(s.requests.items()), sorted(s.users), s.samples)
+         sorted(s.requests.items()), sorted(s.users), s.samples, s.durations)
         for s in aggregate.shapes
     ]  # fmt: skip
     per_minute = sorted(aggregate.requests_per_minute.items())
@@ -146,6 +154,10 @@ def test_tricky_lines_read_the_same_natively(tmp_path: Path, threads: int) -> No
     assert stats.malformed_examples == expected_stats.malformed_examples
     assert table.earliest == expected.earliest and table.newest == expected.newest
     assert table.anchor() == expected.anchor()
+    timed = next(s for s in aggregate(table, start).shapes if s.masked == "timed")
+    assert timed.durations is not None
+    short, long, huge = sorted(seconds for seconds, _ in timed.durations[3])
+    assert (short, long) == pytest.approx((0.0015, 0.0025), rel=1e-3) and huge > 1e7
     messages = {s.masked for s in aggregate(table, start).shapes}
     assert {"bom", "epoch microseconds", "epoch nanoseconds", "last plausible"} <= messages
     assert not messages & {"far beyond", "epoch zero", "end of time", "too late", "too early"}

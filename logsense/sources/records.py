@@ -6,13 +6,14 @@ level normalization, and the bookkeeping of what was malformed or guessed.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from logsense._native import EventTable, ScanStats
+from logsense._native import EventTable, ScanStats, duration_field_unit
 from logsense.config import FieldMap
 from logsense.model import Event
 
@@ -208,6 +209,7 @@ def push_event(table: EventTable, seq: int, event: Event) -> None:
         event.user_id,
         event.stack_trace,
         event.origin,
+        event.duration,
     )
 
 
@@ -220,9 +222,10 @@ def compile_extractor(fields: FieldMap, top_keys: frozenset[str]) -> Extractor:
     Records of one input share a few key layouts. For each, only the candidate keys that can
     match it are kept, and they are compiled into one function of plain dict lookups: reading a
     field costs a `.get`, not a search over every candidate. Keys enter the code only as
-    `repr()` literals.
+    `repr()` literals. The duration comes out in seconds (None unless a non-negative number),
+    in the unit its key names.
     """
-    lines = ["def extract(record):"]
+    lines = ["def extract(record):", "    unit = 0.0"]
     for name in _FIELD_NAMES:
         lines.append(f"    {name} = None")
         for key in getattr(fields, name):
@@ -230,8 +233,11 @@ def compile_extractor(fields: FieldMap, top_keys: frozenset[str]) -> Extractor:
             if lookup is not None:
                 lines.append(f"    if {name} is None or {name} == '':")
                 lines.append(f"        {name} = {lookup}")
+                if name == "duration":
+                    lines.append(f"        unit = {duration_field_unit(key)!r}")
+    lines.append("    duration = _seconds(duration, unit)")
     lines.append(f"    return ({', '.join(_FIELD_NAMES)},)")
-    namespace: dict[str, Any] = {"_dig": _dig}
+    namespace: dict[str, Any] = {"_dig": _dig, "_seconds": _seconds}
     exec(compile("\n".join(lines), "<logsense field extractor>", "exec"), namespace)
     extractor: Extractor = namespace["extract"]
     return extractor
@@ -244,6 +250,17 @@ def _lookup_code(key: str, top_keys: frozenset[str]) -> str | None:
     if "." in key and head in top_keys:
         return f"_dig(record, {tuple(key.split('.'))!r})"
     return None
+
+
+def _seconds(value: object, unit: float) -> float | None:
+    """`value` in seconds when it is a non-negative finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value) * unit
+    except OverflowError:  # an int beyond any float, from a source other than orjson
+        return None
+    return seconds if 0.0 <= seconds < math.inf else None
 
 
 def _dig(record: dict[str, Any], parts: tuple[str, ...]) -> Any:
@@ -273,9 +290,9 @@ class RecordReader:
 
     def event(self, record: dict[str, Any], origin: str) -> Event | None:
         """The Event for `record`, or None (counted as malformed) when it has no time or message."""
-        raw_time, message, level, service, request, user, stack, version, host = self._extractor(
-            record
-        )(record)
+        raw_time, message, level, service, request, user, stack, version, host, duration = (
+            self._extractor(record)(record)
+        )
         timestamp = parse_timestamp(raw_time)
         if timestamp is None:
             self.stats.reject(origin, "no timestamp")
@@ -300,6 +317,7 @@ class RecordReader:
             self._shared_text(host),
             self._shared_text(version),
             origin,
+            duration,
         )
 
     def level(self, raw: object) -> str:

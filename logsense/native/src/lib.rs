@@ -23,10 +23,17 @@ fn fingerprint(text: &str) -> Option<String> {
     stacktrace::fingerprint(text)
 }
 
+/// Seconds per unit of a duration field named `key` (see `logsense.sources.records`).
+#[pyfunction]
+fn duration_field_unit(key: &str) -> f64 {
+    durations::field_unit(key)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mask, m)?)?;
     m.add_function(wrap_pyfunction!(fingerprint, m)?)?;
+    m.add_function(wrap_pyfunction!(duration_field_unit, m)?)?;
     table::register(m)?;
     Ok(())
 }

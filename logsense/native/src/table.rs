@@ -177,7 +177,7 @@ impl EventTable {
     }
 
     /// Add one event normalized in Python.
-    #[pyo3(signature = (seq, timestamp, message, level, service, request_id, user_id, stack_trace, origin))]
+    #[pyo3(signature = (seq, timestamp, message, level, service, request_id, user_id, stack_trace, origin, duration = None))]
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -190,6 +190,7 @@ impl EventTable {
         user_id: Option<&str>,
         stack_trace: Option<&str>,
         origin: &str,
+        duration: Option<f64>,
     ) -> PyResult<()> {
         let level = level_rank(level)
             .ok_or_else(|| PyValueError::new_err(format!("unknown level {level:?}")))?;
@@ -203,6 +204,7 @@ impl EventTable {
             user: user_id,
             stack: stack_trace,
             origin,
+            duration,
         });
         Ok(())
     }

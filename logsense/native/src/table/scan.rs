@@ -12,6 +12,7 @@ use ahash::AHashMap;
 use super::json_scan::{self, Doc, Kind};
 use super::record::{level_class, Draft, FieldPlan, Levels, Outcome, Reason, RecordReader};
 use super::strings::{intern, ShapeKey, Shapes, Strings, NO_ID};
+use crate::durations::pack;
 use crate::masking::mask;
 use crate::pytext::is_blank_bytes;
 use crate::stacktrace::fingerprint;
@@ -51,6 +52,8 @@ pub struct PieceRow {
     pub line: u64,
     pub shape: u32,
     pub level: u8,
+    /// The event's own duration (`durations::pack`; 0: none).
+    pub duration: u16,
     pub request: u32,
     pub user: u32,
     /// Message (and "\n" + stack) in `Piece::text`.
@@ -306,6 +309,7 @@ impl<'c, 'd> Scanner<'c, 'd> {
             line: index,
             shape,
             level: draft.level,
+            duration: pack(draft.duration),
             request,
             user,
             text: start as u32..piece.text.len() as u32,

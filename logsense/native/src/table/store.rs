@@ -8,6 +8,7 @@ use ahash::AHashMap;
 use super::record::{level_class, Reason};
 use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, MAX_EXAMPLES};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
+use crate::durations::pack;
 use crate::masking::mask;
 use crate::pytext::is_blank_bytes;
 use crate::stacktrace::fingerprint;
@@ -113,7 +114,11 @@ pub struct Row {
     pub start: u32,
     pub len: u32,
     pub level: u8,
+    /// The event's own duration (`durations::pack`; 0: none).
+    pub duration: u16,
 }
+// Memory per event is mostly this row: a field more must earn its bytes.
+const _: () = assert!(std::mem::size_of::<Row>() == 48);
 
 /// What the scanner could not use or had to guess (`ScanStats`).
 #[derive(Default, Clone)]
@@ -193,6 +198,8 @@ pub struct Pushed<'a> {
     pub user: Option<&'a str>,
     pub stack: Option<&'a str>,
     pub origin: &'a str,
+    /// Seconds, from a duration field.
+    pub duration: Option<f64>,
 }
 
 impl Table {
@@ -410,6 +417,7 @@ impl Table {
                 start: row.text.start,
                 len: row.text.end - row.text.start,
                 level: row.level,
+                duration: row.duration,
             });
         }
         self.live_text += piece.text.len();
@@ -473,6 +481,7 @@ impl Table {
             start,
             len: text.len() as u32,
             level: event.level,
+            duration: pack(event.duration),
         });
         self.maybe_compact();
     }
@@ -723,6 +732,7 @@ mod tests {
             user: Some("u"),
             stack: None,
             origin: "app.log:14",
+            duration: None,
         });
         let out = table.aggregate(0.0, 1700000041.0, 1700000180.0, 5);
         assert_eq!(out.outside, 0);
@@ -763,6 +773,7 @@ mod tests {
                 user: None,
                 stack: None,
                 origin: "o",
+                duration: None,
             });
         }
         let out = table.aggregate(0.0, 60.0, 200.0, 5);
@@ -810,6 +821,7 @@ mod tests {
                 user: None,
                 stack: Some("  at x"),
                 origin: "o",
+                duration: None,
             });
         }
         assert!(table.rows.len() < 2 * MIN_COMPACTION_ROWS);
@@ -831,6 +843,7 @@ mod tests {
             user: None,
             stack: None,
             origin: "o",
+            duration: None,
         });
     }
 
