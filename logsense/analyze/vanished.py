@@ -39,14 +39,21 @@ _WARN = level_rank("warn")
 
 def stopped_patterns(patterns: list[Pattern], changes: dict[str, Change]) -> list[Stopped]:
     """The patterns below warning level that stopped and were regular work (seen in at least
-    half of the baseline's minutes that have events), the most significant first."""
+    half of the baseline's minutes that have events), the most significant first.
+
+    In logs with request ids, a line that has none (a health check, a scheduler's tick) is
+    background, not work: it is compared as a share of all events, which falls whenever a loud
+    line starts, and it serves no request whose loss could be counted.
+    """
     minutes = set().union(*(p.baseline_per_minute.keys() for p in patterns))
+    with_requests = any(p.requests or p.baseline_requests for p in patterns)
     found = [
         Stopped(p, change)
         for p in patterns
         if level_rank(p.level) < _WARN
         and (change := changes.get(p.id)) is not None
         and change.trend == "stopped"
+        and not (with_requests and change.basis == "events")
         and len(p.baseline_per_minute) * 2 >= len(minutes)
     ]
     return sorted(found, key=lambda s: (s.change.p_value, s.pattern.id))
