@@ -253,6 +253,18 @@ def test_a_source_that_cannot_be_read_is_alerted_once_and_its_recovery_once() ->
     assert found == [] and state == SourceState(alerts=2)
 
 
+def test_a_silent_source_is_alerted_once_and_so_is_its_return() -> None:
+    state = SourceState()
+    kinds: list[str] = []
+    for minute in range(5):
+        found, state = source_transition(state, "idx", None, 0.0, NOW + minute * MIN, RULES,
+                                         silent="no new events", silent_since=NOW)  # fmt: skip
+        kinds += [t.kind for t in found]
+    assert kinds == ["source_silent"] and state.trouble == "silent"
+    found, state = source_transition(state, "idx", None, 0.0, NOW + 6 * MIN, RULES)
+    assert [(t.kind, t.trouble) for t in found] == [("source_recovered", "silent")]
+
+
 def test_a_short_blip_is_not_alerted() -> None:
     found, state = source_transition(SourceState(), "x", "timeout", 0.0, NOW, RULES)
     found2, state = source_transition(state, "x", None, 0.0, NOW + MIN, RULES)
@@ -304,18 +316,21 @@ def test_the_webhook_signature_is_hmac_sha256_of_the_body() -> None:
 
 
 class StubSource:
-    """Delivers one event per poll; `fail` makes polls raise."""
+    """Delivers one event per poll; `fail` makes polls raise, `quiet` deliver nothing."""
 
     name = "stub.jsonl"
 
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
         self.fail = False
+        self.quiet = False
 
     def poll(self, now: float, floor: float, deliver: Deliver) -> PollResult:
         if self.fail:
             raise SourceUnavailable("cannot read stub.jsonl: No such file or directory")
         result = PollResult()
+        if self.quiet:
+            return result
         events = [Event(now - 1, "hello", "info", "svc", "r1")]
         result.delivered(events)
         deliver(events)
@@ -402,3 +417,29 @@ def test_source_failures_make_one_alert_and_stop_the_judging(watcher_parts: Any)
     report.issues = [issue_of("i1", "critical", 0.3, clock.now())]
     assert [a["kind"] for a in watcher.tick().alerts] == ["source_recovered"]
     assert [a["kind"] for a in outbox(store)] == ["new", "source_unavailable", "source_recovered"]
+
+
+def test_a_silent_source_is_one_alert_and_issues_wait(watcher_parts: Any) -> None:
+    store, clock, settings = watcher_parts
+    source = StubSource(clock)
+    analyzed: list[float] = []
+
+    def analyze(source: Any, spec: Any, now: float) -> Any:
+        analyzed.append(now)
+        return SimpleNamespace(issues=[issue_of("i1", "critical", 0.3, now)], warnings=[])
+
+    watcher = Watcher(source, settings, WatchOptions(every=60, rules=RULES), store, clock=clock,
+                      sinks=["stdout"], analyze=analyze)  # fmt: skip
+    watcher.tick()
+    source.quiet = True  # the application (or its shipper) stopped writing
+    kinds = []
+    for _ in range(15):
+        clock.advance(60)
+        kinds += [a["kind"] for a in watcher.tick().alerts]
+    # Judged while the newest event was less than 5 minutes old, then only the one alert.
+    assert kinds == ["source_silent"] and len(analyzed) == 5
+    source.quiet = False
+    clock.advance(60)
+    back = watcher.tick().alerts
+    assert [a["kind"] for a in back] == ["source_recovered"]
+    assert back[0]["text"].startswith("EVENTS AGAIN from stub.jsonl")

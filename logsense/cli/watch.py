@@ -116,6 +116,15 @@ def watch(
             rich_help_panel=_ALERTS,
         ),
     ] = None,
+    silent_after: Annotated[
+        str | None,
+        typer.Option(
+            "--silent-after",
+            help="Alert (once) when the source has no new events this long (default: a third "
+            "of --since, at least 2 ticks and 2m).",
+            rich_help_panel=_ALERTS,
+        ),
+    ] = None,
     stdout: Annotated[
         bool | None,
         typer.Option(
@@ -247,11 +256,17 @@ def watch(
         if unreachable_after
         else max(120.0, 2 * interval)
     )
+    silence = (
+        _positive(silent_after, "--silent-after")
+        if silent_after
+        else max(window / 3, 2 * interval, 120.0)
+    )
     rules = Rules(
         min_severity=min_severity.value,
         cooldown=parse_duration(cooldown),
         resolve_after=_positive(resolve_after, "--resolve-after"),
         unreachable_after=unreachable,
+        silent_after=silence,
     )
     follower = _follower(source, follow, es, settings, interval)
     sinks = _sinks(

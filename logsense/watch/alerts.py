@@ -88,9 +88,10 @@ def alert_document(transition: Transition, context: AlertContext) -> dict[str, A
         }
     if transition.indicator is not None:
         doc["indicator"] = dict(transition.indicator)
-    if transition.kind in ("source_unavailable", "source_recovered"):
+    if transition.kind in ("source_unavailable", "source_silent", "source_recovered"):
         doc["source"] = {
             "name": transition.key,
+            "trouble": transition.trouble,
             "error": transition.source_error,
             "since": iso(transition.since) if transition.since is not None else None,
         }
@@ -148,6 +149,13 @@ def headline(doc: dict[str, Any]) -> str:
         return (
             f"CANNOT READ {source.get('name')} since {_minute(source.get('since'))}: "
             f"{source.get('error')}"
+        )
+    if kind == "source_silent":
+        return f"NO NEW EVENTS from {source.get('name')}: {source.get('error')}"
+    if source.get("trouble") == "silent":
+        return (
+            f"EVENTS AGAIN from {source.get('name')} (none from {_minute(source.get('since'))} "
+            f"to {_minute(doc.get('at'))})"
         )
     return (
         f"READING {source.get('name')} again (it could not be read from "

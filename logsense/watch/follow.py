@@ -13,8 +13,9 @@ to both) and delivers their events batch by batch; memory holds one block and on
 - **Rotation** (another file now has the path, `logrotate`'s `create`): the rest of the old file
   is read first, then the new one from its start. A path with no file (removed, not yet
   recreated) is a read failure (`SourceUnavailable`) until a file appears again.
-- **Truncation** (the file is shorter than the offset, `copytruncate`): reading starts again at
-  its start, with a note.
+- **Truncation** (`copytruncate`): the file is shorter than the offset, or the last bytes read
+  before the offset are no longer there (it was emptied and written past the old offset before
+  this poll): reading starts again at its start, with a note.
 - A gzip file cannot be followed (it is written whole): a read failure that says so.
 
 Line numbers count from the start of the current file, so an event's origin is `path:line`
@@ -43,6 +44,7 @@ __all__ = ["Deliver", "FileFollower", "Follower", "PollResult", "merge_stats"]
 
 _BLOCK = 8 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
+_TAIL = 64  # bytes before the offset that must still be there (else the file was rewritten)
 _BOM = b"\xef\xbb\xbf"
 _MAX_EXAMPLES = 3
 _WHERE = re.compile(r"^(.*):(\d+) \((.*)\)$", re.S)
@@ -111,6 +113,7 @@ class FileFollower:
         self._kind: Literal["json", "text"] | None = None
         self._held = b""  # text: the newest event's lines, until the next event starts
         self._held_line = 0
+        self._tail = b""  # the last bytes read, just before the offset
 
     def check(self) -> None:
         """UsageError when the path can never be followed: a directory, or a gzip file."""
@@ -175,6 +178,7 @@ class FileFollower:
         self._skipping = False
         self._kind = None
         self._held = b""
+        self._tail = b""
 
     def _check_replaced(self, result: PollResult, deliver: Deliver) -> None:
         """Notice a rotation (another file at the path), a removal or a truncation."""
@@ -200,13 +204,25 @@ class FileFollower:
             )
             return
         size = os.fstat(self._file.fileno()).st_size
-        if size < self._offset:
+        if size < self._offset or not self._tail_intact():
             self._flush_held(result, deliver)
             result.stats.notes.append(
-                f"{self.name} was truncated (from {self._offset:,} to {size:,} bytes): it is "
-                "read again from its start"
+                f"{self.name} was truncated (it had {self._offset:,} bytes, now {size:,}): it "
+                "is read again from its start"
             )
             self._restart()
+
+    def _tail_intact(self) -> bool:
+        """Whether the bytes before the offset are still those read (an appended file never
+        changes them; one emptied and written again does)."""
+        assert self._file is not None
+        if not self._tail:
+            return True
+        try:
+            found = os.pread(self._file.fileno(), len(self._tail), self._offset - len(self._tail))
+        except OSError:
+            return False
+        return found == self._tail
 
     def _read_to_end(self, result: PollResult, deliver: Deliver) -> bool:
         """Read from the offset to the end; True when complete lines came."""
@@ -222,6 +238,7 @@ class FileFollower:
                 return got
             self._offset += len(block)
             result.bytes += len(block)
+            self._tail = (self._tail + block)[-_TAIL:]
             got = self._consume(block, result, deliver) or got
 
     def _end_of_file(self, result: PollResult, deliver: Deliver) -> None:

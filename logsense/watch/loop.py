@@ -5,7 +5,9 @@ Each tick (`Watcher.tick`):
 1. **Read** what is new since the last tick (`Follower.poll`), into the rolling window. A read
    that fails is a *source failure*: no triage, no issue judged (nothing can be told about
    what stopped while nothing can be read); after `unreachable_after` one `source_unavailable`
-   alert, and one `source_recovered` when a read works again.
+   alert, and one `source_recovered` when a read works again. A source that reads but whose
+   newest event is `silent_after` old is *silent*: the same, with one `source_silent` alert
+   (every service's work would otherwise look stopped, one alert each).
 2. **Roll** the window: forget what is older than `--since` + `--baseline` before now.
 3. **Triage** the window as `logsense triage` would at this moment (anchored at now; LLM
    summaries off: the model is asked only about issues being alerted).
@@ -95,6 +97,7 @@ class TickOutcome:
     error: str | None = None
     report: Any = None
     empty: bool = False
+    silent: bool = False
     duration: float = 0.0
 
 
@@ -139,6 +142,7 @@ class Watcher:
         self._failing_since: float | None = None  # monotonic, this process
         self._newest_read: float | None = None
         self._warned: set[str] = set()
+        self._started = (clock.now(), clock.monotonic())
 
     # --- running -----------------------------------------------------------------------------
 
@@ -166,12 +170,14 @@ class Watcher:
         jumped = self._clock_jump(now, started)
         error, polled = self._read(now)
         outcome.error = error
+        silent, silent_since = self._silence(now, started) if error is None else (None, None)
+        outcome.silent = silent is not None
         transitions, source_state = source_transition(
             self.state.source, self.follower.name, error, self._failing_for(error, started), now,
-            self.options.rules,
+            self.options.rules, silent=silent, silent_since=silent_since,
         )  # fmt: skip
         issues, indicators = self.state.issues, self.state.indicators
-        if error is None:
+        if error is None and silent is None:
             self.window.evict(self._floor(now))
             report = self._triage_window(now, outcome)
             if report is not None:
@@ -224,6 +230,19 @@ class Watcher:
         event when the wall clock lies ahead of all events (it jumped forward)."""
         newest = self.window.newest
         return (now if newest is None else min(now, newest)) - self.options.span
+
+    def _silence(self, now: float, mono: float) -> tuple[str | None, float | None]:
+        """(why the source is silent, since when), or (None, None) when events come."""
+        limit = self.options.rules.silent_after
+        newest = self._newest_read
+        if newest is not None:
+            if now - newest < limit:
+                return None, None
+            return f"no new events since {iso(newest)} ({_duration(now - newest)} ago)", newest
+        if mono - self._started[1] < limit:
+            return None, None
+        since = self._started[0]
+        return f"no events at all since the watcher started at {iso(since)}", since
 
     def _failing_for(self, error: str | None, started: float) -> float:
         if error is None:
@@ -342,7 +361,9 @@ class Watcher:
         if self._newest_read is not None:
             m.lag.set(max(0.0, now - self._newest_read))
         result = "source_error" if outcome.error else "empty" if outcome.empty else "ok"
-        if outcome.error is None and not outcome.empty and outcome.report is None:
+        if outcome.silent:
+            result = "silent"
+        elif outcome.error is None and not outcome.empty and outcome.report is None:
             result = "error"
         m.ticks.labels(result).inc()
         for alert in outcome.alerts:
@@ -379,6 +400,8 @@ class Watcher:
                 outbox.close()
         if outcome.error is not None:
             self._say(f"tick {outcome.number}: cannot read the source: {outcome.error}")
+        elif outcome.silent:
+            self._say(f"tick {outcome.number}: the source is silent: issues are not judged")
         elif self.options.verbose:
             self._say(_tick_line(outcome, len(self.window), report))
         for alert in outcome.alerts:

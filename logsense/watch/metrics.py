@@ -15,7 +15,7 @@ Metrics (all prefixed `logsense_watch_`):
     lag_seconds                       now minus the newest event read so far
     window_events                     events in the rolling window now
     tick_duration_seconds             histogram of tick durations
-    ticks_total{result}               ticks by result: ok, empty, source_error, error
+    ticks_total{result}               ticks by result: ok, empty, silent, source_error, error
     issues{severity}                  issues in the window now, by severity
     alerts_total{kind}                alerts made (once each, whatever the sinks)
     alerts_sent_total{sink,kind}      alerts delivered, by sink

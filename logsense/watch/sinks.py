@@ -203,7 +203,8 @@ _SLACK_LABELS = {
     "resolved": "RESOLVED",
     "leading_indicator": "EARLY WARNING",
     "source_unavailable": "CANNOT READ",
-    "source_recovered": "READING AGAIN",
+    "source_silent": "NO NEW EVENTS",
+    "source_recovered": "RECOVERED",
 }
 
 
@@ -253,10 +254,11 @@ def slack_payload(alert: dict[str, Any]) -> dict[str, str]:
     else:
         source = alert.get("source") or {}
         head = f"*{label}* {slack_code(str(source.get('name', '')))}"
+        trouble = "silent" if source.get("trouble") == "silent" else "unreadable"
         detail = (
             f"since {_clock(source.get('since'))}: {slack_code(str(source.get('error') or ''))}"
-            if kind == "source_unavailable"
-            else f"unreadable from {_clock(source.get('since'))} to {_clock(alert.get('at'))}"
+            if kind in ("source_unavailable", "source_silent")
+            else f"{trouble} from {_clock(source.get('since'))} to {_clock(alert.get('at'))}"
         )
     return {"text": f"{head}\n{detail} · {where}"}
 

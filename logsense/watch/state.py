@@ -7,7 +7,7 @@ One SQLite file per watch name, `watch-NAME.sqlite3` in the state directory (sch
                 root_pattern, patterns (JSON list), last_seen, last_alert_at, alerts (how many
                 so far: the next alert's number), absent_ticks, doc (the issue as last seen)
     indicators  id, open, last_alert_at, alerts, absent_ticks
-    sources     name, failing_since, error, alerted, alerts
+    sources     name, failing_since, error, alerted, alerts, trouble (unreadable or silent)
     outbox      alert_id + sink (key), created_at, kind, payload (the alert JSON), attempts,
                 last_error, delivered_at, failed_at
     ticks       count, last_at
@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS sources (
     failing_since REAL,
     error TEXT,
     alerted INTEGER NOT NULL,
-    alerts INTEGER NOT NULL
+    alerts INTEGER NOT NULL,
+    trouble TEXT
 );
 CREATE TABLE IF NOT EXISTS outbox (
     alert_id TEXT NOT NULL,
@@ -181,10 +182,12 @@ class WatchStore:
             snapshot.indicators[row[0]] = IndicatorState(row[0], bool(row[1]), row[2], row[3],
                                                          row[4])  # fmt: skip
         found = db.execute(
-            "SELECT failing_since, error, alerted, alerts FROM sources WHERE name = ?", (source,)
+            "SELECT failing_since, error, alerted, alerts, trouble FROM sources WHERE name = ?",
+            (source,),
         ).fetchone()
         if found is not None:
-            snapshot.source = SourceState(found[0], found[1], bool(found[2]), found[3])
+            trouble = found[4] if found[4] in ("unreadable", "silent") else None
+            snapshot.source = SourceState(found[0], found[1], bool(found[2]), found[3], trouble)
         ticks = db.execute("SELECT count FROM ticks WHERE id = 1").fetchone()
         snapshot.ticks = ticks[0] if ticks else 0
         return snapshot
@@ -224,8 +227,15 @@ class WatchStore:
             )
             state = after.source
             db.execute(
-                "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
-                (source, state.failing_since, state.error, int(state.alerted), state.alerts),
+                "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    source,
+                    state.failing_since,
+                    state.error,
+                    int(state.alerted),
+                    state.alerts,
+                    state.trouble,
+                ),
             )
             db.execute("INSERT OR REPLACE INTO ticks VALUES (1, ?, ?)", (after.ticks, now))
             db.executemany(

@@ -21,7 +21,10 @@ The rules (`Rules` holds the numbers):
 - **leading_indicator**: an entry of the report's `leading_indicators` whose `id` was not
   alerted yet (or not for `cooldown`, after it went away for `absent_ticks` reports).
 - **source_unavailable**: the source could not be read for `unreachable_after`; once.
-  **source_recovered**: it is read again after that alert; once.
+  **source_silent**: it can be read, but its newest event is `silent_after` old (or nothing
+  came since the watcher started that long ago): the application, or its logging, stopped;
+  once, instead of one stopped-work issue per service. Issues are not judged meanwhile.
+  **source_recovered**: it is read again, or events come again, after either alert; once.
 
 An issue keeps the key it was announced under: this tick's issue is the same one when it has
 that id, or else when the root pattern of one is among the patterns of the other (grouping may
@@ -59,8 +62,15 @@ __all__ = [
 ]
 
 Kind = Literal[
-    "new", "escalated", "resolved", "leading_indicator", "source_unavailable", "source_recovered"
+    "new",
+    "escalated",
+    "resolved",
+    "leading_indicator",
+    "source_unavailable",
+    "source_silent",
+    "source_recovered",
 ]
+Trouble = Literal["unreadable", "silent"]
 _RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
 _MAX_PATTERNS = 64
 _MAX_SAMPLES = 3
@@ -75,6 +85,7 @@ class Rules:
     resolve_after: float = 600.0
     absent_ticks: int = 2
     unreachable_after: float = 120.0
+    silent_after: float = 300.0
     escalate_factor: float = 2.0
     escalate_points: float = 0.01
 
@@ -135,12 +146,14 @@ class IndicatorState:
 
 @dataclass(frozen=True)
 class SourceState:
-    """Whether the source fails, since when (wall clock), why, and whether that was alerted."""
+    """Whether the source is in trouble (unreadable, or silent), since when (wall clock), why,
+    and whether that was alerted."""
 
     failing_since: float | None = None
     error: str | None = None
     alerted: bool = False
     alerts: int = 0
+    trouble: Trouble | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,7 @@ class Transition:
     indicator: dict[str, Any] | None = None
     source_error: str | None = None
     since: float | None = None
+    trouble: Trouble | None = None
 
 
 def severity_at_least(severity: Severity, bar: Severity) -> bool:
@@ -456,20 +470,35 @@ def source_transition(
     failing_for: float,
     now: float,
     rules: Rules,
+    *,
+    silent: str | None = None,
+    silent_since: float | None = None,
 ) -> tuple[list[Transition], SourceState]:
     """After a read that failed with `error` (None: it worked), `failing_for` seconds into the
-    failure: the source alert, if one is due, and the state after."""
-    if error is None:
-        if state.alerted:
+    failure, or that worked but found the source `silent` (why, and since when): the source
+    alert, if one is due, and the state after. One alert per episode of trouble, whichever
+    kind; one recovery after it."""
+    if error is not None:
+        since = state.failing_since if state.failing_since is not None else now
+        trouble: Trouble = state.trouble or "unreadable"
+        if not state.alerted and failing_for >= rules.unreachable_after:
             seq = state.alerts + 1
-            recovered = Transition(
-                "source_recovered", name, seq, source_error=state.error, since=state.failing_since
-            )
-            return [recovered], SourceState(alerts=seq)
-        return [], SourceState(alerts=state.alerts)
-    since = state.failing_since if state.failing_since is not None else now
-    if not state.alerted and failing_for >= rules.unreachable_after:
+            down = Transition("source_unavailable", name, seq, source_error=error, since=since,
+                              trouble="unreadable")  # fmt: skip
+            return [down], SourceState(since, error, True, seq, "unreadable")
+        return [], SourceState(since, error, state.alerted, state.alerts, trouble)
+    if silent is not None:
+        if state.alerted:
+            return [], state
         seq = state.alerts + 1
-        down = Transition("source_unavailable", name, seq, source_error=error, since=since)
-        return [down], SourceState(since, error, True, seq)
-    return [], SourceState(since, error, state.alerted, state.alerts)
+        quiet = Transition("source_silent", name, seq, source_error=silent, since=silent_since,
+                           trouble="silent")  # fmt: skip
+        return [quiet], SourceState(silent_since, silent, True, seq, "silent")
+    if state.alerted:
+        seq = state.alerts + 1
+        recovered = Transition(
+            "source_recovered", name, seq, source_error=state.error, since=state.failing_since,
+            trouble=state.trouble,
+        )  # fmt: skip
+        return [recovered], SourceState(alerts=seq)
+    return [], SourceState(alerts=state.alerts)
