@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import os
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -58,7 +60,7 @@ from logsense.watch import (
     WebhookSink,
 )
 from logsense.watch.follow import PollResult
-from tests.conftest import Cli
+from tests.conftest import REPO, Cli
 
 MIN = 60.0
 
@@ -530,12 +532,18 @@ def test_metrics_and_healthz(tmp_path: Path) -> None:
         run.close()
 
 
-def test_a_second_watcher_of_the_same_name_is_refused(tmp_path: Path, cli: Cli) -> None:
+def test_a_second_watcher_of_the_same_name_is_refused(tmp_path: Path) -> None:
     log = tmp_path / "a.jsonl"
     log.write_bytes(b"")
-    with WatchStore.open(state_dir(tmp_path / "state"), "default"):
-        code, _, err = cli("watch", "-s", str(log), "-F", "--once", "--state-dir",
-                           str(tmp_path / "state"))  # fmt: skip
-    assert code == 2
-    assert err.startswith("logsense: error: another logsense watch --name default is running")
-    assert str(os.getpid()) in err
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    with WatchStore.open(state_dir(tmp_path / "state"), "default"):  # this process watches
+        second = subprocess.run(
+            [sys.executable, "-m", "logsense", "watch", "-s", str(log), "-F", "--once",
+             "--state-dir", str(tmp_path / "state")],
+            capture_output=True, text=True, cwd=REPO, env=env, timeout=120,
+        )  # fmt: skip
+    assert second.returncode == 2
+    assert second.stderr.startswith(
+        "logsense: error: another logsense watch --name default is running"
+    )
+    assert f"(pid {os.getpid()})" in second.stderr

@@ -6,6 +6,8 @@ import dataclasses
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -283,9 +285,8 @@ def watch(
         typer.echo(f"logsense: {one_line(line)}", err=True)
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    clock = SystemClock()
-    with WatchStore.open(home, name) as store:
+    with _sigterm_sets(stop), WatchStore.open(home, name) as store:
+        clock = SystemClock()
         metrics = WatchMetrics()
         health = Health(clock, interval, unreachable)
         server = (
@@ -321,6 +322,17 @@ def watch(
                 "out when it starts again")  # fmt: skip
         elif not quiet:
             say(done)
+
+
+@contextmanager
+def _sigterm_sets(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGTERM sets `stop` (the tick under way finishes) instead of ending the
+    run at once; the previous handler is back afterwards."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _positive(text: str, option: str) -> float:

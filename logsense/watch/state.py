@@ -25,8 +25,8 @@ transaction (`commit`), and sinks deliver only from the outbox afterwards:
   `id` (and `X-Logsense-Alert-Id` header), so a receiver can drop it.
 
 SQLite runs in WAL mode with `synchronous=FULL`: a commit that returned is on disk. One process
-per watch name and state directory holds `watch-NAME.lock` (an advisory lock the kernel releases
-however the process ends).
+per watch name and state directory holds `watch-NAME.lock` (a POSIX record lock: the kernel
+releases it however the process ends, and a forked child never holds it).
 """
 
 from __future__ import annotations
@@ -315,8 +315,10 @@ def _locked(path: Path, name: str, directory: Path) -> Iterator[None]:
         raise UsageError(f"cannot create {path}: {exc.strerror or exc}") from None
     with handle:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # A POSIX record lock belongs to this process alone: the embedding model's child,
+            # forked later, does not inherit it (it would hold an flock() a moment past a kill).
+            fcntl.lockf(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
             handle.seek(0)
             holder = handle.read().strip() or "?"
             raise UsageError(
@@ -331,4 +333,4 @@ def _locked(path: Path, name: str, directory: Path) -> Iterator[None]:
             yield
         finally:
             with contextlib.suppress(OSError):
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                fcntl.lockf(handle.fileno(), fcntl.LOCK_UN)
