@@ -18,9 +18,11 @@ from typing import Any
 import orjson
 import pytest
 
-from logsense.config import load_settings
+from logsense.analyze.change import compare
+from logsense.config import ChangeConfig, SeverityConfig, load_settings
 from logsense.errors import SourceUnavailable
 from logsense.model import Event, Issue, Pattern
+from logsense.rank import severity_of
 from logsense.state import state_dir
 from logsense.watch import ManualClock, SourceState, Watcher, WatchOptions, WatchStore
 from logsense.watch.alerts import AlertContext, alert_document
@@ -33,12 +35,14 @@ from logsense.watch.transitions import (
     Tracked,
     indicator_transitions,
     issue_transitions,
+    judged_severity,
     source_transition,
 )
 
 NOW = 1_800_000_000.0  # 2027-01-15
 MIN = 60.0
-RULES = Rules(cooldown=30 * MIN, resolve_after=10 * MIN, unreachable_after=2 * MIN)
+# Most tests judge each report alone; `test_a_new_issue_must_hold_for_confirm_ticks` does not.
+RULES = Rules(cooldown=30 * MIN, resolve_after=10 * MIN, unreachable_after=2 * MIN, confirm_ticks=1)
 
 
 def seen(
@@ -80,6 +84,28 @@ def test_a_new_issue_at_high_or_critical_is_alerted_once() -> None:
         again, state = tick(state, [seen("a", "critical"), seen("b", "high", root="p2")],
                             NOW + minute * MIN)  # fmt: skip
         assert again == []
+
+
+def test_a_new_issue_must_hold_for_confirm_ticks() -> None:
+    rules = replace(RULES, confirm_ticks=2)
+
+    def step(state: dict[str, Tracked], issues: list[Seen], at: float) -> tuple[list[str], Any]:
+        found, after = issue_transitions(state, issues, at, rules)
+        return [t.kind for t in found], after
+
+    # A blip of one report: a candidate, forgotten when the next report does not have it.
+    kinds, state = step({}, [seen("a", "critical", last_seen=NOW)], NOW)
+    assert kinds == [] and state["a"].candidate
+    kinds, state = step(state, [], NOW + MIN)
+    assert kinds == [] and state == {}
+    # Below the bar in between: the count starts again.
+    _, state = step(state, [seen("a", "critical", last_seen=NOW + 2 * MIN)], NOW + 2 * MIN)
+    _, state = step(state, [seen("a", "medium", last_seen=NOW + 3 * MIN)], NOW + 3 * MIN)
+    kinds, state = step(state, [seen("a", "high", last_seen=NOW + 4 * MIN)], NOW + 4 * MIN)
+    assert kinds == []
+    # Two reports in a row: announced, as what it is now.
+    kinds, state = step(state, [seen("a", "critical", last_seen=NOW + 5 * MIN)], NOW + 5 * MIN)
+    assert kinds == ["new"] and state["a"].severity == "critical" and state["a"].alerts == 1
 
 
 def test_the_bar_is_min_severity() -> None:
@@ -175,6 +201,19 @@ def test_back_after_resolution_is_news_again_only_after_the_cooldown() -> None:
     assert kinds == []  # flapping: resolved 3 minutes ago
     kinds, state = tick(state, [seen("a", "critical", last_seen=NOW + 33 * MIN)], NOW + 33 * MIN)
     assert kinds == ["new:a"] and state["a"].alerts == 3
+
+
+def test_novelty_raises_the_severity_only_when_it_is_beyond_chance() -> None:
+    pattern = Pattern(id="p", service="search", level="warn", template="Cache GET took <*>",
+                      requests={f"r{n}": (NOW, n) for n in range(5)})  # fmt: skip
+    issue = Issue("i", [pattern], pattern, "", 5, 5, 0.006, None, NOW - 60, NOW, status="new")
+    config = SeverityConfig()
+    issue.severity = severity_of(issue, config)
+    assert issue.severity == "high"  # 0.6% of requests is medium; new, one step up
+    issue.change = compare(2, 900, 0, 900, ChangeConfig())  # 2 requests: could be chance
+    assert not issue.changed and judged_severity(issue, config) == "medium"
+    issue.change = compare(40, 900, 0, 900, ChangeConfig())
+    assert issue.changed and judged_severity(issue, config) == "high"
 
 
 # --- identity --------------------------------------------------------------------------------
@@ -343,7 +382,7 @@ class StubSource:
 def issue_of(ident: str, severity: str, share: float, at: float) -> Issue:
     pattern = Pattern(id=f"p-{ident}", service="checkout", level="error", template="boom <*>")
     return Issue(ident, [pattern], pattern, "", 10, 5, share, None, at - 60, at,
-                 severity=severity)  # type: ignore[arg-type]  # fmt: skip
+                 severity=severity, status="ongoing")  # type: ignore[arg-type]  # fmt: skip
 
 
 @pytest.fixture
@@ -367,8 +406,9 @@ def test_leading_indicators_of_a_report_make_alerts(watcher_parts: Any) -> None:
                               "text": "pool in use 30 → 31 of 32", "visible_from": NOW - 420,
                               "precedes": None}]  # fmt: skip
     report = SimpleNamespace(issues=[], warnings=[], leading_indicators=indicators)
-    watcher = Watcher(StubSource(clock), settings, WatchOptions(every=60), store, clock=clock,
-                      sinks=["stdout"], analyze=lambda source, spec, now: report)  # fmt: skip
+    watcher = Watcher(StubSource(clock), settings, WatchOptions(every=60, rules=RULES), store,
+                      clock=clock, sinks=["stdout"],
+                      analyze=lambda source, spec, now: report)  # fmt: skip
     first = watcher.tick()
     assert [a["kind"] for a in first.alerts] == ["leading_indicator"]
     alert = first.alerts[0]
@@ -386,8 +426,8 @@ def test_a_clock_jump_resolves_nothing(watcher_parts: Any) -> None:
     store, clock, settings = watcher_parts
     said: list[str] = []
     reports = [SimpleNamespace(issues=[issue_of("i1", "critical", 0.3, NOW)], warnings=[])]
-    watcher = Watcher(StubSource(clock), settings, WatchOptions(every=60), store, clock=clock,
-                      sinks=["stdout"], analyze=lambda source, spec, now: reports[-1],
+    watcher = Watcher(StubSource(clock), settings, WatchOptions(every=60, rules=RULES), store,
+                      clock=clock, sinks=["stdout"], analyze=lambda source, spec, now: reports[-1],
                       say=said.append)  # fmt: skip
     assert [a["kind"] for a in watcher.tick().alerts] == ["new"]
     reports.append(SimpleNamespace(issues=[], warnings=[]))

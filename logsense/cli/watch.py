@@ -101,6 +101,16 @@ def watch(
             rich_help_panel=_ALERTS,
         ),
     ] = "30m",
+    confirm_ticks: Annotated[
+        int,
+        typer.Option(
+            "--confirm-ticks",
+            min=1,
+            max=100,
+            help="A new issue is alerted once it is at the bar in this many ticks in a row.",
+            rich_help_panel=_ALERTS,
+        ),
+    ] = 2,
     resolve_after: Annotated[
         str,
         typer.Option(
@@ -269,6 +279,7 @@ def watch(
         resolve_after=_positive(resolve_after, "--resolve-after"),
         unreachable_after=unreachable,
         silent_after=silence,
+        confirm_ticks=confirm_ticks,
     )
     follower = _follower(source, follow, es, settings, interval)
     sinks = _sinks(

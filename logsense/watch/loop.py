@@ -181,7 +181,11 @@ class Watcher:
             self.window.evict(self._floor(now))
             report = self._triage_window(now, outcome)
             if report is not None:
-                seen = [seen_from(i) for i in getattr(report, "issues", []) if isinstance(i, Issue)]
+                seen = [
+                    seen_from(i, self.settings.severity)
+                    for i in getattr(report, "issues", [])
+                    if isinstance(i, Issue)
+                ]
                 found, issues = issue_transitions(
                     issues, seen, now, self.options.rules, resolutions=not jumped
                 )

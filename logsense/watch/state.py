@@ -5,7 +5,8 @@ One SQLite file per watch name, `watch-NAME.sqlite3` in the state directory (sch
 
     issues      key (as announced), current_id, open, severity and share (as last announced),
                 root_pattern, patterns (JSON list), last_seen, last_alert_at, alerts (how many
-                so far: the next alert's number), absent_ticks, doc (the issue as last seen)
+                so far: the next alert's number), absent_ticks, doc (the issue as last seen),
+                streak (reports in a row at the bar; candidates not announced yet have 0 alerts)
     indicators  id, open, last_alert_at, alerts, absent_ticks
     sources     name, failing_since, error, alerted, alerts, trouble (unreadable or silent)
     outbox      alert_id + sink (key), created_at, kind, payload (the alert JSON), attempts,
@@ -66,7 +67,8 @@ CREATE TABLE IF NOT EXISTS issues (
     last_alert_at REAL,
     alerts INTEGER NOT NULL,
     absent_ticks INTEGER NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    streak INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS indicators (
     id TEXT PRIMARY KEY,
@@ -168,13 +170,13 @@ class WatchStore:
         snapshot = Snapshot()
         for row in db.execute(
             "SELECT key, current_id, open, severity, share, root_pattern, patterns, last_seen, "
-            "last_alert_at, alerts, absent_ticks, doc FROM issues"
+            "last_alert_at, alerts, absent_ticks, doc, streak FROM issues"
         ):
             snapshot.issues[row[0]] = Tracked(
                 key=row[0], current_id=row[1], open=bool(row[2]), severity=cast(Severity, row[3]),
                 share=row[4], root_pattern=row[5], patterns=frozenset(orjson.loads(row[6])),
                 last_seen=row[7], last_alert_at=row[8], alerts=row[9], absent_ticks=row[10],
-                doc=orjson.loads(row[11]),
+                doc=orjson.loads(row[11]), streak=row[12],
             )  # fmt: skip
         for row in db.execute(
             "SELECT id, open, last_alert_at, alerts, absent_ticks FROM indicators"
@@ -207,11 +209,11 @@ class WatchStore:
         with db:
             db.execute("DELETE FROM issues")
             db.executemany(
-                "INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (t.key, t.current_id, int(t.open), t.severity, t.share, t.root_pattern,
                      orjson.dumps(sorted(t.patterns)).decode(), t.last_seen, t.last_alert_at,
-                     t.alerts, t.absent_ticks, orjson.dumps(t.doc).decode())
+                     t.alerts, t.absent_ticks, orjson.dumps(t.doc).decode(), t.streak)
                     for t in after.issues.values()
                     if t.open or (t.last_alert_at or now) >= keep_from
                 ],

@@ -5,9 +5,14 @@ this tick saw give the transitions and the state after. Nothing here reads a clo
 
 The rules (`Rules` holds the numbers):
 
-- **new**: an issue at `min_severity` (default high) or worse that the watcher has not announced
-  (or announced and saw resolved, at least `cooldown` ago), whose last event is less than
-  `resolve_after` old (an issue already over is not news).
+Severities are the report's, except that a new issue too small to tell from chance is judged
+without the step it is raised for being new (`judged_severity`).
+
+- **new**: an issue at `min_severity` (default high) or worse in `confirm_ticks` (2) reports in
+  a row, that the watcher has not announced (or announced and saw resolved, at least `cooldown`
+  ago), whose last event is less than `resolve_after` old (an issue already over is not news).
+  Each report holds its false discoveries to 5%, but a watcher reads a new report every tick:
+  a blip of one report is not an incident. Until then the issue is a *candidate*.
 - **escalated**: an announced issue a severity step above what was last announced (alerted at
   once), or whose share of requests is at least ×2 what was announced *and* 1 percentage point
   more (at most one alert per issue per `cooldown`: the comparison is with what was last
@@ -42,7 +47,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from logsense.config import SeverityConfig
 from logsense.model import SEVERITIES, Issue, Severity, iso
+from logsense.rank import severity_of
 
 __all__ = [
     "IndicatorState",
@@ -56,6 +63,7 @@ __all__ = [
     "indicator_transitions",
     "is_escalation",
     "issue_transitions",
+    "judged_severity",
     "seen_from",
     "severity_at_least",
     "source_transition",
@@ -84,6 +92,7 @@ class Rules:
     cooldown: float = 1800.0
     resolve_after: float = 600.0
     absent_ticks: int = 2
+    confirm_ticks: int = 2
     unreachable_after: float = 120.0
     silent_after: float = 300.0
     escalate_factor: float = 2.0
@@ -114,7 +123,8 @@ class Seen:
 
 @dataclass(frozen=True)
 class Tracked:
-    """An issue the watcher announced: open until resolved, then kept for the cooldown.
+    """An issue the watcher announced: open until resolved, then kept for the cooldown; or a
+    candidate (never announced: `alerts` 0), seen at the bar in `streak` reports in a row.
 
     `severity` and `share` are what the last alert said; `doc` the issue as last seen.
     """
@@ -131,6 +141,12 @@ class Tracked:
     alerts: int
     absent_ticks: int
     doc: dict[str, Any]
+    streak: int = 0
+
+    @property
+    def candidate(self) -> bool:
+        """Seen at the bar, never announced yet."""
+        return not self.open and self.alerts == 0
 
 
 @dataclass(frozen=True)
@@ -187,13 +203,27 @@ def is_escalation(severity: Severity, share: float, before: Tracked, rules: Rule
     )
 
 
-def seen_from(issue: Issue) -> Seen:
-    """The rules' view of a report's issue, with the part of it an alert shows."""
+def judged_severity(issue: Issue, config: SeverityConfig) -> Severity:
+    """The severity the rules judge an issue at: the report's, except that a new issue too
+    small to tell from chance (its change not significant) is not raised a step for being new.
+
+    A watcher sees each rare line of ordinary noise appear for the first time, one after the
+    other: that novelty alone is no reason to wake anyone.
+    """
+    if issue.status != "new" or issue.changed:
+        return issue.severity
+    return severity_of(replace(issue, status="ongoing"), config)
+
+
+def seen_from(issue: Issue, config: SeverityConfig | None = None) -> Seen:
+    """The rules' view of a report's issue (at its `judged_severity` under `config`, or the
+    report's severity without one), with the part of it an alert shows."""
     summary = issue.summary
+    severity = issue.severity if config is None else judged_severity(issue, config)
     doc = {
         "id": issue.id,
         "title": summary.title if summary else issue.root.template,
-        "severity": issue.severity,
+        "severity": severity,
         "status": issue.status,
         "kind": issue.kind,
         "movement": issue.movement,
@@ -215,7 +245,7 @@ def seen_from(issue: Issue) -> Seen:
     }
     return Seen(
         id=issue.id,
-        severity=issue.severity,
+        severity=severity,
         share=issue.share_of_requests or 0.0,
         kind=issue.kind,
         root_pattern=issue.root.id,
@@ -239,7 +269,8 @@ def issue_transitions(
 
     `resolutions` False (a tick that cannot tell what stopped) judges nothing resolved.
     """
-    after = dict(tracked)
+    # Candidates last only while seen at the bar in every report.
+    after = {key: item for key, item in tracked.items() if not item.candidate}
     matches = _match(tracked, seen)
     out: list[Transition] = []
     for issue in seen:
@@ -247,16 +278,30 @@ def issue_transitions(
         before = tracked.get(key) if key is not None else None
         if before is not None and before.open:
             out += _follow_open(after, before, issue, now, rules, resolutions)
-        elif severity_at_least(issue.severity, rules.min_severity):
+        elif not severity_at_least(issue.severity, rules.min_severity):
+            if before is not None and not before.candidate and before.streak:
+                after[before.key] = replace(before, streak=0)
+        else:
             fresh = issue.kind != "events" or now - issue.last_seen < rules.resolve_after
-            if fresh and (before is None or _cooled(before, now, rules)):
-                seq = before.alerts + 1 if before is not None else 1
-                key = before.key if before is not None else issue.id
-                out.append(Transition("new", key, seq, issue=issue, before=before))
-                after[key] = _tracked(key, issue, now, seq, before)
+            if not fresh or (before is not None and not _cooled(before, now, rules)):
+                continue
+            key = before.key if before is not None else issue.id
+            streak = (before.streak if before is not None else 0) + 1
+            if streak < rules.confirm_ticks:
+                candidate = _tracked(key, issue, now, 0, before)
+                after[key] = replace(candidate, open=False, last_alert_at=None, streak=streak)
+                if before is not None:  # a resolved issue back: its history stays
+                    after[key] = replace(after[key], alerts=before.alerts,
+                                         last_alert_at=before.last_alert_at)  # fmt: skip
+                continue
+            seq = before.alerts + 1 if before is not None else 1
+            out.append(Transition("new", key, seq, issue=issue, before=_announced(before)))
+            after[key] = _tracked(key, issue, now, seq, before)
     holders = _holders(seen)
     for key, before in tracked.items():
         if not before.open or key in matches.values():
+            if before.streak and not before.candidate and key not in matches.values():
+                after[key] = replace(before, streak=0)  # a resolved issue's streak is broken
             continue
         host = holders.get(before.root_pattern)
         if host is not None:  # absorbed into another issue: still there, not resolved
@@ -323,6 +368,11 @@ def _holders(seen: Sequence[Seen]) -> dict[str, Seen]:
         for pattern in issue.patterns | issue.stops:
             holders.setdefault(pattern, issue)
     return holders
+
+
+def _announced(before: Tracked | None) -> Tracked | None:
+    """What was announced about an issue before (None for a candidate: nothing was)."""
+    return None if before is None or before.candidate else before
 
 
 def _tracked(key: str, issue: Seen, now: float, seq: int, before: Tracked | None) -> Tracked:
