@@ -5,7 +5,9 @@
 Generates (once, cached under bench/out/) a JSON-lines file with `fixtures/generate.py`, then
 alternates, in the same run, the plain Drain3 loop (`bench/plain_drain3.py`: json decode +
 `add_log_message`) and `logsense triage` over the whole file (window covering every event, JSON
-output). Each command runs in its own process; the table shows the best wall time, lines/s,
+output), and `logsense triage` of its last hour against the hour before as baseline (what a
+triage usually does: every pattern's change, stopped work and the gaps inside requests are
+tested too). Each command runs in its own process; the table shows the best wall time, lines/s,
 peak RSS and the ratio to the plain loop. logsense's time includes starting Python, importing
 torch and loading the embedding model when grouping needs it.
 """
@@ -49,6 +51,14 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
+def triage(path: Path, since: str) -> list[str]:
+    """The `logsense triage` command line for the last `since` of `path`, as JSON."""
+    return [
+        sys.executable, "-m", "logsense", "triage", "--source", str(path), "--since", since,
+        "--format", "json", "--quiet", "--state-dir", str(OUT / "state"), "--reset-state",
+    ]  # fmt: skip
+
+
 def main() -> None:
     """Run both contenders `--rounds` times, alternating, and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,11 +69,9 @@ def main() -> None:
     lines = count_lines(path)
     contenders = {
         "plain Drain3 loop": [sys.executable, str(ROOT / "bench" / "plain_drain3.py"), str(path)],
-        "logsense triage": [
-            sys.executable, "-m", "logsense", "triage", "--source", str(path), "--since", "30d",
-            "--format", "json", "--quiet", "--state-dir", str(OUT / "state"), "--reset-state",
-        ],
-    }  # fmt: skip
+        "logsense triage": triage(path, "30d"),
+        "logsense triage, last hour vs baseline": triage(path, "1h"),
+    }
     runs: dict[str, list[Run]] = {name: [] for name in contenders}
     for _ in range(args.rounds):
         for name, command in contenders.items():

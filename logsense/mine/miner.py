@@ -23,7 +23,16 @@ from logsense.config import FieldMap
 from logsense.mine.masking import kept_statuses
 from logsense.mine.sampling import BottomK
 from logsense.mine.templates import TemplateTree
-from logsense.model import Event, Pattern, Requests, Sample, Totals, Window, level_rank
+from logsense.model import (
+    Event,
+    Pattern,
+    Requests,
+    Sample,
+    Timings,
+    Totals,
+    Window,
+    level_rank,
+)
 from logsense.sources.records import event_table, push_event
 
 if TYPE_CHECKING:
@@ -126,7 +135,7 @@ class _Stats(Protocol):
     requests: Requests
     baseline_requests: Requests
     baseline_per_minute: dict[int, int]
-    durations: tuple[int, int, list[float], list[float]] | None
+    durations: Timings | None
     users: set[str]
 
 
@@ -164,9 +173,9 @@ def _add_stats(target: Pattern, other: _Stats) -> None:
 
 
 def _add_durations(
-    into: tuple[int, int, list[float], list[float]] | None,
-    more: tuple[int, int, list[float], list[float]] | None,
-) -> tuple[int, int, list[float], list[float]] | None:
+    into: Timings | None,
+    more: Timings | None,
+) -> Timings | None:
     """Durations of two shapes together: counts added, samples joined."""
     if into is None or more is None:
         return into or more
