@@ -27,6 +27,7 @@ from logsense.state import state_dir
 from logsense.watch import ManualClock, SourceState, Watcher, WatchOptions, WatchStore
 from logsense.watch.alerts import AlertContext, alert_document
 from logsense.watch.follow import Deliver, PollResult
+from logsense.watch.rolling import RollingWindow
 from logsense.watch.sinks import email_message, sign, slack_payload
 from logsense.watch.transitions import (
     IndicatorState,
@@ -214,6 +215,32 @@ def test_novelty_raises_the_severity_only_when_it_is_beyond_chance() -> None:
     assert not issue.changed and judged_severity(issue, config) == "medium"
     issue.change = compare(40, 900, 0, 900, ChangeConfig())
     assert issue.changed and judged_severity(issue, config) == "high"
+
+
+# --- the rolling window ----------------------------------------------------------------------
+
+
+def test_the_window_is_bounded_in_time_and_in_events() -> None:
+    window = RollingWindow(span=10 * MIN, max_events=100)
+    at = [NOW - 12 * MIN + n * 6 for n in range(120)]  # one event every 6 s for 12 minutes
+    events = [Event(t, f"request {n}", "info", "svc") for n, t in enumerate(at)]
+    floor = NOW - 10 * MIN
+    assert window.add(events, NOW, floor) == 100  # the first 2 minutes are older than the span
+    assert window.dropped.too_old == 20 and len(window) == 100 and window.take_warnings() == []
+    # A day ahead of the wall clock is not kept for a day.
+    assert window.add([Event(NOW + 2 * 86400, "from the future", "info", "svc")], NOW, floor) == 0
+    # Past the cap, the oldest minutes go first, and the next warning says from when on the
+    # data is complete again.
+    later = [Event(NOW + n, f"later {n}", "info", "svc") for n in range(15)]
+    window.add(later, NOW, floor)
+    assert len(window) <= 100 and window.dropped.over_cap >= 15
+    kept = [e.timestamp for _, e in window.events()]
+    assert kept == sorted(kept) and kept[-1] == NOW + 14
+    (warning,) = window.take_warnings()
+    assert "--max-window-events" in warning and window.take_warnings() == []
+    # Time moves on: what falls out of the span is forgotten.
+    assert window.evict(NOW + 5 * MIN - 10 * MIN) > 0
+    assert min(e.timestamp for _, e in window.events()) >= NOW - 5 * MIN
 
 
 # --- identity --------------------------------------------------------------------------------
