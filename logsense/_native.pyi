@@ -12,6 +12,9 @@ def mask(message: str, routine: bool = False) -> str:
 def fingerprint(text: str) -> str | None:
     """The stack fingerprint of a whole event's text (see `logsense.mine.stacktrace`)."""
 
+def grok_patterns() -> list[tuple[str, str]]:
+    """The grok pattern library (name, expression) of the `grok` crate: logstash-patterns-core."""
+
 # (position, text, origin, timestamp, request id) of one kept sample
 SampleRow = tuple[int, str, str, float, str | None]
 

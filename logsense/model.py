@@ -98,6 +98,9 @@ class Event:
     host: str | None = None
     version: str | None = None
     origin: str = ""
+    # From text headers that carry them (syslog's pid, log4j's thread); not aggregated.
+    process: str | None = None
+    thread: str | None = None
 
 
 @dataclass(slots=True)

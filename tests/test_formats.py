@@ -1,0 +1,160 @@
+"""The format library: every example of `library.toml` reads as it says, times by the rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from logsense.config import FieldMap
+from logsense.sources.files import FileSource
+from logsense.sources.formats.text import Parsed, TextParser, library
+from logsense.sources.formats.times import Zone, read_time, resolve
+from logsense.sources.records import LEVEL_NAMES
+
+NOW = 1796558400.0  # 2026-12-06T12:00:00Z
+EXAMPLES = [
+    (fmt.name, example)
+    for fmt in library().formats
+    for example in fmt.examples
+]  # fmt: skip
+
+
+def parser(**kw: Any) -> TextParser:
+    return TextParser(LEVEL_NAMES, Zone(), NOW, **kw)
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize(("name", "example"), EXAMPLES, ids=[f"{n}-{i}" for i, (n, _) in
+                                                              enumerate(EXAMPLES)])  # fmt: skip
+def test_every_example_reads_as_it_says(name: str, example: dict[str, Any]) -> None:
+    found = parser().parse(example["line"])
+    assert (found.kind, found.format) == ("event", name)
+    forced = parser(only=name).parse(example["line"])
+    assert forced == found
+    for key, want in example.items():
+        if key == "line":
+            continue
+        if key == "timestamp":
+            got: Any = iso(found.timestamp).replace(".000000", "")
+            want = want.replace(".000Z", "Z") if got.count(".") == 0 else want
+            assert datetime.fromisoformat(got) == datetime.fromisoformat(want)
+        elif key == "year":
+            assert found.year_assumed is not want
+        else:
+            assert getattr(found, key) == want, key
+
+
+def test_the_library_has_the_shapes_people_have() -> None:
+    names = {fmt.name for fmt in library().formats}
+    for wanted in ("syslog", "syslog-rfc5424", "apache-access", "apache-error", "nginx-error",
+                   "log4j", "spring-boot", "python-logging", "glog", "zap-console", "logfmt",
+                   "windows-cbs", "logcat", "postgresql", "mysql", "redis"):  # fmt: skip
+        assert wanted in names
+    assert {p.name for p in library().prefixes} >= {"cri", "collector", "source"}
+
+
+@pytest.mark.parametrize(
+    ("layout", "text", "parts"),
+    [
+        ("%b %d %H:%M:%S.%f", "Jul  1 09:00:55", (None, 7, 1, 9, 0, 55, 0, None)),
+        ("%Y-%m-%dT%H:%M:%S.%f %z", "2015-07-29 17:41:44,747", (2015, 7, 29, 17, 41, 44, 747000,
+                                                                None)),
+        ("%Y-%m-%dT%H:%M:%S.%f %z", "2024-01-01 12:00:00.123 UTC", (2024, 1, 1, 12, 0, 0, 123000,
+                                                                    0)),
+        ("%Y-%m-%dT%H:%M:%S.%f %z", "2024-01-01T12:00:00.1234567+05:30", (2024, 1, 1, 12, 0, 0,
+                                                                          123456, 19800)),
+        ("%Y-%m-%dT%H:%M:%S.%f %z", "2024-01-01 12:00:00 CET", (2024, 1, 1, 12, 0, 0, 0, None)),
+        ("%Y%m%d-%H:%M:%S:%L", "20171223-22:32:0:95", (2017, 12, 23, 22, 32, 0, 95000, None)),
+        ("%d/%b/%Y:%H:%M:%S %z", "10/Oct/2000:13:55:36 -0700", (2000, 10, 10, 13, 55, 36, 0,
+                                                                -25200)),
+        ("%a %b %d %H:%M:%S.%f %Y", "Sun Dec 04 04:47:44 2005", (2005, 12, 4, 4, 47, 44, 0, None)),
+        ("%y%m%d %H%M%S", "081109 203615", (2008, 11, 9, 20, 36, 15, 0, None)),
+    ],
+)  # fmt: skip
+def test_layouts(layout: str, text: str, parts: tuple[Any, ...]) -> None:
+    moment = read_time(layout, text)
+    assert moment is not None
+    assert (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+            moment.micros, moment.offset) == parts  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-02-30 00:00:00", "2026-13-01 00:00:00", "2026-01-01 24:00:00", "yesterday"]
+)
+def test_impossible_times_do_not_read(text: str) -> None:
+    assert read_time("%Y-%m-%dT%H:%M:%S.%f %z", text) is None
+
+
+def test_a_missing_year_is_the_latest_not_more_than_a_day_ahead() -> None:
+    reference = datetime(2026, 12, 6, 12, tzinfo=UTC).timestamp()
+
+    def year_of(text: str) -> int:
+        moment = read_time("%b %d %H:%M:%S", text)
+        assert moment is not None
+        ts, assumed, zone_assumed = resolve(moment, Zone(), reference)
+        assert assumed and zone_assumed
+        return datetime.fromtimestamp(ts, UTC).year
+
+    assert year_of("Dec  7 11:00:00") == 2026  # within a day ahead
+    assert year_of("Dec  8 11:00:00") == 2025
+    assert year_of("Jan  1 00:00:00") == 2026
+    assert year_of("Feb 29 10:00:00") == 2024  # the latest leap year before
+
+
+def test_a_zone_is_read_as_zoneinfo_reads_it_with_fold_0() -> None:
+    zone = Zone("Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+    for text in ("2024-03-31 02:30:00", "2024-10-27 02:30:00", "2024-07-01 12:00:00",
+                 "2024-01-01 00:00:00"):  # fmt: skip
+        moment = read_time("%Y-%m-%dT%H:%M:%S", text)
+        assert moment is not None
+        ts, _, assumed = resolve(moment, zone, NOW)
+        assert assumed
+        want = datetime.fromisoformat(text).replace(tzinfo=berlin).timestamp()
+        assert ts == want, text
+    assert resolve(read_time("%Y-%m-%dT%H:%M:%S", "2024-01-01 00:00:00"), Zone("+02:00"),  # type: ignore[arg-type]
+                   NOW)[0] == datetime(2023, 12, 31, 22, tzinfo=UTC).timestamp()  # fmt: skip
+
+
+def test_a_mixed_input_reads_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.log"
+    path.write_text(
+        "Jun 14 15:16:01 combo sshd[1]: accepted\n"
+        "2024-05-05 10:11:12.345 [main] ERROR com.shop.Api - boom\n"
+        "\tat com.shop.Api.run(Api.java:1)\n"
+        "Jun 14 15:16:02 combo sshd[1]: closed\n"
+        "some line of no known shape at 2024-05-05T10:11:13Z WARN odd\n"
+        "no time at all\n"
+    )
+    source = FileSource(str(path), FieldMap(), now=NOW)
+    events = list(source.read())
+    assert [e.service for e in events] == ["sshd", "com.shop.Api", "sshd", "unknown"]
+    assert events[1].stack_trace == "\tat com.shop.Api.run(Api.java:1)"
+    assert events[3].message == "some line of no known shape at WARN odd"
+    assert events[3].level == "warn"
+    assert events[3].stack_trace == "no time at all"  # a continuation of the event above
+    warnings = " | ".join(source.stats.warnings())
+    assert "syslog (2)" in warnings and "fallback (1)" in warnings
+    assert "detected first: syslog" in warnings
+
+
+def test_nothing_known_is_malformed_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "odd.log"
+    path.write_text("hello\nworld\n")
+    source = FileSource(str(path), FieldMap(), now=NOW)
+    assert list(source.read()) == []
+    assert dict(source.stats.malformed_reasons) == {"no header": 2}
+
+
+def test_a_forced_format_reads_only_that_format() -> None:
+    found = parser(only="syslog").parse("2024-01-01T12:00:00Z deploy finished")
+    assert found == Parsed("none")
+    with pytest.raises(KeyError, match="unknown log format 'nope'"):
+        parser(only="nope")
