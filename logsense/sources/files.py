@@ -37,7 +37,7 @@ from logsense.config import FieldMap
 from logsense.errors import InputError, UsageError
 from logsense.model import Event
 from logsense.progress import counting, event_progress
-from logsense.sources.formats.text import SAMPLE_LINES, Parsed, TextParser
+from logsense.sources.formats.text import SAMPLE_LINES, Format, Parsed, TextParser
 from logsense.sources.formats.times import Zone
 from logsense.sources.records import (
     EARLIEST,
@@ -133,6 +133,9 @@ class FileSource:
                 self._note_early_end(reader, reader.number)
                 return
             label = f"reading {self.name}"
+            if not self.plain and not _is_json(first[1]) and self._headers is None:
+                self._fill_text(table, reader, first, lines, label, progress)
+                return
             if self.plain or not _is_json(first[1]):
                 events = counting(self._events(first, lines), label, progress)
                 for seq, event in enumerate(events):
@@ -149,6 +152,50 @@ class FileSource:
                 self._push_handed_back(table, table.end_json())
             self.stats.absorb(table.stats)
             self._note_early_end(reader, table.next_line - 1)
+
+    def _fill_text(
+        self,
+        table: EventTable,
+        reader: _LineReader,
+        first: tuple[int, bytes],
+        lines: Iterator[tuple[int, bytes]],
+        label: str,
+        progress: bool,
+    ) -> None:
+        """Text lines through the native scanner: detection on the first lines, then blocks."""
+        parser = self.parser
+        lib = parser.lib
+        only = None if parser.only is None else lib.formats.index(parser.only)
+        table.set_text(
+            [_spec(f) for f in lib.formats],
+            [_spec(p) for p in lib.prefixes],
+            _spec(lib.fallback),
+            self.zone.initial,
+            self.zone.transitions,
+            self.now,
+            only,
+        )
+        head: list[tuple[int, bytes]] = []
+        sample: list[str] = []
+        for number, raw in itertools.chain([first], lines):
+            head.append((number, raw))
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if text.strip():
+                sample.append(text)
+                if len(sample) >= SAMPLE_LINES:
+                    break
+        detected = table.detect_text(sample) if only is None else None
+        self.stats.detected = detected
+        cap = self.max_line
+        with event_progress(label, progress) as shown:
+            for number, raw in head:
+                table.scan_text(raw + b"\n", number, cap)
+            for block in reader.rest():
+                table.scan_text(block, max_line=cap)
+                shown(table.stats.read + self.stats.read)
+            table.end_text()
+        self.stats.absorb(table.stats)
+        self._note_early_end(reader, table.next_line - 1)
 
     def _note_early_end(self, reader: _LineReader, lines: int) -> None:
         """Warn, once the input is read, when it ended before its gzip stream did."""
@@ -360,6 +407,11 @@ class _Pending:
             process=parsed.process,
             thread=parsed.thread,
         )
+
+
+def _spec(fmt: Format) -> tuple[str, str, list[tuple[str, int]], list[str], bool, bool]:
+    """A format as `EventTable.set_text` takes it."""
+    return (fmt.name, fmt.regex, list(fmt.groups), list(fmt.layouts), fmt.ids, fmt.general)
 
 
 def _is_json(first_line: bytes) -> bool:

@@ -155,6 +155,11 @@ class SourceStats:
         self.missing_level += scanned.missing_level
         self.missing_service += scanned.missing_service
         self.unknown_levels.update(scanned.unknown_levels)
+        self.undecodable += scanned.undecodable
+        self.formats.update(scanned.formats)
+        self.year_assumed += scanned.year_assumed
+        self.zone_assumed += scanned.zone_assumed
+        self.continuation_dropped += scanned.continuation_dropped
 
     def warnings(self) -> list[str]:
         """One human line per kind of problem, with counts and where to look."""

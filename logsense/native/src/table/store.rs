@@ -5,11 +5,12 @@
 
 use ahash::AHashMap;
 
-use super::record::{level_class, Reason};
-use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, MAX_EXAMPLES};
+use super::record::{level_class, level_rank, plausible, Reason};
+use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, BOM, MAX_EXAMPLES};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
+use super::text::{Header, Parsed, Scratch, TextFormats};
 use crate::masking::mask;
-use crate::pytext::is_blank_bytes;
+use crate::pytext::{has_content, is_blank_bytes, rstrip, strip};
 use crate::stacktrace::fingerprint;
 
 /// Text chunks are closed at this size (offsets in a chunk are u32).
@@ -123,6 +124,25 @@ pub struct Stats {
     pub examples: Vec<String>,
     pub missing_level: u64,
     pub missing_service: u64,
+    /// Text: level names no table knows, cut to 20 characters.
+    pub unknown_levels: AHashMap<String, u64>,
+    /// Text: lines that were not valid UTF-8 (bad bytes became U+FFFD).
+    pub undecodable: u64,
+    /// Text: events per format name (`TextFormats::names`).
+    pub formats: Vec<u64>,
+    pub year_assumed: u64,
+    pub zone_assumed: u64,
+    pub continuation_dropped: u64,
+}
+
+/// A text event whose continuation lines may still follow.
+struct PendingText {
+    header: Header,
+    line: u64,
+    stack: String,
+    lines: usize,
+    /// Bytes of the continuation lines kept, a newline each.
+    size: usize,
 }
 
 /// Where the last `aggregate` put each kept row (for `row_shapes`).
@@ -173,6 +193,12 @@ pub struct Table {
     last_hour: usize,
     /// The wall clock (epoch seconds) events are compared with; None: never.
     pub now: Option<f64>,
+    /// Text inputs: the formats, the event still taking continuation lines, whether the last
+    /// header was rejected (its continuation lines go with it).
+    pub text: Option<TextFormats>,
+    pending: Option<PendingText>,
+    dropped_header: bool,
+    scratch: Scratch,
 }
 
 /// Global ids of one worker's local shapes, request ids and user ids.
@@ -226,6 +252,10 @@ impl Table {
             hour_index: AHashMap::new(),
             last_hour: 0,
             now: None,
+            text: None,
+            pending: None,
+            dropped_header: false,
+            scratch: Scratch::default(),
         }
     }
 
@@ -247,6 +277,37 @@ impl Table {
     /// too long; no more than `max_line` bytes of a line are ever kept. Return the (line number,
     /// raw line without its newline) of the lines left to Python.
     pub fn scan_json(&mut self, data: &[u8], max_line: usize) -> Vec<(u64, Vec<u8>)> {
+        self.feed(data, max_line, false)
+    }
+
+    /// Read the text lines of `data` as `scan_json` reads JSON lines (see `set_text`).
+    pub fn scan_text(&mut self, data: &[u8], max_line: usize) {
+        self.feed(data, max_line, true);
+    }
+
+    /// At the end of a text input: read the line kept without its end, and close the last
+    /// event.
+    pub fn end_text(&mut self) {
+        if self.long_line.is_some() {
+            self.end_long_line();
+        } else {
+            let line = std::mem::take(&mut self.partial);
+            if !line.is_empty() {
+                self.scan_text_lines(&line);
+            }
+        }
+        self.close_pending();
+    }
+
+    fn scan_any(&mut self, data: &[u8], text: bool, handed_back: &mut Vec<(u64, Vec<u8>)>) {
+        if text {
+            self.scan_text_lines(data);
+        } else {
+            self.scan(data, handed_back);
+        }
+    }
+
+    fn feed(&mut self, data: &[u8], max_line: usize, text: bool) -> Vec<(u64, Vec<u8>)> {
         self.max_line = max_line;
         let mut handed_back = Vec::new();
         let mut data = data;
@@ -274,13 +335,13 @@ impl Table {
                 // Only the straddling line is copied.
                 let mut line = std::mem::take(&mut self.partial);
                 line.extend_from_slice(&data[..=first_end]);
-                self.scan(&line, &mut handed_back);
+                self.scan_any(&line, text, &mut handed_back);
             }
             rest = &data[first_end + 1..];
         }
         let end = memchr::memrchr(b'\n', rest).map_or(0, |at| at + 1);
         if end > 0 {
-            self.scan(&rest[..end], &mut handed_back);
+            self.scan_any(&rest[..end], text, &mut handed_back);
         }
         self.extend_partial(&rest[end..]);
         handed_back
@@ -321,6 +382,154 @@ impl Table {
             }
             self.next_line += 1;
         }
+    }
+
+    /// Read complete text lines (numbered from `next_line`), as `FileSource._text_events` does.
+    fn scan_text_lines(&mut self, data: &[u8]) {
+        let mut start = 0;
+        while start < data.len() {
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |at| start + at);
+            let number = self.next_line;
+            self.next_line += 1;
+            let whole = &data[start..end];
+            start = end + 1;
+            if whole.is_empty() {
+                continue;
+            }
+            let raw = whole.strip_prefix(BOM).unwrap_or(whole);
+            if is_blank_bytes(raw) {
+                continue;
+            }
+            if whole.len() > self.max_line {
+                self.reject(number, Reason::TooLong);
+                continue;
+            }
+            let decoded = match std::str::from_utf8(raw) {
+                Ok(text) => std::borrow::Cow::Borrowed(text),
+                Err(_) => {
+                    self.stats.undecodable += 1;
+                    String::from_utf8_lossy(raw)
+                }
+            };
+            let line = decoded.trim_end_matches(['\r', '\n']);
+            if !has_content(line) {
+                continue;
+            }
+            self.text_line(line, number);
+        }
+        self.maybe_compact();
+    }
+
+    /// One non-blank text line: a header starts an event, anything else continues the last.
+    fn text_line(&mut self, line: &str, number: u64) {
+        let Some(formats) = self.text.as_ref() else {
+            return;
+        };
+        let parsed = formats.parse(line, &mut self.scratch);
+        let header = match parsed {
+            Parsed::None => {
+                if let Some(pending) = self.pending.as_mut() {
+                    let size = line.len() + 1;
+                    if pending.size + size > self.max_line {
+                        self.stats.continuation_dropped += 1;
+                    } else {
+                        if pending.lines > 0 {
+                            pending.stack.push('\n');
+                        }
+                        pending.stack.push_str(line);
+                        pending.lines += 1;
+                        pending.size += size;
+                    }
+                } else if !self.dropped_header {
+                    self.reject(number, Reason::NoHeader);
+                }
+                return;
+            }
+            Parsed::Bad => None,
+            Parsed::Event(header) => Some(header),
+        };
+        self.stats.read += 1;
+        self.close_pending();
+        let Some(header) = header else {
+            self.count_reason(number, Reason::NoTimestamp);
+            self.dropped_header = true;
+            return;
+        };
+        if !plausible(header.ts) {
+            self.count_reason(number, Reason::ImplausibleTime);
+            self.dropped_header = true;
+            return;
+        }
+        self.dropped_header = false;
+        let names = self.text.as_ref().map_or(0, |f| f.names.len());
+        if self.stats.formats.len() < names {
+            self.stats.formats.resize(names, 0);
+        }
+        self.stats.formats[header.format] += 1;
+        self.stats.year_assumed += u64::from(header.year_assumed);
+        self.stats.zone_assumed += u64::from(header.zone_assumed);
+        self.pending = Some(PendingText {
+            header,
+            line: number,
+            stack: String::new(),
+            lines: 0,
+            size: 0,
+        });
+    }
+
+    /// Turn the pending text event (if any) into a row.
+    fn close_pending(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let header = pending.header;
+        let level = match header.level.as_deref() {
+            Some(raw) => match self.config.levels.of_str(raw) {
+                Some(rank) => rank,
+                None if header.lenient => {
+                    self.stats.missing_level += 1;
+                    1
+                }
+                None => {
+                    let key: String = raw.chars().take(20).collect();
+                    *self.stats.unknown_levels.entry(key).or_insert(0) += 1;
+                    1
+                }
+            },
+            None => match header.normalized.and_then(level_rank) {
+                Some(rank) => rank,
+                None => {
+                    self.stats.missing_level += 1;
+                    1
+                }
+            },
+        };
+        let service = header
+            .service
+            .as_deref()
+            .map(strip)
+            .filter(|s| !s.is_empty());
+        if service.is_none() {
+            self.stats.missing_service += 1;
+        }
+        let stack = (pending.lines > 0 && has_content(&pending.stack)).then_some(&pending.stack);
+        self.push_row(
+            pending.line,
+            header.ts,
+            rstrip(&header.message),
+            level,
+            service.unwrap_or("unknown"),
+            header.request.as_deref(),
+            header.user.as_deref(),
+            stack.map(String::as_str),
+            None,
+        );
+    }
+
+    /// Count a rejected record whose line was already counted as read.
+    fn count_reason(&mut self, line: u64, reason: Reason) {
+        self.stats.read -= 1;
+        self.reject(line, reason);
     }
 
     /// Count one record of line `line` that could not become an event.
@@ -436,17 +645,44 @@ impl Table {
 
     /// Add one event normalized by Python.
     pub fn push(&mut self, event: Pushed<'_>) {
+        self.push_row(
+            event.seq,
+            event.ts,
+            event.message,
+            event.level,
+            event.service,
+            event.request,
+            event.user,
+            event.stack,
+            Some(event.origin),
+        );
+    }
+
+    /// Add one normalized event; `origin` None means "{source}:{seq}".
+    #[allow(clippy::too_many_arguments)]
+    fn push_row(
+        &mut self,
+        seq: u64,
+        ts: f64,
+        message: &str,
+        level: u8,
+        service: &str,
+        request: Option<&str>,
+        user: Option<&str>,
+        stack: Option<&str>,
+        origin: Option<&str>,
+    ) {
         self.last = None;
-        self.see(event.ts);
-        if self.config.out_of_bounds(event.ts) {
+        self.see(ts);
+        if self.config.out_of_bounds(ts) {
             self.dropped += 1;
             return;
         }
-        let class = level_class(event.level);
-        let service = intern(&mut self.services, event.service);
-        let masked = intern(&mut self.masked, &mask(event.message, class == 0));
-        let mut text = String::from(event.message);
-        let print = match event.stack {
+        let class = level_class(level);
+        let service = intern(&mut self.services, service);
+        let masked = intern(&mut self.masked, &mask(message, class == 0));
+        let mut text = String::from(message);
+        let print = match stack {
             Some(stack) => {
                 text.push('\n');
                 text.push_str(stack);
@@ -456,15 +692,18 @@ impl Table {
         };
         let shape = self.shapes.insert_full((service, class, masked, print)).0 as u32;
         let (chunk, start) = self.push_text(text.as_bytes());
-        let origin = self.origins.len() as u32;
-        self.origins.push(Box::from(event.origin));
-        let request = event
-            .request
-            .map_or(NO_ID, |id| intern(&mut self.requests, id));
-        let user = event.user.map_or(NO_ID, |id| intern(&mut self.users, id));
+        let origin = match origin {
+            Some(origin) => {
+                self.origins.push(Box::from(origin));
+                (self.origins.len() - 1) as u32
+            }
+            None => NO_ID,
+        };
+        let request = request.map_or(NO_ID, |id| intern(&mut self.requests, id));
+        let user = user.map_or(NO_ID, |id| intern(&mut self.users, id));
         self.keep(Row {
-            ts: event.ts,
-            seq: event.seq,
+            ts,
+            seq,
             shape,
             request,
             user,
@@ -472,7 +711,7 @@ impl Table {
             chunk,
             start,
             len: text.len() as u32,
-            level: event.level,
+            level,
         });
         self.maybe_compact();
     }
@@ -699,7 +938,7 @@ mod tests {
         );
         assert_eq!(table.next_line, 17);
         assert_eq!(table.stats.read, 5);
-        assert_eq!(table.stats.reasons, [1, 1, 1, 0, 0, 0]);
+        assert_eq!(table.stats.reasons, [1, 1, 1, 0, 0, 0, 0]);
         assert_eq!(
             table.stats.examples,
             [
