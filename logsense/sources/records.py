@@ -142,8 +142,14 @@ class SourceStats:
         """Count one record that could not become an Event."""
         self.malformed += 1
         self.malformed_reasons[reason] += 1
+        example = f"{where} ({reason})"
         if len(self.malformed_examples) < _MAX_EXAMPLES:
-            self.malformed_examples.append(f"{where} ({reason})")
+            self.malformed_examples.append(example)
+            self.malformed_examples.sort(key=_line_of)
+        elif _line_of(example) < _line_of(self.malformed_examples[-1]):
+            # Lines may be judged out of order (detection reads ahead): keep the first lines.
+            self.malformed_examples[-1] = example
+            self.malformed_examples.sort(key=_line_of)
 
     def absorb(self, scanned: ScanStats) -> None:
         """Add what the native JSON scanner counted (`EventTable.stats`)."""

@@ -10,9 +10,11 @@ format, and every prefix followed by every format. The *primary* is the first of
 in library order, then prefixed ones) that matches at least 90% as many sample lines as the
 best one; `general` formats (a time and a message) only when no other format matches any.
 Every line is then tried with the primary first; a line it does not match (the format changed,
-or the input mixes formats) gets the first format of the library that matches it whole, then
-the first prefix + format; then the fallback (a known time in its first 80
-characters makes it an event); else it is a continuation line of the event above (a stack
+or the input mixes formats) gets the first format of the library that matches it whole (not
+`general`); else the first prefix that matches it, followed by the first format that matches
+the rest (`general` ones last) or, when the prefix has a time, by nothing known; else the first
+`general` format; else the fallback (a known time in its first 80 characters makes it an
+event); else it is a continuation line of the event above (a stack
 trace), or, before any event, malformed (`no header`).
 """
 
@@ -252,26 +254,34 @@ class TextParser:
             found = self._try(self.primary, line)
             if found is not None:
                 return found
-        for index, candidate in enumerate(lib.formats):
+        specific = [i for i, f in enumerate(lib.formats) if not f.general]
+        general = [i for i, f in enumerate(lib.formats) if f.general]
+        for index in specific:
             if self.primary == (-1, index):
                 continue
-            match = candidate.compiled.match(line)
+            match = lib.formats[index].compiled.match(line)
             if match:
-                return self._event(candidate, match, None)
+                return self._event(lib.formats[index], match, None)
         for prefix_index, prefix in enumerate(lib.prefixes):
             match = prefix.compiled.match(line)
             if not match:
                 continue
             rest = line[match.end() :]
             outer = prefix.fields(match)
-            for index, candidate in enumerate(lib.formats):
+            for index in specific + general:
                 if self.primary == (prefix_index, index):
                     continue
-                inner = candidate.compiled.match(rest)
+                inner = lib.formats[index].compiled.match(rest)
                 if inner:
-                    return self._event(candidate, inner, (prefix, outer))
+                    return self._event(lib.formats[index], inner, (prefix, outer))
             if "timestamp" in outer:
                 return self._prefix_only(prefix, outer, rest)
+        for index in general:
+            if self.primary == (-1, index):
+                continue
+            match = lib.formats[index].compiled.match(line)
+            if match:
+                return self._event(lib.formats[index], match, None)
         return self._fallback(line)
 
     def _try(self, primary: tuple[int, int], line: str) -> Parsed | None:

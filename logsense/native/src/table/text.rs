@@ -293,10 +293,13 @@ impl TextFormats {
                 return found;
             }
         }
-        for (index, format) in self.formats.iter().enumerate() {
+        let specific = (0..self.formats.len()).filter(|&i| !self.formats[i].general);
+        let general = (0..self.formats.len()).filter(|&i| self.formats[i].general);
+        for index in specific.clone() {
             if self.primary == Some((None, index)) {
                 continue;
             }
+            let format = &self.formats[index];
             if let Some((fields, _)) = format.fields(line, scratch.caps(format)) {
                 return self.build(index, format, fields, None, self.reference);
             }
@@ -307,10 +310,11 @@ impl TextFormats {
             };
             let rest = &line[end..];
             let reference = self.reference_of(prefix, &outer);
-            for (index, format) in self.formats.iter().enumerate() {
+            for index in specific.clone().chain(general.clone()) {
                 if self.primary == Some((Some(p), index)) {
                     continue;
                 }
+                let format = &self.formats[index];
                 if let Some((inner, _)) = format.fields(rest, scratch.caps(format)) {
                     let merged = merge(&outer, inner);
                     let name = self.name_index(Some(p), index);
@@ -322,6 +326,15 @@ impl TextFormats {
                 fields[Field::Message as usize] = Some(rest);
                 let name = self.formats.len() * (1 + self.prefixes.len()) + p;
                 return self.build(name, prefix, fields, Some(false), self.reference);
+            }
+        }
+        for index in general {
+            if self.primary == Some((None, index)) {
+                continue;
+            }
+            let format = &self.formats[index];
+            if let Some((fields, _)) = format.fields(line, scratch.caps(format)) {
+                return self.build(index, format, fields, None, self.reference);
             }
         }
         self.fallback(line, scratch)
