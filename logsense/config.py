@@ -192,6 +192,10 @@ class Settings(BaseSettings):
 
     fields: FieldMap = FieldMap()
     header_regex: str | None = None
+    # Text inputs: a format of the library forced on every line (`logsense formats` lists
+    # them), and the zone of times written without one (IANA name or ±HH:MM; default UTC).
+    log_format: str | None = None
+    timezone: str | None = None
     severity: SeverityConfig = SeverityConfig()
     grouping: GroupingConfig = GroupingConfig()
     change: ChangeConfig = ChangeConfig()

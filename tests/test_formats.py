@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
 from logsense.config import FieldMap
@@ -14,6 +15,7 @@ from logsense.sources.files import FileSource
 from logsense.sources.formats.text import Parsed, TextParser, library
 from logsense.sources.formats.times import Zone, read_time, resolve
 from logsense.sources.records import LEVEL_NAMES
+from tests.conftest import Cli
 
 NOW = 1796558400.0  # 2026-12-06T12:00:00Z
 EXAMPLES = [
@@ -158,3 +160,49 @@ def test_a_forced_format_reads_only_that_format() -> None:
     assert found == Parsed("none")
     with pytest.raises(KeyError, match="unknown log format 'nope'"):
         parser(only="nope")
+
+
+def test_the_formats_command_lists_the_library_and_reads_a_file(cli: Cli, tmp_path: Path) -> None:
+    code, out, _ = cli("formats", "--json")
+    assert code == 0
+    listed = orjson.loads(out)
+    assert [f["name"] for f in listed["formats"]] == [f.name for f in library().formats]
+    path = tmp_path / "auth.log"
+    path.write_text("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster\n" * 3)
+    code, out, _ = cli("formats", str(path), "--json", "--timezone", "+01:00")
+    assert code == 0
+    document = orjson.loads(out)
+    assert document["detected"] == "syslog"
+    first = document["lines"][0]
+    assert (first["service"], first["process"], first["host"]) == ("sshd", "24200", "LabSZ")
+    assert first["timestamp"].endswith("05:55:46+00:00")
+    code, out, _ = cli("formats", str(path))
+    assert code == 0 and "syslog" in out
+
+
+def test_triage_reads_text_with_a_forced_format_and_says_what_it_assumed(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "app.log"
+    lines = [f"Dec  1 10:{m:02d}:00 web1 api[7]: request {m} failed" for m in range(30)]
+    path.write_text("\n".join(lines) + "\n")
+    report = cli.json("triage", "-s", str(path), "--since", "1h", "--no-llm",
+                      "--log-format", "syslog", "--timezone", "Europe/Berlin")  # fmt: skip
+    assert report["totals"]["events"] == 30
+    warnings = " | ".join(report["warnings"])
+    assert "text read as syslog (30)" in warnings
+    assert "30 events had no year" in warnings
+    assert "read as Europe/Berlin" in warnings
+    code, _, err = cli("triage", "-s", str(path), "--log-format", "nope", "--no-llm")
+    assert code == 2 and "unknown log format 'nope'" in err
+    code, _, err = cli("triage", "-s", str(path), "--timezone", "Mars/Olympus", "--no-llm")
+    assert code == 2 and "--timezone 'Mars/Olympus'" in err
+
+
+def test_an_input_of_no_known_shape_says_what_was_tried(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "odd.log"
+    path.write_bytes(b"\x00\x01binary\xff\xfe stuff\n" * 5)
+    code, _, err = cli("triage", "-s", str(path), "--since", "1h", "--no-llm", "--quiet")
+    assert code == 3
+    assert "5 records were malformed (no header)" in err
+    assert "tried: syslog-rfc5424, syslog," in err and "--header-regex" in err

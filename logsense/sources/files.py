@@ -33,7 +33,7 @@ from typing import IO, Any
 import orjson
 
 from logsense._native import EventTable
-from logsense.config import FieldMap
+from logsense.config import FieldMap, Settings
 from logsense.errors import InputError, UsageError
 from logsense.model import Event
 from logsense.progress import counting, event_progress
@@ -112,6 +112,22 @@ class FileSource:
         except KeyError as exc:
             raise UsageError(str(exc.args[0])) from None
         self._stdin = stdin
+
+    @classmethod
+    def from_settings(cls, path: str, settings: Settings, plain: bool = False) -> FileSource:
+        """The source of `path` read as the settings say (fields, header regex, format, zone)."""
+        return cls(
+            path, settings.fields, settings.header_regex, plain=plain,
+            max_line=settings.max_line_bytes, log_format=settings.log_format,
+            timezone=settings.timezone,
+        )  # fmt: skip
+
+    def sample(self, count: int = SAMPLE_LINES) -> list[str]:
+        """The first `count` non-blank lines of the input, decoded (for `logsense formats`)."""
+        with self._open() as stream:
+            reader = _LineReader(stream, self)
+            decoded = _decoded(reader.lines(), self.stats)
+            return [line for _, line in itertools.islice(decoded, count)]
 
     def read(self) -> Iterator[Event]:
         """Every event of the input in file order; problems are counted in `self.stats`."""

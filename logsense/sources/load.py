@@ -146,6 +146,8 @@ def load_file(
     progress: bool = False,
     client: Elasticsearch | None = None,
     max_line: int = MAX_LINE_BYTES,
+    log_format: str | None = None,
+    timezone: str | None = None,
 ) -> LoadResult:
     """Put the index template, bulk-load every valid event of `path`, refresh, and report.
 
@@ -158,7 +160,9 @@ def load_file(
     if path != "-" and not Path(path).is_file():  # before anything is put into the cluster
         raise InputError(f"cannot read {path}: no such file")
     es = client or connection.client()
-    source = _RecordKeepingSource(path, fields, header_regex, stdin, max_line)
+    source = _RecordKeepingSource(
+        path, fields, header_regex, stdin, max_line, log_format=log_format, timezone=timezone
+    )
     result = LoadResult(index=index, source=source.name)
     started = time.monotonic()
     with es_errors(connection.display_url, index):
@@ -206,8 +210,13 @@ class _RecordKeepingSource(FileSource):
         header_regex: str | None,
         stdin: IO[bytes] | None,
         max_line: int = MAX_LINE_BYTES,
+        log_format: str | None = None,
+        timezone: str | None = None,
     ) -> None:
-        super().__init__(path, fields, header_regex, stdin, max_line=max_line)
+        super().__init__(
+            path, fields, header_regex, stdin, max_line=max_line, log_format=log_format,
+            timezone=timezone,
+        )  # fmt: skip
         self._keeper = _KeepingReader(fields, self.stats)
         self._records = self._keeper
 

@@ -409,6 +409,21 @@ class TextParser:
         return parsed
 
 
+def no_format_hint() -> str:
+    """What to say when no line of an input had a known shape: what was tried, what to do."""
+    lib = library()
+    names = ", ".join(f.name for f in lib.formats)
+    prefixes = ", ".join(p.name for p in lib.prefixes)
+    return (
+        f"; no line matched a known text format (tried: {names}; each also after a prefix: "
+        f"{prefixes}) nor had a recognisable time in its first 80 characters. Pass "
+        "--header-regex with named groups timestamp and message (and optionally level, "
+        "service, request_id, user_id), e.g. --header-regex "
+        "'^(?P<timestamp>\\S+ \\S+) (?P<level>\\w+) (?P<message>.*)$', or --log-format NAME "
+        "(`logsense formats FILE` shows how a file reads)"
+    )
+
+
 def _stripped(value: str | None) -> str | None:
     if value is None:
         return None
