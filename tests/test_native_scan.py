@@ -348,3 +348,48 @@ def test_loghub_text_reads_the_same_natively(system: str) -> None:
 def test_the_text_fixture_reads_the_same_natively() -> None:
     stats = assert_same_text(FIXTURES / "orders_deploy_npe.log.gz")
     assert stats.detected == "level-bracket-service"
+
+
+# JSON records that wrap a text line (container runtimes), mixed with plain ECS records.
+WRAPPED = [
+    b'{"log":"2024-05-05 10:11:12,345 ERROR [main] com.shop.Api: trace=t1 boom\\n",'
+    b'"stream":"stderr","time":"2024-05-05T10:11:12.345678901Z"}',
+    b'{"log":"Jun 14 15:16:01 combo sshd[19939]: authentication failure\\n","stream":"stdout",'
+    b'"time":"2024-05-05T10:11:13Z"}',
+    b'{"log":"\\tat com.shop.Api.run(Api.java:1)\\n","stream":"stderr",'
+    b'"time":"2024-05-05T10:11:14Z"}',
+    b'{"log":"2024-05-05 10:11:15,000 War [main] com.shop.Api: odd level\\n",'
+    b'"time":"2024-05-05T10:11:15Z"}',
+    b'{"log":"10.0.0.5 - - [03/Feb/2025:08:00:01 +0000] \\"GET /x HTTP/1.1\\" 503 19 \\"-\\"'
+    b' \\"c\\"",'
+    b'"time":"2024-05-05T10:11:16Z","kubernetes":{"pod":"web-1"}}',
+    b'{"@timestamp":"2024-05-05T10:11:17Z","log.level":"info","service.name":"api",'
+    b'"message":"2024-05-05 10:11:17,000 ERROR [main] x.Y: a level in the record wins"}',
+    b'{"log":"a plain message at 2024-05-05T10:11:18Z, no header","time":"2024-05-05T10:11:18Z"}',
+    b'{"log":"2024-05-05 10:11:19,000 INFO [main] com.shop.Api: kafka  ","service":"svc",'
+    b'"time":"2024-05-05T10:11:19Z"}',
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_json_records_wrapping_text_lines_read_the_same_natively(
+    tmp_path: Path, threads: int
+) -> None:
+    path = tmp_path / "containers.jsonl"
+    path.write_bytes(b"\n".join(WRAPPED))
+    expected, expected_stats = text_through_python(path, 1)
+    table, stats = text_through_scanner(path, threads)
+    assert signature(aggregate(table, -math.inf)) == signature(aggregate(expected, -math.inf))
+    assert text_stats(stats) == text_stats(expected_stats)
+    assert stats.formats["json + log4j-level-thread"] == 3
+    assert stats.unknown_levels == {"War": 1}
+    events = list(FileSource(str(path), FieldMap()).read())
+    assert (events[0].level, events[0].service, events[0].request_id, events[0].message) == (
+        "error", "com.shop.Api", "t1", "boom"
+    )  # fmt: skip
+    assert (events[1].service, events[1].message) == ("sshd", "authentication failure")
+    assert events[2].message == "\tat com.shop.Api.run(Api.java:1)"
+    assert events[4].level == "error"  # the access log's 503
+    assert (events[5].level, events[5].service) == ("info", "api")
+    assert events[6].message == "a plain message at 2024-05-05T10:11:18Z, no header"
+    assert events[7].service == "svc"

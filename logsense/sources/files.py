@@ -111,6 +111,7 @@ class FileSource:
             self.parser = TextParser(LEVEL_NAMES, self.zone, self.now, only=log_format)
         except KeyError as exc:
             raise UsageError(str(exc.args[0])) from None
+        self._records.inner = self.parser
         self._stdin = stdin
 
     @classmethod
@@ -158,6 +159,7 @@ class FileSource:
                     push_event(table, seq, event)
                 self._note_early_end(reader, reader.number)
                 return
+            self._set_text(table)
             cap = self.max_line
             with event_progress(label, progress) as shown:
                 number, raw = first
@@ -179,18 +181,7 @@ class FileSource:
         progress: bool,
     ) -> None:
         """Text lines through the native scanner: detection on the first lines, then blocks."""
-        parser = self.parser
-        lib = parser.lib
-        only = None if parser.only is None else lib.formats.index(parser.only)
-        table.set_text(
-            [_spec(f) for f in lib.formats],
-            [_spec(p) for p in lib.prefixes],
-            _spec(lib.fallback),
-            self.zone.initial,
-            self.zone.transitions,
-            self.now,
-            only,
-        )
+        only = self._set_text(table)
         head: list[tuple[int, bytes]] = []
         sample: list[str] = []
         for number, raw in itertools.chain([first], lines):
@@ -212,6 +203,22 @@ class FileSource:
             table.end_text()
         self.stats.absorb(table.stats)
         self._note_early_end(reader, table.next_line - 1)
+
+    def _set_text(self, table: EventTable) -> int | None:
+        """Give `table` the text formats and their rules; the forced format's index, if any."""
+        parser = self.parser
+        lib = parser.lib
+        only = None if parser.only is None else lib.formats.index(parser.only)
+        table.set_text(
+            [_spec(f) for f in lib.formats],
+            [_spec(p) for p in lib.prefixes],
+            _spec(lib.fallback),
+            self.zone.initial,
+            self.zone.transitions,
+            self.now,
+            only,
+        )
+        return only
 
     def _note_early_end(self, reader: _LineReader, lines: int) -> None:
         """Warn, once the input is read, when it ended before its gzip stream did."""

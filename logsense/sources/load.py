@@ -35,6 +35,7 @@ from logsense.model import Event
 from logsense.progress import counting
 from logsense.sources.elasticsearch import EsConnection, es_errors
 from logsense.sources.files import FileSource
+from logsense.sources.formats.text import TextParser
 from logsense.sources.records import MAX_LINE_BYTES, RecordReader, SourceStats
 
 __all__ = ["LoadResult", "event_document", "index_template", "load_file"]
@@ -189,8 +190,10 @@ def load_file(
 class _KeepingReader(RecordReader):
     """A RecordReader that remembers the JSON record of the last event it made."""
 
-    def __init__(self, fields: FieldMap, stats: SourceStats) -> None:
-        super().__init__(fields, stats)
+    def __init__(
+        self, fields: FieldMap, stats: SourceStats, inner: TextParser | None = None
+    ) -> None:
+        super().__init__(fields, stats, inner)
         self.last: dict[str, Any] | None = None
 
     def event(self, record: dict[str, Any], origin: str) -> Event | None:
@@ -217,7 +220,7 @@ class _RecordKeepingSource(FileSource):
             path, fields, header_regex, stdin, max_line=max_line, log_format=log_format,
             timezone=timezone,
         )  # fmt: skip
-        self._keeper = _KeepingReader(fields, self.stats)
+        self._keeper = _KeepingReader(fields, self.stats, inner=self.parser)
         self._records = self._keeper
 
     def documents(self, fields: FieldMap) -> Iterator[tuple[int, dict[str, Any]]]:

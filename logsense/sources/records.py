@@ -17,7 +17,7 @@ from logsense.config import FieldMap
 from logsense.model import Event
 
 if TYPE_CHECKING:
-    from logsense.sources.formats.text import Parsed
+    from logsense.sources.formats.text import Parsed, TextParser
 
 __all__ = [
     "EARLIEST",
@@ -331,8 +331,13 @@ def _dig(record: dict[str, Any], parts: tuple[str, ...]) -> Any:
 class RecordReader:
     """Builds Events from dict records using a FieldMap, counting problems in `stats`."""
 
-    def __init__(self, fields: FieldMap, stats: SourceStats) -> None:
+    def __init__(
+        self, fields: FieldMap, stats: SourceStats, inner: TextParser | None = None
+    ) -> None:
         self.stats = stats
+        # Reads a message that is a whole log line, for records without a level (a container
+        # runtime's {"log": "<a text line>", "time": …}).
+        self.inner = inner
         self._fields = fields
         self._extractors: dict[frozenset[str], Extractor] = {}
         self._strings: dict[str, str] = {}
@@ -362,6 +367,20 @@ class RecordReader:
         if "\n" in message:
             message, _, rest = message.partition("\n")
             stack = stack if isinstance(stack, str) else rest
+        if level is None and self.inner is not None and message.strip():
+            parsed = self.inner.parse_inner(message.rstrip())
+            if parsed is not None:
+                self.stats.formats[f"json + {parsed.format}"] += 1
+                message = parsed.message
+                level = parsed.raw_level if parsed.raw_level is not None else parsed.level
+                if not (isinstance(service, str) and service.strip()):
+                    service = parsed.service
+                if request is None or request == "":
+                    request = parsed.request_id
+                if user is None or user == "":
+                    user = parsed.user_id
+                if host is None or host == "":
+                    host = parsed.host
         return Event(
             timestamp,
             message.rstrip(),

@@ -142,6 +142,7 @@ impl EventTable {
             floor,
             ceiling,
             threads: threads.max(1),
+            text: None,
         };
         let mut table = Table::new(config, lookback);
         table.now = now;
@@ -201,7 +202,7 @@ impl EventTable {
         let zone = times::Zone::new(zone_initial, zone_transitions);
         let formats = text::TextFormats::new(formats, prefixes, fallback, zone, reference, only)
             .map_err(PyValueError::new_err)?;
-        self.table.text = Some(formats);
+        self.table.config.text = Some(formats);
         Ok(())
     }
 
@@ -209,6 +210,7 @@ impl EventTable {
     fn detect_text(&mut self, lines: Vec<String>) -> PyResult<Option<String>> {
         let text = self
             .table
+            .config
             .text
             .as_mut()
             .ok_or_else(|| PyRuntimeError::new_err("detect_text needs set_text first"))?;
@@ -228,7 +230,7 @@ impl EventTable {
         max_line: usize,
     ) -> PyResult<()> {
         let table = &mut self.table;
-        if table.text.is_none() {
+        if table.config.text.is_none() {
             return Err(PyRuntimeError::new_err("scan_text needs set_text first"));
         }
         if let Some(first_line) = first_line {
@@ -293,10 +295,15 @@ impl EventTable {
             unknown.set_item(name, count)?;
         }
         let formats = PyDict::new_bound(py);
-        if let Some(text) = &self.table.text {
+        if let Some(text) = &self.table.config.text {
             for (name, count) in text.names.iter().zip(&stats.formats) {
                 if *count > 0 {
                     formats.set_item(name, count)?;
+                }
+            }
+            for (name, count) in text.names.iter().zip(&stats.inner_formats) {
+                if *count > 0 {
+                    formats.set_item(format!("json + {name}"), count)?;
                 }
             }
         }

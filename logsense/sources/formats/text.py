@@ -246,7 +246,6 @@ class TextParser:
 
     def parse(self, line: str) -> Parsed:
         """What `line` (no line end, not blank) is."""
-        lib = self.lib
         if self.only is not None:
             match = self.only.compiled.match(line)
             return self._event(self.only, match, None) if match else _NONE
@@ -254,6 +253,18 @@ class TextParser:
             found = self._try(self.primary, line)
             if found is not None:
                 return found
+        found = self._known(line, prefix_only=True)
+        return found if found is not None else self._fallback(line)
+
+    def parse_inner(self, line: str) -> Parsed | None:
+        """The fields of a JSON record's message that is a whole log line (a container
+        runtime's `log`), read by the library's formats (no fallback); None if it is not one."""
+        found = self._known(line, prefix_only=False)
+        return found if found is not None and found.kind == "event" else None
+
+    def _known(self, line: str, prefix_only: bool) -> Parsed | None:
+        """`line` read by the first format of the library, prefixed or not, that matches it."""
+        lib = self.lib
         specific = [i for i, f in enumerate(lib.formats) if not f.general]
         general = [i for i, f in enumerate(lib.formats) if f.general]
         for index in specific:
@@ -274,7 +285,7 @@ class TextParser:
                 inner = lib.formats[index].compiled.match(rest)
                 if inner:
                     return self._event(lib.formats[index], inner, (prefix, outer))
-            if "timestamp" in outer:
+            if prefix_only and "timestamp" in outer:
                 return self._prefix_only(prefix, outer, rest)
         for index in general:
             if self.primary == (-1, index):
@@ -282,7 +293,7 @@ class TextParser:
             match = lib.formats[index].compiled.match(line)
             if match:
                 return self._event(lib.formats[index], match, None)
-        return self._fallback(line)
+        return None
 
     def _try(self, primary: tuple[int, int], line: str) -> Parsed | None:
         prefix_index, index = primary

@@ -8,7 +8,7 @@ use ahash::AHashMap;
 use super::record::{level_class, level_rank, plausible, Reason};
 use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, BOM, MAX_EXAMPLES};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
-use super::text::{Header, Parsed, Scratch, TextFormats};
+use super::text::{Header, Parsed, Scratch};
 use crate::masking::mask;
 use crate::pytext::{has_content, is_blank_bytes, rstrip, strip};
 use crate::stacktrace::fingerprint;
@@ -133,6 +133,8 @@ pub struct Stats {
     pub year_assumed: u64,
     pub zone_assumed: u64,
     pub continuation_dropped: u64,
+    /// JSON: events whose message was read as a log line, per format.
+    pub inner_formats: Vec<u64>,
 }
 
 /// A text event whose continuation lines may still follow.
@@ -193,9 +195,8 @@ pub struct Table {
     last_hour: usize,
     /// The wall clock (epoch seconds) events are compared with; None: never.
     pub now: Option<f64>,
-    /// Text inputs: the formats, the event still taking continuation lines, whether the last
-    /// header was rejected (its continuation lines go with it).
-    pub text: Option<TextFormats>,
+    /// Text inputs: the event still taking continuation lines, whether the last header was
+    /// rejected (its continuation lines go with it).
     pending: Option<PendingText>,
     dropped_header: bool,
     scratch: Scratch,
@@ -252,7 +253,6 @@ impl Table {
             hour_index: AHashMap::new(),
             last_hour: 0,
             now: None,
-            text: None,
             pending: None,
             dropped_header: false,
             scratch: Scratch::default(),
@@ -422,7 +422,7 @@ impl Table {
 
     /// One non-blank text line: a header starts an event, anything else continues the last.
     fn text_line(&mut self, line: &str, number: u64) {
-        let Some(formats) = self.text.as_ref() else {
+        let Some(formats) = self.config.text.as_ref() else {
             return;
         };
         let parsed = formats.parse(line, &mut self.scratch);
@@ -461,7 +461,7 @@ impl Table {
             return;
         }
         self.dropped_header = false;
-        let names = self.text.as_ref().map_or(0, |f| f.names.len());
+        let names = self.config.text.as_ref().map_or(0, |f| f.names.len());
         if self.stats.formats.len() < names {
             self.stats.formats.resize(names, 0);
         }
@@ -641,6 +641,12 @@ impl Table {
         }
         stats.missing_level += found.missing_level;
         stats.missing_service += found.missing_service;
+        if stats.inner_formats.len() < found.inner_formats.len() {
+            stats.inner_formats.resize(found.inner_formats.len(), 0);
+        }
+        for (total, count) in stats.inner_formats.iter_mut().zip(&found.inner_formats) {
+            *total += count;
+        }
     }
 
     /// Add one event normalized by Python.
@@ -907,6 +913,7 @@ mod tests {
             floor: None,
             ceiling: None,
             threads,
+            text: None,
         };
         Table::new(config, lookback)
     }

@@ -293,6 +293,24 @@ impl TextFormats {
                 return found;
             }
         }
+        if let Some(found) = self.known(line, scratch, true) {
+            return found;
+        }
+        self.fallback(line, scratch)
+    }
+
+    /// `parse_inner`: a JSON record's message that is a whole log line, read by the library's
+    /// formats (no fallback, no prefix alone); None if it is not one.
+    pub fn parse_inner(&self, line: &str, scratch: &mut Scratch) -> Option<Header> {
+        match self.known(line, scratch, false)? {
+            Parsed::Event(header) => Some(header),
+            _ => None,
+        }
+    }
+
+    /// `_known`: `line` read by the first format of the library, prefixed or not, that
+    /// matches it.
+    fn known(&self, line: &str, scratch: &mut Scratch, prefix_only: bool) -> Option<Parsed> {
         let specific = (0..self.formats.len()).filter(|&i| !self.formats[i].general);
         let general = (0..self.formats.len()).filter(|&i| self.formats[i].general);
         for index in specific.clone() {
@@ -301,7 +319,7 @@ impl TextFormats {
             }
             let format = &self.formats[index];
             if let Some((fields, _)) = format.fields(line, scratch.caps(format)) {
-                return self.build(index, format, fields, None, self.reference);
+                return Some(self.build(index, format, fields, None, self.reference));
             }
         }
         for (p, prefix) in self.prefixes.iter().enumerate() {
@@ -318,14 +336,14 @@ impl TextFormats {
                 if let Some((inner, _)) = format.fields(rest, scratch.caps(format)) {
                     let merged = merge(&outer, inner);
                     let name = self.name_index(Some(p), index);
-                    return self.build(name, format, merged, None, reference);
+                    return Some(self.build(name, format, merged, None, reference));
                 }
             }
-            if outer[Field::Timestamp as usize].is_some() {
+            if prefix_only && outer[Field::Timestamp as usize].is_some() {
                 let mut fields = outer;
                 fields[Field::Message as usize] = Some(rest);
                 let name = self.formats.len() * (1 + self.prefixes.len()) + p;
-                return self.build(name, prefix, fields, Some(false), self.reference);
+                return Some(self.build(name, prefix, fields, Some(false), self.reference));
             }
         }
         for index in general {
@@ -334,10 +352,10 @@ impl TextFormats {
             }
             let format = &self.formats[index];
             if let Some((fields, _)) = format.fields(line, scratch.caps(format)) {
-                return self.build(index, format, fields, None, self.reference);
+                return Some(self.build(index, format, fields, None, self.reference));
             }
         }
-        self.fallback(line, scratch)
+        None
     }
 
     fn try_pair(
