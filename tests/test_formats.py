@@ -206,3 +206,17 @@ def test_an_input_of_no_known_shape_says_what_was_tried(cli: Cli, tmp_path: Path
     assert code == 3
     assert "5 records were malformed (no header)" in err
     assert "tried: syslog-rfc5424, syslog," in err and "--header-regex" in err
+
+
+def test_a_far_future_text_line_does_not_anchor_the_window(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    lines = [f"2026-11-20 10:{m:02d}:00,000 ERROR [main] com.shop.Api: failed {m}" for m in
+             range(50)]  # fmt: skip
+    lines.insert(20, "2091-01-01 00:00:00,000 INFO [main] com.shop.Api: a clock gone wrong")
+    lines.insert(30, "binary \x00\x01 junk with no header")
+    path.write_text("\n".join(lines) + "\n")
+    report = cli.json("triage", "-s", str(path), "--since", "1h", "--no-llm")
+    assert report["totals"]["events"] == 50
+    warnings = " | ".join(report["warnings"])
+    assert "1 event at the end of the input came" in warnings
+    assert "text read as log4j-level-thread (51)" in warnings
