@@ -37,9 +37,10 @@ def iso(ts: float) -> str:
                                                               enumerate(EXAMPLES)])  # fmt: skip
 def test_every_example_reads_as_it_says(name: str, example: dict[str, Any]) -> None:
     found = parser().parse(example["line"])
-    assert (found.kind, found.format) == ("event", name)
-    forced = parser(only=name).parse(example["line"])
-    assert forced == found
+    assert (found.kind, found.format.rpartition(" + ")[2]) == ("event", name)
+    if " + " not in found.format:  # a forced format reads lines without a prefix
+        forced = parser(only=name).parse(example["line"])
+        assert forced == found
     for key, want in example.items():
         if key == "line":
             continue
