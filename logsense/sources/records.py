@@ -49,7 +49,7 @@ _LEVEL_NAMES = {
     "statement": "info", "detail": "info", "hint": "info", "context": "info", "system": "info",
     "debug1": "debug", "debug2": "debug", "debug3": "debug", "debug4": "debug",
     "debug5": "debug", "finer": "debug", "finest": "debug", "config": "info",
-    ".": "debug", "-": "info", "*": "info", "#": "warn",
+    ".": "debug", "-": "info", "*": "info", "#": "warn", "vrb": "debug", "pnc": "fatal",
 }  # fmt: skip
 _LEVEL_NAMES |= {name.upper(): level for name, level in list(_LEVEL_NAMES.items())}
 # Every level name and the normalized level it stands for (exact first, then lowercased).
