@@ -39,12 +39,18 @@ class ShapeStats:
     baseline_per_minute: dict[int, int]
     users: set[str]
     samples: list[SampleRow]
+    # Durations its messages write (`took 120ms`), in seconds, if its first message writes one.
+    durations: Timings | None
+
+# Seconds measured in the baseline and in the window: (baseline count, window count, baseline
+# sample, window sample), each sample up to 128 (seconds, request id or None) drawn uniformly.
+Timings = tuple[int, int, list[tuple[float, str | None]], list[tuple[float, str | None]]]
 
 # (from shape, to shape, baseline gaps, window gaps, baseline sample, window sample): inside a
 # request, the seconds from an event of one shape to the next event, of the other; shapes are
 # indices into `Aggregate.shapes`; each sample holds up to 128 (seconds, request id) pairs, drawn
 # uniformly.
-HopRow = tuple[int, int, int, int, list[tuple[float, str]], list[tuple[float, str]]]
+HopRow = tuple[int, int, int, int, list[tuple[float, str | None]], list[tuple[float, str | None]]]
 
 class Aggregate:
     """Everything mining needs from the rows of the final window and its baseline."""

@@ -36,6 +36,7 @@ __all__ = [
     "Status",
     "Stopped",
     "Summary",
+    "Timings",
     "Totals",
     "Window",
     "level_class",
@@ -51,13 +52,17 @@ Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 # Request id → (time, input position) of its first event (of a pattern, or of several).
 Requests = dict[str, tuple[float, int]]
+# Seconds measured in the baseline and in the window (a pattern's written durations): counts,
+# then a uniform sample of each period as (seconds, request id or None).
+Timings = tuple[int, int, list[tuple[float, str | None]], list[tuple[float, str | None]]]
 Status = Literal["new", "ongoing", "regressed", "resolved"]
 # What an issue is made of: logged events (errors, warnings, new lines), a pattern whose normal
 # rate stopped, or the gaps between a request's events growing.
 IssueKind = Literal["events", "stopped", "slow"]
 EvidenceKind = Literal[
-    "first_in_requests", "named_by_callers", "stopped", "slowed_hop", "only_pattern", "earliest"
-]
+    "first_in_requests", "named_by_callers", "stopped", "caller_waited", "slowed_hop",
+    "only_pattern", "earliest",
+]  # fmt: skip
 
 
 def level_rank(level: str) -> int:
@@ -167,6 +172,8 @@ class Pattern:
     # per minute there.
     baseline_requests: Requests = field(default_factory=dict)
     baseline_per_minute: dict[int, int] = field(default_factory=dict)
+    # Durations its messages write (`took 120ms`); None when its messages write none.
+    durations: Timings | None = None
 
 
 @dataclass(slots=True)
@@ -207,7 +214,8 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class SlowHop:
-    """Inside requests, the step from an event of `source` to the next, of `target`, that slowed.
+    """Inside requests, the step from an event of `source` to the next, of `target`, that slowed
+    (or, when both are one pattern, the durations its messages write).
 
     Medians are seconds. Of the `sampled` window gaps, `slow` exceed the baseline's 95th
     percentile; `count` is how often the step was taken in the window.
@@ -221,6 +229,12 @@ class SlowHop:
     slow: int
     sampled: int
     p_value: float
+
+    @property
+    def written(self) -> bool:
+        """True for durations a pattern's messages write themselves (`took 120ms`), not the gap
+        between two events."""
+        return self.source is self.target
 
     @property
     def ratio(self) -> float:

@@ -8,7 +8,7 @@ from logsense.analyze.callee import infer_callees
 from logsense.analyze.change import pattern_changes
 from logsense.analyze.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.analyze.group import candidates, group, prefetch
-from logsense.analyze.latency import slow_groups
+from logsense.analyze.latency import attach_slowdowns, slow_groups
 from logsense.analyze.rollouts import rollouts
 from logsense.analyze.vanished import attach_stops, stopped_patterns
 from logsense.config import Settings
@@ -80,10 +80,11 @@ def triage(
         changes,
     )
     stops = stopped_patterns(mined.patterns, changes)
-    groups += attach_stops(groups, stops, changes, settings.change)
+    groups = attach_stops(groups, stops, changes, settings.change, mined.patterns)
     if novelty_known:
-        groups += slow_groups(mined.hops, mined.shape_patterns, settings.change)
-    groups = infer_callees(groups, {p.service for p in mined.patterns}, stops)
+        slow = slow_groups(mined.hops, mined.shape_patterns, settings.change)
+        groups += attach_slowdowns(groups, slow, changes)
+    groups = infer_callees(groups, {p.service for p in mined.patterns}, stops, changes)
     issues = rank(
         groups, totals, window, covered, novelty_known, settings.severity, known, changes, tests
     )

@@ -103,7 +103,7 @@ def _began(group: Group, window: Window) -> float:
     if group.kind != "stopped":
         return min(p.first_seen for p in group.patterns)
     seen = [
-        ts for p in group.patterns for ts in (
+        ts for p in (s.pattern for s in group.stopped) for ts in (
             p.last_seen, *(first for first, _ in p.baseline_requests.values())
         ) if ts != float("-inf")
     ]  # fmt: skip
@@ -295,15 +295,17 @@ def _tier(issue: Issue) -> int:
     return 0 if issue.changed else 1
 
 
-def _order(issue: Issue) -> tuple[int, int, int, bool, int, int, float, int, str]:
+def _order(issue: Issue) -> tuple[int, bool, int, int, int, int, float, int, str]:
     tier = _tier(issue)
     failure = _ERROR if issue.kind != "events" else _worst_level(issue)
     return (
         tier,
+        # A loud error that touches no request never outranks one that breaks requests, even
+        # when its rate changed more surely (thousands of events make a few percent certain).
+        not issue.breaks_requests,
         # Among changes, failures (errors, stopped work, slowed steps) before warnings.
         -failure if tier == 0 else 0,
         -_evidence_of_worsening(issue),
-        not issue.breaks_requests,
         -_SEVERITY_RANK[issue.severity],
         -failure,
         -(issue.share_of_requests or 0.0),

@@ -106,6 +106,8 @@ def test_truth_request_table_matches_events(world: tuple[Any, list[dict[str, Any
 def test_incident_truth_matches_root_events(world: tuple[Any, list[dict[str, Any]], Any]) -> None:
     scenario, events, truth = world
     for incident, told in zip(scenario.incidents, truth.incidents, strict=True):
+        if incident.effect != "error":
+            continue  # no error of its own: see test_truth_of_incidents_without_root_errors
         patterns = [_template_regex(incident.root_text)]
         if incident.wrapper_text:
             patterns.append(_template_regex(incident.wrapper_text))
@@ -132,6 +134,97 @@ def test_incident_truth_matches_root_events(world: tuple[Any, list[dict[str, Any
         assert set(told.symptom_services) <= services_on_affected
         share = gen.share_in_window(truth, told.name, truth.window_start, truth.window_end)
         assert share == pytest.approx(told.requests_affected / truth.total_requests)
+
+
+def _events_by_request(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        trace = _get(event, "trace.id")
+        if trace is not None:
+            found[trace].append(event)
+    return found
+
+
+def _affected_by_effect(incident: Any, events: list[dict[str, Any]]) -> set[str]:
+    """The requests an incident without a root error affected, read back from the events."""
+    by_request = _events_by_request(events)
+    root = incident.root_service
+
+    def lines(request: list[dict[str, Any]], template: str) -> list[dict[str, Any]]:
+        regex = _template_regex(template)
+        return [e for e in request if _get(e, "service.name") == root and regex.match(e["message"])]
+
+    if incident.effect == "silent":  # the caller's error names the silent root
+        regex = _template_regex(incident.caller_text)
+        return {
+            rid for rid, request in by_request.items()
+            if any(
+                _get(e, "service.name") == incident.caller and regex.match(_first_line(e))
+                for e in request
+            )
+        }  # fmt: skip
+    if incident.effect == "stop":  # the step began and never ended
+        begin, done = incident.step
+        return {
+            rid for rid, request in by_request.items()
+            if len(lines(request, begin)) > len(lines(request, done))
+        }  # fmt: skip
+    raise AssertionError(incident.effect)
+
+
+def test_truth_of_incidents_without_root_errors() -> None:
+    """Silent roots, stopped steps: the truth's requests are exactly those the events show;
+    delays and starvation: those that reached the service after the onset."""
+    for kind in ("silent", "work_stops", "network_delay", "cpu_starvation"):
+        for seed in (1, 2):
+            scenario = _small(kind, seed)
+            events, truth = gen.generate(scenario, seed)
+            incident, told = scenario.incidents[0], truth.incidents[0]
+            onset = gen._parse_ms(told.onset)
+            assert told.root_events == 0 and told.root_message is None
+            assert told.issue_kind == {"silent": "events", "work_stops": "stopped"}.get(
+                kind, "slow"
+            )
+            affected = set(told.request_ids)
+            root = incident.root_service
+            if incident.effect in ("silent", "stop"):
+                assert affected == _affected_by_effect(incident, events), kind
+            else:  # the service's events after the onset (a visit began before its lines)
+                after = {
+                    _get(e, "trace.id") for e in events
+                    if _get(e, "service.name") == root and _ms(e) >= onset
+                } - {None}  # fmt: skip
+                late = {
+                    _get(e, "trace.id") for e in events
+                    if _get(e, "service.name") == root and _ms(e) >= onset + 10_000
+                } - {None}  # fmt: skip
+                assert late <= affected <= after, kind
+                assert set(told.hidden_request_ids) <= affected
+            for event in events:  # the root logs no error of its own in what it affected
+                if _get(event, "trace.id") in affected and _get(event, "service.name") == root:
+                    assert str(_get(event, "log.level")).lower() not in ERRORISH
+            window = gen.affected_in_window(
+                truth, told.name, truth.triage_window["start"], truth.triage_window["end"]
+            )
+            assert told.window_requests_affected == window.affected_requests
+            assert truth.triage_window["requests"] == window.requests
+            assert told.window_requests_visible == window.affected_requests - sum(
+                truth.request_times[r][-1] >= gen._parse_ms(truth.triage_window["start"])
+                for r in told.hidden_request_ids
+            )
+
+
+def test_new_kinds_record_a_baseline_hour_before_the_incident() -> None:
+    for kind in ("silent", "work_stops", "network_delay", "cpu_starvation", "chronic"):
+        for seed in range(4):
+            scenario = gen.random_scenario(seed, kind)
+            assert scenario.minutes >= 120
+            main = scenario.incidents[0]
+            assert scenario.minutes - 60 <= main.start_minute < main.end_minute
+            chronic = [i for i in scenario.incidents if i.kind == "chronic"]
+            assert len(chronic) == (kind == "chronic")
+            for incident in chronic:
+                assert (incident.start_minute, incident.end_minute) == (0.0, scenario.minutes)
 
 
 def test_share_in_window_counts_requests_with_an_event_inside(
@@ -236,6 +329,8 @@ def test_every_template_placeholder_has_a_value() -> None:
             scenario = gen.random_scenario(seed, kind)
             templates = [i.root_text for i in scenario.incidents]
             templates += [i.wrapper_text for i in scenario.incidents]
+            templates += [i.caller_text for i in scenario.incidents]
+            templates += [line for i in scenario.incidents for line in i.step]
             templates += [n.template for n in scenario.noise]
             for svc in scenario.services.values():
                 templates += [*svc.info, *svc.debug, svc.failure_template, svc.timeout_template]
@@ -276,3 +371,20 @@ def test_committed_fixtures_agree_with_their_truth(
     assert len(lines) == truth.total_events
     end = datetime.fromisoformat(truth.window_end)
     assert low <= gen.share_in_window(truth, incident, end - timedelta(hours=1), end) <= high
+
+
+def test_worlds_vary_how_callers_name_a_silent_root_and_react_to_a_stop() -> None:
+    namings = {
+        way
+        for seed in range(12)
+        for incident in gen.random_scenario(seed, "silent").incidents
+        for way, texts in gen._SILENT_CALLER_TEMPLATES.items()
+        if incident.caller_text in texts
+    }
+    assert namings == {"url", "hostport", "name"}
+    reactions = {
+        (incident.caller_level if incident.caller_text else "quiet")
+        for seed in range(30)
+        for incident in gen.random_scenario(seed, "work_stops").incidents
+    }
+    assert reactions == {"quiet", "WARN", "ERROR"}

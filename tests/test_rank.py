@@ -1,7 +1,8 @@
 """Ranking: what breaks requests first, then severity, then failures before warnings, then share."""
 
+from logsense.analyze.change import compare
 from logsense.analyze.group import Group
-from logsense.config import SeverityConfig
+from logsense.config import ChangeConfig, SeverityConfig
 from logsense.model import Issue, Pattern, Totals, Window
 from logsense.rank import rank
 
@@ -53,3 +54,26 @@ def test_a_loud_error_without_requests_ranks_below_what_breaks_requests() -> Non
     issues = ranked(loud, minor)
     assert [i.root.id for i in issues] == ["minor", "loud"]
     assert issues[1].share_of_requests == 0.0
+
+
+def test_a_loud_error_that_surely_rose_still_ranks_below_what_breaks_requests() -> None:
+    # Thousands of events make a rise of a few tenths certain: both are changes (tier 0), and
+    # the loud error is a failure while the other only warns; it touches no request.
+    config = ChangeConfig()
+    loud = group("loud", "error", requests=0, count=9000)
+    loud.root.baseline_count = 7000
+    warning = group("warning", "warn", requests=100, offset=500)
+    totals = Totals(
+        events=20_000, requests=1000, baseline_events=18_000, baseline_requests=1000,
+        first_seen=0.0, last_seen=3599.0,
+    )  # fmt: skip
+    changes = {
+        "loud": compare(9000, 20_000, 7000, 18_000, config, basis="events"),
+        "warning": compare(100, 1000, 0, 1000, config),
+    }
+    issues = rank(
+        [loud, warning], totals, WINDOW, Window(-3600.0, 0.0), True, SeverityConfig(),
+        changes=changes, change_config=config,
+    )  # fmt: skip
+    assert all(i.changed for i in issues)
+    assert [i.root.id for i in issues] == ["warning", "loud"]

@@ -11,9 +11,16 @@ error stays the root.
 
 Names are read from the raw sample messages of the root pattern (templates mask hosts). A
 service is named when most of the samples name it; the root pattern's own service never is.
-The callee takes the blame only when it shows trouble of its own in the report (lines that
-stopped, steps that slowed) and logs no error in the failing requests: a caller that cannot
-reach a healthy service (its client's registry, its own configuration) is where the problem is.
+The callee takes the blame only when it logs no error in the failing requests and either
+answered them with a server error (the caller's line carries a 5xx status) or shows trouble of
+its own in the report (lines that stopped, steps that slowed): a caller that cannot reach a
+healthy service (its client's registry, its own configuration) is where the problem is.
+
+The callee's own `stopped` or `slow` issue joins the group that names it only when that group is
+a fresh failure, as a stop joins only such a group (`vanished.py`): errors, new or rising. A
+caller's error that was there at its usual rate before did not come from work that stopped or
+slowed in this window and must not hide it among chronic issues, and a warning (a client's 4xx
+whose path names the service) is no failure of that work.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from logsense.analyze.group import Group
+from logsense.analyze.change import Change
+from logsense.analyze.group import Group, age
+from logsense.mine.masking import kept_statuses
 from logsense.model import Evidence, Pattern, Stopped, level_rank, short_template
 
 __all__ = ["infer_callees", "named_service"]
@@ -40,6 +49,7 @@ _SOURCE_FILE = re.compile(
     r"\.(?:java|kt|scala|groovy|py|go|rb|js|ts|cs|rs|c|cc|cpp|h|php|swift)$", re.I
 )
 _ERROR = level_rank("warn")
+_FAILURE = level_rank("error")
 
 
 def named_service(pattern: Pattern, services: Iterable[str]) -> tuple[str, str] | None:
@@ -58,12 +68,17 @@ def named_service(pattern: Pattern, services: Iterable[str]) -> tuple[str, str] 
 
 
 def infer_callees(
-    groups: list[Group], services: Iterable[str], stops: Iterable[Stopped]
+    groups: list[Group],
+    services: Iterable[str],
+    stops: Iterable[Stopped],
+    changes: dict[str, Change] | None = None,
 ) -> list[Group]:
     """Point each events group whose root names a troubled callee at that callee (an evidence
-    first in its list); a `stopped` or `slow` group of the callee joins the group that names
-    it. `stops` are all the report's stopped patterns. Returns the groups left standing."""
+    first in its list); a `stopped` or `slow` group of the callee joins a fresh group that names
+    it. `stops` are all the report's stopped patterns, `changes` the patterns' changes against
+    the baseline, by id. Returns the groups left standing."""
     known = list(services)
+    changes = changes or {}
     by_service = {g.root.service: g for g in groups if g.kind != "events"}
     troubled = set(by_service) | {stop.pattern.service for stop in stops}
     absorbed: set[int] = set()
@@ -74,19 +89,26 @@ def infer_callees(
         if found is None:
             continue
         callee, how = found
-        if callee not in troubled:
+        if callee not in troubled and not _answered_with_server_error(group.root):
             continue
         if any(p.service == callee and level_rank(p.level) >= _ERROR for p in group.patterns):
             continue  # the callee logs the failure itself: the root pattern says where
         group.evidence.insert(0, _evidence(group.root, callee, how))
         other = by_service.get(callee)
-        if other is not None and id(other) not in absorbed:
+        failed = level_rank(group.root.level) >= _FAILURE
+        fresh = failed and age(group.core or [group.root], changes) == "fresh"
+        if other is not None and id(other) not in absorbed and fresh:
             absorbed.add(id(other))
             group.evidence.extend(other.evidence)
             group.stopped.extend(other.stopped)
             group.slowed.extend(other.slowed)
             group.requests |= other.requests
     return [g for g in groups if id(g) not in absorbed]
+
+
+def _answered_with_server_error(pattern: Pattern) -> bool:
+    """True when the pattern reports an HTTP 5xx answer (a status masking kept as one)."""
+    return any(code.startswith("5") for code in kept_statuses(pattern.template))
 
 
 def _names_in(text: str, known: list[str], own: str) -> list[tuple[str, str]]:

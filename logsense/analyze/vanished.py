@@ -19,12 +19,23 @@ warned still did its work), outside whose requests the pattern has not stopped (
 the errors logged instead are then one problem, whichever service logs them (a checkout that
 fails on a database error no longer logs "order placed"). The other stops form one issue of
 kind `stopped` per service.
+
+Which of the two is the cause depends on who waited for whom. Usually the errors are: the
+database error comes before the point where "order placed" would have been. But a service that
+began a step and never finished it (its context is its own line, logged; the stopped line is
+not), that logs no warning or error of its own in those requests, makes its caller wait; the
+caller's error (a timeout that names nobody) then comes after the step began, and in the
+baseline the caller's service logs after the stopped line (it waits for that work). Then the
+stop is the cause: the errors join the stop's issue, as what it led to.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from logsense.analyze.change import Change
 from logsense.analyze.group import Group, age
+from logsense.analyze.request_sets import RequestSet, code_requests, earlier_in_shared
 from logsense.config import ChangeConfig
 from logsense.model import Evidence, Pattern, Stopped, level_rank, short_template
 
@@ -33,6 +44,7 @@ __all__ = ["attach_stops", "stopped_patterns"]
 # A context that led to the pattern in at least this share of baseline requests determines it.
 _DETERMINED = 0.8
 _ERROR = level_rank("error")
+_WARN = level_rank("warn")
 
 
 def stopped_patterns(patterns: list[Pattern], changes: dict[str, Change]) -> list[Stopped]:
@@ -51,11 +63,18 @@ def stopped_patterns(patterns: list[Pattern], changes: dict[str, Change]) -> lis
 
 
 def attach_stops(
-    groups: list[Group], stops: list[Stopped], changes: dict[str, Change], config: ChangeConfig
+    groups: list[Group],
+    stops: list[Stopped],
+    changes: dict[str, Change],
+    config: ChangeConfig,
+    patterns: list[Pattern] | None = None,
 ) -> list[Group]:
-    """Put each stop with the events group it explains, and return a `stopped` group per
-    service for the others."""
+    """Put each stop with the events group it explains, or that group with the stop when the
+    stop caused it (`patterns`: all of the window's, to see who waits for whom in the
+    baseline); return `groups` without the groups that joined a stop, and a `stopped` group
+    per service for the stops that are not part of an events group."""
     alone: dict[str, list[Stopped]] = {}
+    caused: dict[str, list[Group]] = {}
     fresh = [
         g
         for g in groups
@@ -66,11 +85,63 @@ def attach_stops(
     ]
     for stop in stops:
         host = _explaining_group(fresh, stop, config.stopped_fraction)
+        service = stop.pattern.service
+        if host is not None and _waited_for(stop, host, patterns or []):
+            fresh.remove(host)
+            caused.setdefault(service, []).append(host)
+            host = None
         if host is None:
-            alone.setdefault(stop.pattern.service, []).append(stop)
+            alone.setdefault(service, []).append(stop)
         else:
             host.stopped.append(stop)
-    return [_group(service, items) for service, items in alone.items()]
+    joined = {id(g) for hosts in caused.values() for g in hosts}
+    kept = [g for g in groups if id(g) not in joined]
+    return kept + [
+        _group(service, found, caused.get(service, [])) for service, found in alone.items()
+    ]
+
+
+def _waited_for(stop: Stopped, host: Group, patterns: list[Pattern]) -> bool:
+    """True when the stop caused `host`'s errors: its service began the step (its context is
+    its own line) and logs no warning or error in `host`, `host`'s root comes after that
+    beginning in most requests, and in the baseline the root's service logs after the stopped
+    line in most requests they share (it waits for that work)."""
+    pattern, context, root = stop.pattern, stop.change.context, host.root
+    service = pattern.service
+    if context is None or context.service != service or root.service == service:
+        return False
+    if any(p.service == service and level_rank(p.level) >= _WARN for p in host.patterns):
+        return False
+    began, root_requests = code_requests([context.requests, root.requests])
+    together, first = earlier_in_shared(began, root_requests)
+    if not together or first * 2 <= together:
+        return False
+    waiting = [
+        p
+        for p in patterns
+        if p.service == root.service and level_rank(p.level) < _WARN and p.baseline_requests
+    ]
+    if not waiting:
+        return False
+    stopped, *others = code_requests(
+        [pattern.baseline_requests, *(p.baseline_requests for p in waiting)]
+    )
+    shared, after = _followed(stopped, others)
+    return shared * 2 >= len(stopped) and after * 2 > shared
+
+
+def _followed(first: RequestSet, others: list[RequestSet]) -> tuple[int, int]:
+    """(how many of `first`'s requests have an event of `others`, in how many of them one
+    comes after `first`'s)."""
+    shared = np.zeros(len(first), dtype=bool)
+    after = np.zeros(len(first), dtype=bool)
+    for other in others:
+        _, mine, theirs = np.intersect1d(
+            first.codes, other.codes, assume_unique=True, return_indices=True
+        )
+        shared[mine] = True
+        after[mine[other.orders[theirs] > first.orders[mine]]] = True
+    return int(np.count_nonzero(shared)), int(np.count_nonzero(after))
 
 
 def affected_requests(stop: Stopped) -> set[str]:
@@ -98,15 +169,25 @@ def _explaining_group(groups: list[Group], stop: Stopped, fraction: float) -> Gr
     return None if best is None else best[1]
 
 
-def _group(service: str, stops: list[Stopped]) -> Group:
-    """A `stopped` group: the service's stopped patterns, the most significant as its root."""
+def _group(service: str, stops: list[Stopped], caused: list[Group]) -> Group:
+    """A `stopped` group: the service's stopped patterns, the most significant as its root,
+    and the errors they `caused` (their groups' patterns and requests)."""
     root = stops[0]
     requests = set().union(*(affected_requests(s) for s in stops))
     evidence = [_evidence(stop) for stop in stops]
     estimate = None if requests else round(-sum(s.change.excess for s in stops))
+    patterns = [s.pattern for s in stops]
+    stopped = list(stops)
+    for host in caused:
+        evidence.append(_waited_evidence(root, host))
+        patterns += [p for p in host.patterns if p not in patterns]
+        stopped += host.stopped
+        requests |= host.requests
+    if estimate is not None and caused:
+        estimate = max(estimate, len(requests))
     return Group(
-        [s.pattern for s in stops], root.pattern, _why(root), requests, kind="stopped",
-        evidence=evidence, stopped=stops, change=root.change, estimate=estimate,
+        patterns, root.pattern, _why(root), requests, kind="stopped",
+        evidence=evidence, stopped=stopped, change=root.change, estimate=estimate,
     )  # fmt: skip
 
 
@@ -119,6 +200,16 @@ def _why(stop: Stopped) -> str:
         f"its regular line stopped: in {change.before} of {change.before_total} of "
         f"{among} in the baseline, {change.now} of {change.now_total} now"
     )
+
+
+def _waited_evidence(stop: Stopped, host: Group) -> Evidence:
+    root, pattern = host.root, stop.pattern
+    text = (
+        f"{root.service}'s “{short_template(root.template, 60)}” comes after "
+        f"{pattern.service} began the step that stopped, in {len(host.requests)} requests: "
+        f"{root.service} waited for {pattern.service}"
+    )
+    return Evidence("caller_waited", pattern.service, text, root.id)
 
 
 def _evidence(stop: Stopped) -> Evidence:

@@ -23,7 +23,16 @@ from logsense.config import FieldMap
 from logsense.mine.masking import kept_statuses
 from logsense.mine.sampling import BottomK
 from logsense.mine.templates import TemplateTree
-from logsense.model import Event, Pattern, Requests, Sample, Totals, Window, level_rank
+from logsense.model import (
+    Event,
+    Pattern,
+    Requests,
+    Sample,
+    Timings,
+    Totals,
+    Window,
+    level_rank,
+)
 from logsense.sources.records import event_table, push_event
 
 if TYPE_CHECKING:
@@ -126,6 +135,7 @@ class _Stats(Protocol):
     requests: Requests
     baseline_requests: Requests
     baseline_per_minute: dict[int, int]
+    durations: Timings | None
     users: set[str]
 
 
@@ -158,7 +168,18 @@ def _add_stats(target: Pattern, other: _Stats) -> None:
             counts[minute] = counts.get(minute, 0) + n
     _add_requests(target.requests, other.requests)
     _add_requests(target.baseline_requests, other.baseline_requests)
+    target.durations = _add_durations(target.durations, other.durations)
     target.users |= other.users
+
+
+def _add_durations(
+    into: Timings | None,
+    more: Timings | None,
+) -> Timings | None:
+    """Durations of two shapes together: counts added, samples joined."""
+    if into is None or more is None:
+        return into or more
+    return into[0] + more[0], into[1] + more[1], into[2] + more[2], into[3] + more[3]
 
 
 def _add_requests(requests: Requests, other: Requests) -> None:

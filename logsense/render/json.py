@@ -92,6 +92,7 @@ def _stopped(stop: Stopped) -> dict[str, Any]:
 
 def _hop(hop: SlowHop) -> dict[str, Any]:
     return {
+        "measure": "written" if hop.written else "gap",
         "from": _pattern_ref(hop.source),
         "to": _pattern_ref(hop.target),
         "baseline_median_ms": round(hop.baseline_median * 1000, 3),

@@ -89,9 +89,13 @@ def _title_parts(issue: Issue) -> tuple[str, str]:
         return issue.root_service, f"stopped logging “{root.template}”"
     if issue.kind == "slow" and issue.slowed:
         hop = issue.slowed[0]
+        where = (
+            f"in “{hop.source.template}”"
+            if hop.written
+            else f"from “{hop.source.template}” to “{hop.target.template}”"
+        )
         return issue.root_service, (
-            f"slower, {_ms(hop.baseline_median)} → {_ms(hop.median)} from "
-            f"“{hop.source.template}” to “{hop.target.template}”"
+            f"slower, {_ms(hop.baseline_median)} → {_ms(hop.median)} {where}"
         )
     return issue.root_service, root.template
 

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod durations;
 mod letter_pairs;
 mod masking;
 mod pytext;

@@ -63,6 +63,7 @@ pub struct ShapeStats {
     baseline_per_minute: Py<PyDict>,
     users: Py<PySet>,
     samples: Py<PyList>,
+    durations: Option<PyObject>,
 }
 
 #[pymethods]
@@ -483,36 +484,48 @@ impl<'py, 't> Converter<'py, 't> {
     /// gaps), each gap a (seconds, request id) pair.
     fn hops(&mut self, hops: &[aggregate::HopOut]) -> Bound<'py, PyList> {
         let py = self.py;
-        let mut gaps = |sample: &[(f64, u32)]| -> Vec<(f64, Py<PyString>)> {
-            sample
-                .iter()
-                .map(|&(gap, request)| {
-                    (
-                        gap,
-                        cached(py, &mut self.requests, &self.table.requests, request),
-                    )
-                })
-                .collect()
-        };
         let items: Vec<PyObject> = hops
             .iter()
             .map(|hop| {
-                let (before, now) = (gaps(&hop.baseline), gaps(&hop.window));
-                (
-                    hop.from,
-                    hop.to,
-                    hop.baseline_count,
-                    hop.window_count,
-                    before,
-                    now,
-                )
-                    .into_py(py)
+                let (before_count, count, before, now) = self.timings(&hop.timings);
+                (hop.from, hop.to, before_count, count, before, now).into_py(py)
             })
             .collect();
         PyList::new_bound(py, items)
     }
 
+    /// (baseline count, window count, baseline sample, window sample), each sample a list of
+    /// (seconds, request id or None).
+    #[allow(clippy::type_complexity)]
+    fn timings(
+        &mut self,
+        timings: &aggregate::Timings,
+    ) -> (
+        u64,
+        u64,
+        Vec<(f64, Option<Py<PyString>>)>,
+        Vec<(f64, Option<Py<PyString>>)>,
+    ) {
+        let (py, table) = (self.py, self.table);
+        let mut sample = |items: &[(f64, u32)]| -> Vec<(f64, Option<Py<PyString>>)> {
+            items
+                .iter()
+                .map(|&(seconds, request)| {
+                    let id = (request != NO_ID)
+                        .then(|| cached(py, &mut self.requests, &table.requests, request));
+                    (seconds, id)
+                })
+                .collect()
+        };
+        let (before, now) = (sample(&timings.baseline), sample(&timings.window));
+        (timings.baseline_count, timings.window_count, before, now)
+    }
+
     fn shape(&mut self, shape: &aggregate::ShapeOut) -> PyResult<ShapeStats> {
+        let durations = shape
+            .durations
+            .as_ref()
+            .map(|d| self.timings(d).into_py(self.py));
         let (py, table) = (self.py, self.table);
         let (service, class, masked, print) = table.shapes[shape.shape as usize];
         let requests = self.requests_dict(&shape.requests)?;
@@ -560,6 +573,7 @@ impl<'py, 't> Converter<'py, 't> {
             requests: requests.unbind(),
             baseline_requests: baseline_requests.unbind(),
             baseline_per_minute: counts_dict(py, &shape.baseline_per_minute)?,
+            durations,
             users: users.unbind(),
             samples: samples.unbind(),
         })

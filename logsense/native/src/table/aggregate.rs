@@ -14,6 +14,7 @@ use ahash::{AHashMap, AHashSet, RandomState};
 
 use super::store::{LastAggregate, Table};
 use super::strings::NO_ID;
+use crate::durations::duration_in;
 use crate::pytext::floordiv_int;
 
 /// Fibonacci hashing constant of `sampling.priority`.
@@ -41,6 +42,8 @@ pub struct ShapeOut {
     pub users: Vec<u32>,
     /// (position, row index) of the kept samples, by position.
     pub samples: Vec<(u64, u32)>,
+    /// The durations its messages write (`took 120ms`), if its first message writes one.
+    pub durations: Option<Timings>,
 }
 
 /// Everything `Aggregate` reports.
@@ -67,22 +70,28 @@ pub struct AggregateOut {
 pub struct HopOut {
     pub from: u32,
     pub to: u32,
+    pub timings: Timings,
+}
+
+/// Seconds measured in one period or the other (a hop's gaps, a shape's written durations):
+/// counts, and up to HOP_SAMPLES of each period sampled uniformly, with their request ids
+/// (NO_ID when the row has none).
+pub struct Timings {
     pub baseline_count: u64,
     pub window_count: u64,
-    /// Up to HOP_SAMPLES gaps in seconds, each period sampled uniformly, with their request ids.
     pub baseline: Vec<(f64, u32)>,
     pub window: Vec<(f64, u32)>,
 }
 
-/// One hop's gaps while aggregating.
-struct HopAcc {
+/// `Timings` while aggregating.
+struct TimingsAcc {
     baseline_count: u64,
     window_count: u64,
     baseline: BottomK<(f64, u32)>,
     window: BottomK<(f64, u32)>,
 }
 
-impl HopAcc {
+impl TimingsAcc {
     fn new() -> Self {
         Self {
             baseline_count: 0,
@@ -92,22 +101,19 @@ impl HopAcc {
         }
     }
 
-    fn add(&mut self, in_window: bool, position: u64, gap: (f64, u32)) {
+    fn add(&mut self, in_window: bool, position: u64, seconds: (f64, u32)) {
         if in_window {
             self.window_count += 1;
-            self.window.offer(HOP_SAMPLES, position, gap);
+            self.window.offer(HOP_SAMPLES, position, seconds);
         } else {
             self.baseline_count += 1;
-            self.baseline.offer(HOP_SAMPLES, position, gap);
+            self.baseline.offer(HOP_SAMPLES, position, seconds);
         }
     }
 
-    fn finish(self, (from, to): (u32, u32)) -> HopOut {
-        let values =
-            |bottom: BottomK<(f64, u32)>| bottom.into_sorted().into_iter().map(|(_, gap)| gap);
-        HopOut {
-            from,
-            to,
+    fn finish(self) -> Timings {
+        let values = |bottom: BottomK<(f64, u32)>| bottom.into_sorted().into_iter().map(|(_, s)| s);
+        Timings {
             baseline_count: self.baseline_count,
             window_count: self.window_count,
             baseline: values(self.baseline).collect(),
@@ -203,6 +209,7 @@ impl Table {
         let mut shape_index = vec![NO_ID; self.shapes.len()];
         let mut shapes: Vec<ShapeOut> = Vec::new();
         let mut bottoms: Vec<BottomK<u32>> = Vec::new();
+        let mut timed: Vec<Option<TimingsAcc>> = Vec::new();
         let mut shape_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut baseline_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut shape_users: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
@@ -210,7 +217,7 @@ impl Table {
         // Per request id: the time and output shape of its latest row so far.
         let mut last_of_request: Vec<Option<(f64, u32)>> =
             vec![None; if measure_hops { self.requests.len() } else { 0 }];
-        let mut hops: AHashMap<(u32, u32), HopAcc> = AHashMap::with_hasher(RandomState::new());
+        let mut hops: AHashMap<(u32, u32), TimingsAcc> = AHashMap::with_hasher(RandomState::new());
         for (position, &(ts, _, index)) in kept.iter().enumerate() {
             let position = position as u64;
             let row = self.rows[index as usize];
@@ -231,17 +238,25 @@ impl Table {
                     baseline_per_minute: Vec::new(),
                     users: Vec::new(),
                     samples: Vec::new(),
+                    durations: None,
                 });
                 bottoms.push(BottomK::new());
+                // Messages of one shape say the same thing: the first tells if they time it.
+                timed.push(duration_in(self.text(&row)).map(|_| TimingsAcc::new()));
             }
             let out = *slot as usize;
+            if let Some(acc) = timed[out].as_mut() {
+                if let Some(seconds) = duration_in(self.text(&row)) {
+                    acc.add(ts >= window_start, position, (seconds, row.request));
+                }
+            }
             let stats = &mut shapes[out];
             let pair = |id: u32| (u64::from(out as u32) << 32) | u64::from(id);
             if measure_hops && row.request != NO_ID {
                 let last = &mut last_of_request[row.request as usize];
                 if let Some((before, from)) = *last {
                     hops.entry((from, out as u32))
-                        .or_insert_with(HopAcc::new)
+                        .or_insert_with(TimingsAcc::new)
                         .add(ts >= window_start, position, (ts - before, row.request));
                 }
                 *last = Some((ts, out as u32));
@@ -279,8 +294,9 @@ impl Table {
                 minute,
             );
         }
-        for (stats, bottom) in shapes.iter_mut().zip(bottoms) {
+        for ((stats, bottom), acc) in shapes.iter_mut().zip(bottoms).zip(timed) {
             stats.samples = bottom.into_sorted();
+            stats.durations = acc.map(TimingsAcc::finish);
         }
         self.last = Some(LastAggregate {
             kept: kept.iter().map(|k| k.2).collect(),
@@ -290,7 +306,14 @@ impl Table {
             .filter(|&id| totals.services[id as usize])
             .collect();
         services.sort_by(|&a, &b| self.services[a as usize].cmp(&self.services[b as usize]));
-        let mut hops: Vec<HopOut> = hops.into_iter().map(|(key, acc)| acc.finish(key)).collect();
+        let mut hops: Vec<HopOut> = hops
+            .into_iter()
+            .map(|((from, to), acc)| HopOut {
+                from,
+                to,
+                timings: acc.finish(),
+            })
+            .collect();
         hops.sort_unstable_by_key(|hop| (hop.from, hop.to));
         AggregateOut {
             shapes,

@@ -1017,10 +1017,11 @@ mod tests {
         assert_eq!(out.hops.len(), 1);
         let hop = &out.hops[0];
         assert_eq!((hop.from, hop.to), (0, 1));
-        assert_eq!((hop.baseline_count, hop.window_count), (2, 1));
+        let timings = &hop.timings;
+        assert_eq!((timings.baseline_count, timings.window_count), (2, 1));
         let gaps = |sample: &[(f64, u32)]| sample.iter().map(|g| g.0).collect::<Vec<_>>();
-        assert_eq!(gaps(&hop.baseline), vec![0.5, 1.0]);
-        assert_eq!(gaps(&hop.window), vec![4.0]);
+        assert_eq!(gaps(&timings.baseline), vec![0.5, 1.0]);
+        assert_eq!(gaps(&timings.window), vec![4.0]);
         assert_eq!(out.shapes[0].baseline_per_minute, vec![(0, 2)]);
         // Without baseline rows, hops are not measured.
         assert!(table.aggregate(60.0, 60.0, 200.0, 5).hops.is_empty());
