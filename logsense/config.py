@@ -45,13 +45,24 @@ class FieldMap(_Strict):
     (`{"log": {"level": ...}}`).
     """
 
-    timestamp: list[str] = ["@timestamp", "timestamp", "time", "ts"]
-    message: list[str] = ["message", "msg", "log"]
-    level: list[str] = ["log.level", "level", "severity", "levelname"]
-    service: list[str] = ["service.name", "service", "app", "logger"]
-    request_id: list[str] = ["trace.id", "transaction.id", "http.request.id", "request_id"]
+    timestamp: list[str] = ["@timestamp", "timestamp", "time", "ts", "@t", "asctime"]
+    message: list[str] = ["message", "msg", "log", "@m"]
+    level: list[str] = ["log.level", "level", "severity", "levelname", "lvl", "@l"]
+    # After ECS, the loggers' own names: logstash-logback-encoder's `logger_name`, zap's
+    # `logger`, pino's and bunyan's `name`.
+    service: list[str] = [
+        "service.name", "service", "app", "logger", "log.logger", "logger_name", "component",
+        "name",
+    ]  # fmt: skip
+    request_id: list[str] = [
+        "trace.id", "transaction.id", "http.request.id", "request_id", "trace_id", "traceId",
+        "requestId", "reqId", "req_id", "req.id",
+    ]  # fmt: skip
     user_id: list[str] = ["user.id", "user_id", "user.name"]
-    stack_trace: list[str] = ["error.stack_trace", "stack_trace", "exception"]
+    stack_trace: list[str] = [
+        "error.stack_trace", "stack_trace", "exception", "stacktrace", "err.stack", "error.stack",
+        "exc_info",
+    ]  # fmt: skip
     version: list[str] = ["service.version", "version"]
     host: list[str] = ["host.name", "host", "hostname"]
 

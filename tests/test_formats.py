@@ -148,6 +148,36 @@ def test_a_mixed_input_reads_line_by_line(tmp_path: Path) -> None:
     assert "detected first: syslog" in warnings
 
 
+def test_loggers_json_reads_with_no_field_given(tmp_path: Path) -> None:
+    """pino, bunyan, zap, zerolog, logstash-logback-encoder and python-json-logger records:
+    their own keys for the component, request id and stack are among the defaults."""
+    path = tmp_path / "apps.jsonl"
+    path.write_text(
+        '{"level":50,"time":1733479201123,"pid":1,"hostname":"web1","name":"api","reqId":"r-1",'
+        '"msg":"db timeout","err":{"type":"Error","stack":"Error: t\\n    at q (/a.js:1:1)"}}\n'
+        '{"name":"myapp","hostname":"h","pid":2,"level":40,"msg":"au revoir",'
+        '"time":"2013-01-04T18:46:23.853Z","v":0}\n'
+        '{"level":"error","ts":1733479202.5,"logger":"payments","caller":"c.go:9",'
+        '"msg":"charge failed","stacktrace":"main.charge\\n\\t/app/c.go:9"}\n'
+        '{"level":"warn","time":1733479203,"message":"slow","trace_id":"t-4"}\n'
+        '{"@timestamp":"2024-12-06T10:00:04Z","level":"WARN","logger_name":"c.s.Api",'
+        '"message":"slow","traceId":"t-5"}\n'
+        '{"asctime":"2024-12-06 10:00:05,000","levelname":"ERROR","name":"app.db",'
+        '"message":"lost","exc_info":"Traceback (most recent call last):\\n  x"}\n'
+    )
+    source = FileSource(str(path), FieldMap(), now=NOW)
+    read = [(e.level, e.service, e.request_id, e.stack_trace is not None) for e in source.read()]
+    assert read == [
+        ("error", "api", "r-1", True),
+        ("warn", "myapp", None, False),
+        ("error", "payments", None, True),
+        ("warn", "unknown", "t-4", False),
+        ("warn", "c.s.Api", "t-5", False),
+        ("error", "app.db", None, True),
+    ]
+    assert source.stats.malformed == 0
+
+
 def test_nothing_known_is_malformed_with_the_reason(tmp_path: Path) -> None:
     path = tmp_path / "odd.log"
     path.write_text("hello\nworld\n")

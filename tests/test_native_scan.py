@@ -63,6 +63,14 @@ TRICKY = [
     b'{"@timestamp": 1795179618123456, "level": "info", "message": "epoch microseconds"}',
     b'{"@timestamp": 1795179619123456789, "level": "info", "message": "epoch nanoseconds"}',
     b'{"@timestamp": 1.7951796205e15, "level": "info", "message": "float microseconds"}',
+    # Loggers' own JSON: pino (name, reqId, err.stack), zap (logger, stacktrace), logback's encoder.
+    b'{"level": 50, "time": 1795179621123, "pid": 7, "hostname": "web1", "name": "api",'
+    b' "reqId": "r-2", "msg": "db timeout", "err": {"type": "Error", "stack": "Error: t\\n'
+    b'    at q (/app/db.js:1:1)"}}',
+    b'{"level": "error", "ts": 1795179622.5, "logger": "payments", "caller": "pay/c.go:9",'
+    b' "msg": "charge failed", "stacktrace": "main.charge\\n\\t/app/pay/c.go:9"}',
+    b'{"@timestamp": "2026-11-20T13:00:23Z", "level": "WARN", "logger_name": "c.s.Api",'
+    b' "message": "slow", "traceId": "t-3"}',
     # Implausible times: counted as malformed by both readers, never events.
     b'{"@timestamp": 1e300, "level": "error", "message": "far beyond"}',
     b'{"@timestamp": 1e400, "level": "error", "message": "infinity (orjson: invalid JSON)"}',
