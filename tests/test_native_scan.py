@@ -277,6 +277,9 @@ TRICKY_TEXT = [
     b"20171223-22:32:0:95|Step_LSC|30002312| onStandStepChanged 3579",
     b'time="2024-01-01T12:00:00Z" level=error msg="failed \\"x\\"" image=nginx',
     b"E0102 15:04:05.123456    1234 reflector.go:138] failed to list",
+    b"[2024-04-04 10:00:01,456] ERROR in app: Exception on /api/orders [GET]",
+    b"2024-04-04 10:00:02,123:WARNING:myapp.db:slow",
+    b"ERRO[2024-04-04T10:00:03+02:00] failed to pull image      image=nginx",
     b"the last line, no newline",
 ]
 
@@ -322,9 +325,8 @@ def test_tricky_text_lines_read_the_same_natively(
     assert dict(stats.malformed_reasons) == {"no timestamp": 1, "implausible timestamp": 1}
     assert stats.unknown_levels == {"War": 1}
     assert stats.undecodable == 1
-    assert {"collector + syslog", "cri + logcat", "cri", "source + oslo", "fallback"} <= set(
-        stats.formats
-    )
+    assert {"collector + syslog", "cri + logcat", "cri", "source + oslo", "fallback", "flask",
+            "python-logging", "logrus-text"} <= set(stats.formats)  # fmt: skip
 
 
 def test_text_with_a_forced_format_a_zone_and_a_small_cap(tmp_path: Path) -> None:

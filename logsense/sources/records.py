@@ -50,6 +50,8 @@ _LEVEL_NAMES = {
     "debug1": "debug", "debug2": "debug", "debug3": "debug", "debug4": "debug",
     "debug5": "debug", "finer": "debug", "finest": "debug", "config": "info",
     ".": "debug", "-": "info", "*": "info", "#": "warn", "vrb": "debug", "pnc": "fatal",
+    # logrus's four-letter text levels
+    "trac": "debug", "debu": "debug", "erro": "error", "fata": "fatal", "pani": "fatal",
 }  # fmt: skip
 _LEVEL_NAMES |= {name.upper(): level for name, level in list(_LEVEL_NAMES.items())}
 # Every level name and the normalized level it stands for (exact first, then lowercased).
