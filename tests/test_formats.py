@@ -209,6 +209,13 @@ def test_the_formats_command_lists_the_library_and_reads_a_file(cli: Cli, tmp_pa
     assert first["timestamp"].endswith("05:55:46+00:00")
     code, out, _ = cli("formats", str(path))
     assert code == 0 and "syslog" in out
+    regex = r"^(?P<timestamp>\S+ +\S+ \S+) (?P<service>\S+) (?P<message>.*)$"
+    code, out, _ = cli("formats", str(path), "--json", "--header-regex", regex)
+    assert code == 0
+    document = orjson.loads(out)
+    assert document["detected"] == "--header-regex"
+    first = document["lines"][0]  # read by the regex, which overrides the detected syslog
+    assert (first["service"], first["message"]) == ("LabSZ", "sshd[24200]: Invalid user webmaster")
 
 
 def test_triage_reads_text_with_a_forced_format_and_says_what_it_assumed(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
 from logsense.cli.options import ConfigOptions
 from logsense.escape import json_safe
+
+if TYPE_CHECKING:
+    from logsense.sources.files import FileSource
 
 
 def formats(
@@ -61,10 +65,11 @@ def _file_report(path: str, config: ConfigOptions, count: int) -> dict[str, Any]
     if sample and sample[0].lstrip().startswith("{"):
         return {"schema": "logsense.formats/v1", "source": source.name, "detected": "JSON lines",
                 "lines": []}  # fmt: skip
-    parser = source.parser
     if settings.header_regex is not None:
-        detected = "--header-regex"
-    elif parser.only is not None:
+        return {"schema": "logsense.formats/v1", "source": source.name,
+                "detected": "--header-regex", "lines": _regex_lines(source, count)}  # fmt: skip
+    parser = source.parser
+    if parser.only is not None:
         detected = f"{parser.only.name} (--log-format)"
     else:
         parser.detect(sample)
@@ -85,3 +90,17 @@ def _file_report(path: str, config: ConfigOptions, count: int) -> dict[str, Any]
         })  # fmt: skip
     return {"schema": "logsense.formats/v1", "source": source.name, "detected": detected,
             "lines": shown}  # fmt: skip
+
+
+def _regex_lines(source: FileSource, count: int) -> list[dict[str, Any]]:
+    """The first `count` events as `--header-regex` reads them (it overrides every format)."""
+    shown = []
+    for event in itertools.islice(source.read(), count):
+        shown.append({
+            "line": None, "origin": event.origin, "format": "--header-regex", "kind": "event",
+            "timestamp": datetime.fromtimestamp(event.timestamp, UTC).isoformat(),
+            "level": event.level, "service": event.service, "process": event.process,
+            "thread": event.thread, "host": event.host, "request_id": event.request_id,
+            "message": event.message, "year_assumed": False, "zone_assumed": False,
+        })  # fmt: skip
+    return shown
