@@ -344,8 +344,12 @@ def test_nothing_known_is_no_header_in_both_readers(tmp_path: Path) -> None:
     assert dict(stats.malformed_reasons) == {"no header": 2, "line too long": 1}
 
 
+LOGHUB_SYSTEMS = ["Android", "Apache", "BGL", "HDFS", "HPC", "HealthApp", "Linux", "OpenStack",
+                  "Proxifier", "Spark", "Windows", "Zookeeper"]  # fmt: skip
+
+
 @pytest.mark.loghub
-@pytest.mark.parametrize("system", ["Android", "BGL", "Linux", "OpenStack", "Zookeeper", "HPC"])
+@pytest.mark.parametrize("system", LOGHUB_SYSTEMS)
 def test_loghub_text_reads_the_same_natively(system: str) -> None:
     from bench.loghub import DATA
 
