@@ -45,14 +45,14 @@ class FieldMap(_Strict):
     (`{"log": {"level": ...}}`).
     """
 
-    timestamp: list[str] = ["@timestamp", "timestamp", "time", "ts", "@t", "asctime"]
+    # After ECS, the loggers' own keys: logstash-logback-encoder's `logger_name`, zap's
+    # `logger`, pino's and bunyan's `name`, Serilog's `@t`/`@l`, MongoDB's `t`/`s`/`c`.
+    timestamp: list[str] = ["@timestamp", "timestamp", "time", "ts", "@t", "asctime", "t.$date"]
     message: list[str] = ["message", "msg", "log", "@m"]
-    level: list[str] = ["log.level", "level", "severity", "levelname", "lvl", "@l"]
-    # After ECS, the loggers' own names: logstash-logback-encoder's `logger_name`, zap's
-    # `logger`, pino's and bunyan's `name`.
+    level: list[str] = ["log.level", "level", "severity", "levelname", "lvl", "@l", "s"]
     service: list[str] = [
         "service.name", "service", "app", "logger", "log.logger", "logger_name", "component",
-        "name",
+        "name", "c",
     ]  # fmt: skip
     request_id: list[str] = [
         "trace.id", "transaction.id", "http.request.id", "request_id", "trace_id", "traceId",

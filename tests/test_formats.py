@@ -149,7 +149,7 @@ def test_a_mixed_input_reads_line_by_line(tmp_path: Path) -> None:
 
 
 def test_loggers_json_reads_with_no_field_given(tmp_path: Path) -> None:
-    """pino, bunyan, zap, zerolog, logstash-logback-encoder and python-json-logger records:
+    """pino, bunyan, zap, zerolog, logstash-logback-encoder, python-json-logger and MongoDB records:
     their own keys for the component, request id and stack are among the defaults."""
     path = tmp_path / "apps.jsonl"
     path.write_text(
@@ -164,6 +164,8 @@ def test_loggers_json_reads_with_no_field_given(tmp_path: Path) -> None:
         '"message":"slow","traceId":"t-5"}\n'
         '{"asctime":"2024-12-06 10:00:05,000","levelname":"ERROR","name":"app.db",'
         '"message":"lost","exc_info":"Traceback (most recent call last):\\n  x"}\n'
+        '{"t":{"$date":"2024-12-06T10:00:06.123+00:00"},"s":"E","c":"STORAGE","id":22435,'
+        '"ctx":"initandlisten","msg":"WiredTiger error"}\n'
     )
     source = FileSource(str(path), FieldMap(), now=NOW)
     read = [(e.level, e.service, e.request_id, e.stack_trace is not None) for e in source.read()]
@@ -174,6 +176,7 @@ def test_loggers_json_reads_with_no_field_given(tmp_path: Path) -> None:
         ("warn", "unknown", "t-4", False),
         ("warn", "c.s.Api", "t-5", False),
         ("error", "app.db", None, True),
+        ("error", "STORAGE", None, False),
     ]
     assert source.stats.malformed == 0
 

@@ -71,6 +71,8 @@ TRICKY = [
     b' "msg": "charge failed", "stacktrace": "main.charge\\n\\t/app/pay/c.go:9"}',
     b'{"@timestamp": "2026-11-20T13:00:23Z", "level": "WARN", "logger_name": "c.s.Api",'
     b' "message": "slow", "traceId": "t-3"}',
+    b'{"t": {"$date": "2026-11-20T13:00:24.123+00:00"}, "s": "E", "c": "STORAGE", "id": 22435,'
+    b' "ctx": "initandlisten", "msg": "WiredTiger error"}',
     # Implausible times: counted as malformed by both readers, never events.
     b'{"@timestamp": 1e300, "level": "error", "message": "far beyond"}',
     b'{"@timestamp": 1e400, "level": "error", "message": "infinity (orjson: invalid JSON)"}',
@@ -280,6 +282,12 @@ TRICKY_TEXT = [
     b"[2024-04-04 10:00:01,456] ERROR in app: Exception on /api/orders [GET]",
     b"2024-04-04 10:00:02,123:WARNING:myapp.db:slow",
     b"ERRO[2024-04-04T10:00:03+02:00] failed to pull image      image=nginx",
+    b"[06-Dec-2024 10:00:00 Europe/Berlin] PHP Parse error:  syntax error in /a.php on line 3",
+    b"[2024-12-06T10:00:01.123+0000] {taskinstance.py:1400} ERROR - Task failed",
+    b"2024-12-06 10:00:02.123+0000 [id=13]\tWARNING\tj.s.h.Ctx#doStart: failed",
+    b"2024-12-06 10:00:03.1234|ERROR|MyApp.Db|Connection failed",
+    b"[Fri Dec  6 10:00:04 2024] Out of memory: Killed process 1234 (java)",
+    b"1733479205.456     12 10.0.0.1 TCP_DENIED/403 3900 GET http://bad.example/ - HIER_NONE/-",
     b"the last line, no newline",
 ]
 
@@ -326,7 +334,8 @@ def test_tricky_text_lines_read_the_same_natively(
     assert stats.unknown_levels == {"War": 1}
     assert stats.undecodable == 1
     assert {"collector + syslog", "cri + logcat", "cri", "source + oslo", "fallback", "flask",
-            "python-logging", "logrus-text"} <= set(stats.formats)  # fmt: skip
+            "python-logging", "logrus-text", "php", "airflow", "jenkins", "nlog",
+            "bracketed-ctime", "squid"} <= set(stats.formats)  # fmt: skip
 
 
 def test_text_with_a_forced_format_a_zone_and_a_small_cap(tmp_path: Path) -> None:

@@ -52,6 +52,10 @@ _LEVEL_NAMES = {
     ".": "debug", "-": "info", "*": "info", "#": "warn", "vrb": "debug", "pnc": "fatal",
     # logrus's four-letter text levels
     "trac": "debug", "debu": "debug", "erro": "error", "fata": "fatal", "pani": "fatal",
+    # MongoDB's debug letters; PHP's error kinds
+    "d1": "debug", "d2": "debug", "d3": "debug", "d4": "debug", "d5": "debug",
+    "fatal error": "fatal", "parse error": "error", "catchable fatal error": "error",
+    "recoverable fatal error": "error", "deprecated": "info", "strict standards": "info",
 }  # fmt: skip
 _LEVEL_NAMES |= {name.upper(): level for name, level in list(_LEVEL_NAMES.items())}
 # Every level name and the normalized level it stands for (exact first, then lowercased).
