@@ -104,6 +104,9 @@ class Event:
     version: str | None = None
     origin: str = ""
     duration: float | None = None  # seconds, from a duration field (ECS `event.duration`)
+    # From text headers that carry them (syslog's pid, log4j's thread); not aggregated.
+    process: str | None = None
+    thread: str | None = None
 
 
 @dataclass(slots=True)

@@ -30,7 +30,7 @@ from typing import Annotated, NoReturn, ParamSpec
 import typer
 
 from logsense import __version__
-from logsense.cli import digest, load, patterns, postmortem, triage, watch
+from logsense.cli import digest, formats, load, patterns, postmortem, triage, watch
 from logsense.cli.options import spread_groups
 from logsense.errors import LogsenseError, Terminated
 from logsense.escape import one_line
@@ -107,6 +107,7 @@ app.command()(_with_exit_codes(spread_groups(load.load)))
 app.command()(_with_exit_codes(spread_groups(postmortem.postmortem)))
 app.command()(_with_exit_codes(spread_groups(digest.digest)))
 app.command()(_with_exit_codes(spread_groups(watch.watch)))
+app.command()(_with_exit_codes(spread_groups(formats.formats)))
 
 
 def _version(value: bool) -> None:

@@ -37,7 +37,7 @@ import orjson
 from logsense.config import FieldMap
 from logsense.errors import SourceUnavailable, UsageError
 from logsense.model import Event
-from logsense.sources.files import DEFAULT_HEADERS, FileSource
+from logsense.sources.files import FileSource
 from logsense.sources.records import LINE_TOO_LONG, SourceStats
 
 __all__ = ["Deliver", "FileFollower", "Follower", "PollResult", "merge_stats"]
@@ -100,9 +100,7 @@ class FileFollower:
         self.name = path
         self._fields = fields
         self._header_regex = header_regex
-        self._headers = [re.compile(header_regex)] if header_regex else [
-            re.compile(h) for h in DEFAULT_HEADERS
-        ]  # fmt: skip
+        self._starts_event = FileSource(path, fields, header_regex).starts_event
         self._max_line = max_line
         self._file: BinaryIO | None = None
         self._identity: tuple[int, int] | None = None
@@ -318,7 +316,7 @@ class FileFollower:
             if line.startswith(_BOM):
                 line = line[3:]
             text = line.decode("utf-8", "replace").rstrip("\r")
-            if any(header.match(text) for header in self._headers):
+            if self._starts_event(text):
                 return start
             end = start - 1
         return None

@@ -143,7 +143,7 @@ impl Levels {
 
     /// The rank of a level string as `RecordReader.level` finds it, or None when Python would
     /// count it as unknown.
-    fn of_str(&self, raw: &str) -> Option<u8> {
+    pub fn of_str(&self, raw: &str) -> Option<u8> {
         if let Some(rank) = self.names.get(raw) {
             return Some(*rank);
         }
@@ -169,16 +169,19 @@ pub enum Reason {
     ImplausibleTime,
     /// A line longer than the cap that is not blank (`MAX_LINE_BYTES`).
     TooLong,
+    /// A text line of no known format before any event.
+    NoHeader,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 7] = [
         Reason::InvalidJson,
         Reason::NotObject,
         Reason::NoTimestamp,
         Reason::NoMessage,
         Reason::ImplausibleTime,
         Reason::TooLong,
+        Reason::NoHeader,
     ];
 
     pub fn text(self) -> &'static str {
@@ -189,6 +192,7 @@ impl Reason {
             Reason::NoMessage => "no message",
             Reason::ImplausibleTime => "implausible timestamp",
             Reason::TooLong => "line too long",
+            Reason::NoHeader => "no header",
         }
     }
 }
