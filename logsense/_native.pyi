@@ -44,8 +44,9 @@ class ShapeStats:
 
 # A measured slot of a shape: (index among the masked message's tokens, unit — "count",
 # "seconds", "bytes", "percent" or "ratio" —, its minutes, its most frequent values). A minute is
-# (minute, count, sum, min, max, largest fraction of the limit or None), baseline and window
-# alike; a top value is (value, count, overcount), space-saving over both.
+# (minute, count, sum, min, max, largest fraction of the limit or None) of the minute's first
+# messages, baseline and window alike; a top value is (value, count, overcount), space-saving
+# over both.
 SlotRow = tuple[
     int,
     str,

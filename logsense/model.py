@@ -187,7 +187,8 @@ SlotMinute = tuple[int, float, float, float, float | None]
 
 @dataclass(eq=False)
 class Slot:
-    """The numbers behind one `<*>` of a pattern's template, baseline and window alike.
+    """The numbers behind one `<*>` of a pattern's template, baseline and window alike (those
+    of the first messages of each shape and minute, see `logsense/native/src/table/slots.rs`).
 
     `token` is the slot's index among the whitespace tokens of the masked messages the pattern
     was made from (before Drain merged runs of `<*>`). `unit` is what the

@@ -184,12 +184,15 @@ def test_triage_reports_the_precursor_as_a_leading_indicator(cli: Cli, tmp_path:
     assert f"{first['lead_minutes']} minutes before the first error" in first["text"]
     slots = [s for t in root["templates"] for s in t["slots"]]
     assert all({"count", "min", "mean", "max", "top_values"} <= set(s) for s in slots)
-    # The terminal and HTML reports show it; the postmortem's timeline has it before the errors.
+    # The terminal, Markdown and HTML reports show it; the postmortem's timeline has it before
+    # the errors.
     code, out, err = cli("triage", "--source", str(log), "--since", "30m", "-q")
     assert code == 0, err
     assert "Early warning:" in out and first["text"].split(" from ")[0] in out
     code, page, err = cli("triage", "--source", str(log), "--since", "30m", "-q", "-f", "html")
     assert code == 0 and "<h2>Early warning</h2>" in page and f'href="#issue-{root["id"]}"' in page
+    code, text, err = cli("triage", "--source", str(log), "--since", "30m", "-q", "-f", "md")
+    assert code == 0 and f"`{precursor.service}`: {first['text']}" in text
     pm = cli.json("postmortem", "--source", str(log), "--from", "30m")
     kinds = [e["kind"] for e in pm["timeline"] if e["issue_id"] == root["id"]]
     assert kinds.index("early_warning") < kinds.index("first_error"), kinds
@@ -230,32 +233,40 @@ def test_watch_alerts_on_the_climbing_number_minutes_before_the_first_error(
         written += len(chunk)
 
     # The watcher starts 6 minutes before the number climbs, a 15-minute window with as much
-    # baseline before it, and ticks every minute as the world's events are indexed.
+    # baseline before it, and ticks every minute as the world's events are indexed. It is
+    # restarted (a new process would do the same: store, follower, sinks anew) on the tick after
+    # its first early warning, and goes on to a few minutes after the first error.
     clock = ManualClock(visible - 6 * MIN)
     index_until(clock.now())
     settings = load_settings(None, state_dir=tmp_path / "state", llm={"enabled": False})
-    follower = EsFollower(EsConnection(es_node.url), index, settings.fields, page_size=1000)
     receiver = Receiver(secret=b"k")
     alerts: list[dict[str, Any]] = []
+    restarted = False
     try:
-        with WatchStore.open(state_dir(tmp_path / "state"), "default") as store:
-            dispatcher = Dispatcher(store, [WebhookSink(receiver.url, b"k")])
-            watcher = Watcher(
-                follower, settings, WatchOptions(every=MIN), store, clock=clock,
-                sinks=["webhook"], dispatcher=dispatcher, embedder=embedder,
-            )  # fmt: skip
-            dispatcher.start()
-            while clock.now() < first_error + MIN:
-                outcome = watcher.tick()
-                assert outcome.error is None
-                alerts += outcome.alerts
-                clock.advance(MIN)
-                index_until(clock.now())
-            assert dispatcher.drain(20) == {}
-            dispatcher.stop()
+        while clock.now() < first_error + 3 * MIN:
+            follower = EsFollower(EsConnection(es_node.url), index, settings.fields, page_size=1000)
+            with WatchStore.open(state_dir(tmp_path / "state"), "default") as store:
+                dispatcher = Dispatcher(store, [WebhookSink(receiver.url, b"k")])
+                watcher = Watcher(
+                    follower, settings, WatchOptions(every=MIN), store, clock=clock,
+                    sinks=["webhook"], dispatcher=dispatcher, embedder=embedder,
+                )  # fmt: skip
+                dispatcher.start()
+                while clock.now() < first_error + 3 * MIN:
+                    outcome = watcher.tick()
+                    assert outcome.error is None
+                    alerts += outcome.alerts
+                    clock.advance(MIN)
+                    index_until(clock.now())
+                    if not restarted and any(a["kind"] == "leading_indicator" for a in alerts):
+                        restarted = True
+                        break
+                assert dispatcher.drain(20) == {}
+                dispatcher.stop()
+            follower.close()
     finally:
-        follower.close()
         receiver.close()
+    assert restarted
     warned = [a for a in alerts if a["kind"] == "leading_indicator"]
     assert warned, [a["text"] for a in alerts]
     first = warned[0]
@@ -264,8 +275,9 @@ def test_watch_alerts_on_the_climbing_number_minutes_before_the_first_error(
     lead = first_error - seconds(first["at"])
     assert lead >= 5 * MIN, (kind, lead / MIN, first["text"])
     assert abs(seconds(first["indicator"]["visible_from"]) - visible) <= 2 * MIN
-    posted = [r.json() for r in receiver.accepted if r.json()["kind"] == "leading_indicator"]
-    assert posted and posted[0]["id"] == first["id"] and receiver.accepted[0].signed
-    # One alert per indicator however many ticks still see it.
+    posted = [r for r in receiver.accepted if r.json()["kind"] == "leading_indicator"]
+    assert posted[0].json()["id"] == first["id"] and all(r.signed for r in posted)
+    # One alert per indicator however many ticks still see it, before and after the restart.
     ids = [a["indicator"]["id"] for a in warned]
     assert len(ids) == len(set(ids))
+    assert len(posted) == len(ids)

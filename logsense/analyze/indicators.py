@@ -39,11 +39,11 @@ _ROBUST_DEVIATIONS = 3.0
 _RELATIVE_RISE = 0.25
 # The least rise that matters, per unit: one more of a count, a millisecond, a kilobyte, five
 # points of a percentage, one more in use.
+_FLOORS = {"count": 1.0, "seconds": 1e-3, "bytes": 1e3, "percent": 5.0, "ratio": 1.0}
 # What an indicator can be said to precede: an incident, not the usual small failures.
 _PRECEDED_SEVERITIES = ("critical", "high")
 # Ids written as numbers (orders, accounts) are at least this large.
 _ID_LEAST = 10_000
-_FLOORS = {"count": 1.0, "seconds": 1e-3, "bytes": 1e3, "percent": 5.0, "ratio": 1.0}
 
 
 def leading_indicators(

@@ -11,7 +11,9 @@
 //! count, a duration (in seconds), a size (in bytes), a percentage, or a ratio `a/b` (its value is
 //! `a`; with the percentage, the only kind that says how near it is to its limit). Messages of one
 //! shape say the same thing, so the first one tells which slots carry numbers, and shapes without
-//! numbers cost one alignment per aggregate. At most `MAX_SLOTS` slots of a shape are measured.
+//! numbers cost one alignment per aggregate. At most `MAX_SLOTS` slots of a shape are measured,
+//! in the first `PER_MINUTE` messages of each minute: a minute's level needs no more, and a loud
+//! shape costs no more than a quiet one.
 
 use crate::pytext::split;
 
@@ -19,6 +21,9 @@ use crate::pytext::split;
 const MAX_SLOTS: usize = 8;
 /// Most frequent values kept per slot (space-saving: counts are upper bounds).
 const TOP_VALUES: usize = 6;
+/// Messages measured per shape and minute (the minute's first ones): enough for its level, and
+/// what bounds the cost on a loud shape.
+const PER_MINUTE: u32 = 8;
 /// Units written apart from their number (as masking reads them: `5.2 KB`, `1190 bytes`).
 const SEPARATE_UNITS: [&str; 18] = [
     "b", "byte", "bytes", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "ns", "us", "µs",
@@ -50,8 +55,16 @@ impl Unit {
 
 /// Scale of a unit suffix: (unit, factor to seconds or bytes).
 fn unit_of(suffix: &str) -> Option<(Unit, f64)> {
-    let lower = suffix.to_lowercase();
-    let scale = match lower.as_str() {
+    // Units are short: lower-cased on the stack, since this runs for every measured value.
+    let mut buffer = [0u8; 8];
+    if suffix.len() > buffer.len() {
+        return None;
+    }
+    let lower = &mut buffer[..suffix.len()];
+    lower.copy_from_slice(suffix.as_bytes());
+    lower.make_ascii_lowercase();
+    let lower = std::str::from_utf8(lower).ok()?;
+    let scale = match lower {
         "" => return Some((Unit::Count, 1.0)),
         "%" => return Some((Unit::Percent, 1.0)),
         "ns" => (Unit::Seconds, 1e-9),
@@ -174,7 +187,21 @@ fn align<'t>(
     out: &mut Vec<(u32, &'t str, Option<&'t str>)>,
 ) -> bool {
     out.clear();
-    let mut words = split(text).peekable();
+    // Python's whitespace is wider than ASCII's, but an ASCII message is split the same way
+    // (but for rare control characters, which only cost the message its measurement).
+    if text.is_ascii() {
+        align_words(tokens, text.split_ascii_whitespace(), out)
+    } else {
+        align_words(tokens, split(text), out)
+    }
+}
+
+fn align_words<'t>(
+    tokens: &[Token],
+    words: impl Iterator<Item = &'t str>,
+    out: &mut Vec<(u32, &'t str, Option<&'t str>)>,
+) -> bool {
+    let mut words = words.peekable();
     for (index, token) in tokens.iter().enumerate() {
         let Some(word) = words.next() else {
             return false;
@@ -281,8 +308,11 @@ impl SlotAcc {
 
 /// The measured slots of one shape while aggregating.
 pub struct ShapeSlots {
+    /// The masked tokens up to the last measured slot's, and the one after it (a unit's place).
     tokens: Vec<Token>,
     slots: Vec<SlotAcc>,
+    /// The minute of the last message offered, and how many of its messages were offered.
+    minute: (i64, u32),
 }
 
 impl ShapeSlots {
@@ -305,7 +335,7 @@ impl ShapeSlots {
         if !align(&tokens, first, &mut values) {
             return None;
         }
-        let slots: Vec<SlotAcc> = values
+        let mut slots: Vec<SlotAcc> = values
             .iter()
             .filter_map(|&(token, text, unit)| {
                 let found = reading(text, unit)?;
@@ -320,17 +350,33 @@ impl ShapeSlots {
             })
             .take(MAX_SLOTS)
             .collect();
-        (!slots.is_empty()).then_some(Self { tokens, slots })
+        let last = slots.last()?.out.token as usize;
+        let mut tokens = tokens;
+        tokens.truncate(last + 2);
+        slots.shrink_to_fit();
+        Some(Self {
+            tokens,
+            slots,
+            minute: (i64::MIN, 0),
+        })
     }
 
-    /// Add the numbers of one message, logged in `minute`, to its slots; `scratch` is reused
-    /// between calls.
+    /// Add the numbers of one message, logged in `minute`, to its slots (only the first
+    /// `PER_MINUTE` of a minute, in time order, count); `scratch` is reused between calls.
     pub fn add<'t>(
         &mut self,
         text: &'t str,
         minute: i64,
         scratch: &mut Vec<(u32, &'t str, Option<&'t str>)>,
     ) {
+        if self.minute.0 == minute {
+            if self.minute.1 >= PER_MINUTE {
+                return;
+            }
+            self.minute.1 += 1;
+        } else {
+            self.minute = (minute, 1);
+        }
         if !align(&self.tokens, text, scratch) {
             return;
         }
