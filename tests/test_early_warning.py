@@ -80,6 +80,7 @@ def test_a_slot_is_named_from_the_words_around_it() -> None:
     assert slot_label("heap <*> used after GC", 1, "percent") == "heap"
     assert slot_label("orders queue depth <*>", 3, "count") == "depth"
     assert slot_label("query took <*>", 2, "seconds") == "duration"
+    assert slot_label("no connection within <*>: pool exhausted", 3, "seconds") == "duration"
     assert slot_label("flush done lag=<*>", 2, "count") == "lag"
     assert format_value(0.35, "seconds") == "350 ms"
     assert format_value(2_400_000, "bytes") == "2.4 MB"

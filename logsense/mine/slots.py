@@ -13,6 +13,8 @@ from logsense.model import Slot, SlotMinute
 
 __all__ = ["add_slot", "slot_label"]
 
+# Words before a duration that say it is one (`took 35ms`, `within 3s`).
+_TIMED_BY = frozenset(("took", "in", "after", "within", "elapsed"))
 # Words next to a slot that do not name what it measures.
 _FILLER = frozenset(("a", "an", "the", "in", "of", "on", "at", "to", "for", "from", "by", "with"))
 
@@ -65,7 +67,7 @@ def slot_label(template: str, token: int, unit: str) -> str:
     after = _word(words[token + 1]) if token + 1 < len(words) else None
     opens = here.startswith(("(", "[", "{")) or token == 0
     if before and not words[token - 1].endswith((",", ";", ":", "(")) and not opens:
-        return "duration" if unit == "seconds" and before in ("took", "in", "after") else before
+        return "duration" if unit == "seconds" and before in _TIMED_BY else before
     if after:
         follow = _word(words[token + 2]) if token + 2 < len(words) else None
         return f"{after} {follow}" if after in _FILLER and follow else after
