@@ -44,6 +44,20 @@ class ShapeStats:
     samples: list[SampleRow]
     # Durations its messages write (`took 120ms`), in seconds, if its first message writes one.
     durations: Timings | None
+    # The numbers behind its `<*>` slots, when its first message has one in some slot.
+    slots: list[SlotRow]
+
+# A measured slot of a shape: (index among the masked message's tokens, unit — "count",
+# "seconds", "bytes", "percent" or "ratio" —, its minutes, its most frequent values). A minute is
+# (minute, count, sum, min, max, largest fraction of the limit or None) of the minute's first
+# messages, baseline and window alike; a top value is (value, count, overcount), space-saving
+# over both.
+SlotRow = tuple[
+    int,
+    str,
+    list[tuple[int, int, float, float, float, float | None]],
+    list[tuple[float, int, int]],
+]
 
 # Seconds measured in the baseline and in the window: (baseline count, window count, baseline
 # sample, window sample), each sample up to 128 (seconds, request id or None) drawn uniformly.

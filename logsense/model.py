@@ -26,12 +26,15 @@ __all__ = [
     "EvidenceKind",
     "Issue",
     "IssueKind",
+    "LeadingIndicator",
     "Overview",
     "Pattern",
     "Report",
     "Requests",
     "Sample",
     "Severity",
+    "Slot",
+    "SlotMinute",
     "SlowHop",
     "Status",
     "Stopped",
@@ -176,6 +179,69 @@ class Pattern:
     # Durations its events carry (a duration field, or `took 120ms` in the message); None when
     # they carry none.
     durations: Timings | None = None
+    # The numbers behind its template's `<*>` slots, by token index (`Slot`).
+    slots: dict[int, Slot] = field(default_factory=dict)
+
+
+# One minute of a slot's numbers: (count, sum, min, max, the largest fraction of the limit the
+# line shows, or None when it shows none).
+SlotMinute = tuple[int, float, float, float, float | None]
+
+
+@dataclass(eq=False)
+class Slot:
+    """The numbers behind one `<*>` of a pattern's template, baseline and window alike (those
+    of the first messages of each shape and minute, see `logsense/native/src/table/slots.rs`).
+
+    `token` is the slot's index among the whitespace tokens of the masked messages the pattern
+    was made from (before Drain merged runs of `<*>`). `unit` is what the
+    numbers measure: `count`, `seconds`, `bytes`, `percent` (0..100) or `ratio` (the `a` of
+    `a/b`; its fraction of `b` is the minute's limit fraction). `top` holds the most frequent
+    values as (value, count, overcount): the true count lies between `count - overcount` and
+    `count` (a space-saving sketch).
+    """
+
+    token: int
+    unit: str
+    # What it measures, in a few words from around it (`waiting`, `heap`, `duration`).
+    name: str
+    minutes: dict[int, SlotMinute] = field(default_factory=dict)
+    top: list[tuple[float, int, int]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class LeadingIndicator:
+    """A number in log lines that rose against its baseline, or neared the limit its line
+    shows, before trouble: `visible_from` is the start of the first minute it showed.
+
+    `kinds` says how it showed: `rise` (minutes in a row above anything the baseline saw, and
+    well above its usual level) and/or `limit` (at least 90% of the limit, which the baseline
+    never reached). `precedes` is the id of the issue that began after it, if any, and
+    `lead_minutes` how long after.
+    """
+
+    id: str
+    pattern: Pattern
+    slot: Slot
+    name: str
+    kinds: list[str]
+    visible_from: float
+    baseline: float
+    peak: float
+    peak_fraction: float | None
+    precedes: str | None = None
+    lead_minutes: float | None = None
+    text: str = ""
+
+    @property
+    def service(self) -> str:
+        """The service whose lines carry the number."""
+        return self.pattern.service
+
+    @property
+    def pattern_id(self) -> str:
+        """The id of the pattern whose slot it is."""
+        return self.pattern.id
 
 
 @dataclass(slots=True)
@@ -405,3 +471,5 @@ class Report:
     patterns: list[Pattern] = field(default_factory=list)
     # Deploys, rollbacks, restarts, config reloads and scaling in the window: never issues.
     changes: list[Rollout] = field(default_factory=list)
+    # Numbers in log lines that warned of trouble (`analyze.indicators`), earliest first.
+    leading_indicators: list[LeadingIndicator] = field(default_factory=list)

@@ -8,6 +8,7 @@ from logsense.analyze.callee import infer_callees
 from logsense.analyze.change import pattern_changes
 from logsense.analyze.embed import CachedEmbedder, Embedder, default_embedder
 from logsense.analyze.group import candidates, group, prefetch
+from logsense.analyze.indicators import leading_indicators
 from logsense.analyze.latency import attach_slowdowns, slow_groups
 from logsense.analyze.rollouts import rollouts
 from logsense.analyze.vanished import attach_stops, stopped_patterns
@@ -98,6 +99,7 @@ def triage(
     report = Report(
         window, baseline, source.name, totals, issues, warnings=warnings, patterns=mined.patterns,
         changes=rollouts(mined.patterns),
+        leading_indicators=leading_indicators(mined.patterns, window, covered, issues),
     )  # fmt: skip
     report.headline = headline(issues, totals)
     write_summaries(report, mined.patterns, settings.llm, state, completer=completer)

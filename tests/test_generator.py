@@ -322,6 +322,7 @@ def test_every_template_placeholder_has_a_value() -> None:
         "user", "took_ms", "root_line", "wrapper_line", "gc_id", "active", "idle", "waiting",
         "callee", "status", "reason", "elapsed", "elapsed_s", "cop", "cmethod", "cpath", "grpc",
         "kind_word", "attempt", "max_attempts", "backoff", "klass", "method", "path",
+        "used", "value",  # a precursor's line (`_precursor_values`)
     }  # fmt: skip
     known = provided | set(gen.VALUE_MAKERS)
     for kind in sorted(gen.KINDS):

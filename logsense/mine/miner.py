@@ -22,12 +22,14 @@ from logsense._native import Aggregate, EventTable, ShapeStats
 from logsense.config import FieldMap
 from logsense.mine.masking import kept_statuses
 from logsense.mine.sampling import BottomK
+from logsense.mine.slots import add_slot, slot_label
 from logsense.mine.templates import TemplateTree
 from logsense.model import (
     Event,
     Pattern,
     Requests,
     Sample,
+    Slot,
     Timings,
     Totals,
     Window,
@@ -145,12 +147,20 @@ def _fold(entry: _Entry, shape: ShapeStats) -> None:
     _add_stats(pattern, shape)
     for position, text, origin, ts, request in shape.samples:
         samples.offer(position, Sample(text, origin, ts, request))
+    for token, unit, minutes, top in shape.slots:
+        into = pattern.slots.get(token) or pattern.slots.setdefault(
+            token, Slot(token, unit, slot_label(shape.masked, token, unit))
+        )
+        add_slot(into, unit, ((m[0], m[1:]) for m in minutes), top)
 
 
 def _merge_into(target: Pattern, other: Pattern) -> None:
     """Merge a pattern into another that got the same template at the end."""
     _add_stats(target, other)
     target.samples = (target.samples + other.samples)[: max(len(target.samples), 1)]
+    for slot in other.slots.values():
+        into = target.slots.setdefault(slot.token, Slot(slot.token, slot.unit, slot.name))
+        add_slot(into, slot.unit, slot.minutes.items(), slot.top)
 
 
 def _add_stats(target: Pattern, other: _Stats) -> None:

@@ -29,6 +29,7 @@ from logsense.postmortem.timeline import (
     change_entry,
     clock,
     entry_order,
+    indicator_entry,
     issue_entries,
 )
 from logsense.sources import Source
@@ -246,9 +247,13 @@ def draft(
     issues = [primary, *contributing]
     courses = {primary.id: course}
     courses |= {i.id: course_of([i], report, quiet_minutes) for i in contributing}
-    timeline = changes + [
-        entry for i in issues for entry in issue_entries(i, courses[i.id], quiet_minutes)
-    ]
+    ids = {i.id for i in issues}
+    warned = [indicator_entry(i) for i in report.leading_indicators if i.precedes in ids]
+    timeline = (
+        changes
+        + warned
+        + [entry for i in issues for entry in issue_entries(i, courses[i.id], quiet_minutes)]
+    )
     timeline.sort(key=entry_order)
     impact = _impact(issues, report, quiet_minutes)
     found = hypothesis(primary, report.patterns, settings.fields)

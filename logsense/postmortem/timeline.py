@@ -1,7 +1,10 @@
-"""The postmortem timeline: change events, and each issue's first error, peak and recovery.
+"""The postmortem timeline: change events, early warnings, and each issue's first error, peak
+and recovery.
 
 Change events are the report's changes (`analyze/rollouts.py`: deploys, rollbacks, restarts,
-config reloads and scaling found in the logs, a rolling deploy's burst as one).
+config reloads and scaling found in the logs, a rolling deploy's burst as one). Early warnings
+are the report's leading indicators (`analyze/indicators.py`) that precede one of the
+postmortem's issues: when the number became visible.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from logsense.analyze.rollouts import Rollout
-from logsense.model import Issue, short_template
+from logsense.model import Issue, LeadingIndicator, short_template
 from logsense.postmortem.course import Course, Minute
 
 __all__ = [
@@ -20,12 +23,13 @@ __all__ = [
     "change_entry",
     "clock",
     "entry_order",
+    "indicator_entry",
     "issue_entries",
     "plural",
     "span",
 ]
 
-EntryKind = Literal["change", "first_error", "peak", "recovery"]
+EntryKind = Literal["change", "early_warning", "first_error", "peak", "recovery"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +42,11 @@ class TimelineEntry:
     issue_id: str | None = None
 
 
-_KIND_ORDER = {"change": 0, "first_error": 1, "peak": 2, "recovery": 3}
+_KIND_ORDER = {"change": 0, "early_warning": 1, "first_error": 2, "peak": 3, "recovery": 4}
 
 
 def entry_order(entry: TimelineEntry) -> tuple[float, int]:
-    """Sort key: by time, then change, first error, peak, recovery."""
+    """Sort key: by time, then change, early warning, first error, peak, recovery."""
     return entry.at, _KIND_ORDER[entry.kind]
 
 
@@ -64,6 +68,14 @@ def span(seconds: float) -> str:
 def change_entry(change: Rollout) -> TimelineEntry:
     """A change event, told by the line that tells it best."""
     return TimelineEntry(change.at, "change", f"{change.service}: {change.text}")
+
+
+def indicator_entry(indicator: LeadingIndicator) -> TimelineEntry:
+    """A leading indicator, at the minute it became visible, for the issue it precedes."""
+    return TimelineEntry(
+        indicator.visible_from, "early_warning", f"{indicator.service}: {indicator.text}",
+        indicator.precedes,
+    )  # fmt: skip
 
 
 def issue_entries(issue: Issue, course: Course, quiet_minutes: int) -> list[TimelineEntry]:

@@ -11,10 +11,12 @@ from typing import Any, TextIO
 
 import orjson
 
+from logsense.analyze.indicators import slot_summary
 from logsense.escape import json_safe
 from logsense.model import (
     Evidence,
     Issue,
+    LeadingIndicator,
     Overview,
     Pattern,
     Report,
@@ -105,8 +107,37 @@ def _hop(hop: SlowHop) -> dict[str, Any]:
     }
 
 
-def issue_to_dict(issue: Issue) -> dict[str, Any]:
-    """One issue as in the `issues` array of the report contract."""
+def _slots(pattern: Pattern, window: Window | None) -> list[dict[str, Any]]:
+    """The measured slots of a pattern's template: what each measures and its numbers."""
+    return [
+        {"slot": slot.token, "name": slot.name, "unit": slot.unit, **slot_summary(slot, window)}
+        for slot in sorted(pattern.slots.values(), key=lambda s: s.token)
+    ]  # fmt: skip
+
+
+def _indicator(indicator: LeadingIndicator) -> dict[str, Any]:
+    return {
+        "id": indicator.id,
+        "service": indicator.service,
+        "pattern_id": indicator.pattern_id,
+        "template": indicator.pattern.template,
+        "slot": indicator.slot.token,
+        "name": indicator.name,
+        "unit": indicator.slot.unit,
+        "kinds": indicator.kinds,
+        "visible_from": iso(indicator.visible_from),
+        "baseline": indicator.baseline,
+        "peak": indicator.peak,
+        "peak_fraction": indicator.peak_fraction,
+        "precedes": indicator.precedes,
+        "lead_minutes": indicator.lead_minutes,
+        "text": indicator.text,
+    }
+
+
+def issue_to_dict(issue: Issue, window: Window | None = None) -> dict[str, Any]:
+    """One issue as in the `issues` array of the report contract; its templates' slot numbers
+    are those of `window` (all of them if None)."""
     summary = issue.summary
     return {
         "rank": issue.rank,
@@ -149,6 +180,7 @@ def issue_to_dict(issue: Issue) -> dict[str, Any]:
                 "level": p.level,
                 "count": p.count,
                 "fingerprint": p.fingerprint,
+                "slots": _slots(p, window),
             }
             for p in issue.patterns
         ],
@@ -183,7 +215,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "malformed": totals.malformed,
             "outside_window": totals.outside_window,
         },
-        "issues": [issue_to_dict(issue) for issue in report.issues],
+        "issues": [issue_to_dict(issue, report.window) for issue in report.issues],
+        "leading_indicators": [_indicator(i) for i in report.leading_indicators],
         "changes": [
             {"at": iso(c.at), "service": c.service, "kind": c.kind, "text": c.text}
             for c in report.changes

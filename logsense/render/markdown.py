@@ -25,7 +25,8 @@ def _share(issue: Issue) -> str:
 
 def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
     """Write a headline, a table of the issues the default view shows (or `all_issues`), a line
-    for the folded ones, the changes, one section per listed issue and the warnings."""
+    for the folded ones, the changes, the early warnings, one section per listed issue and the
+    warnings."""
     totals = report.totals
     lines = [
         f"# {md_text(report.headline)}",
@@ -57,6 +58,7 @@ def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
     if folded:
         lines += [f"_+{folded} more, chronic or failing no request (`--all` lists them)._", ""]
     lines += _changes(report)
+    lines += _early_warning(report)
     for issue in listed:
         lines += _issue_section(issue)
     if report.warnings:
@@ -75,6 +77,18 @@ def _changes(report: Report) -> list[str]:
             f"- {iso(c.at)} {c.kind} {md_code(c.service)}: {md_text(c.text)}"
             for c in report.changes
         ),
+        "",
+    ]
+
+
+def _early_warning(report: Report) -> list[str]:
+    """The leading indicators as a list, earliest first."""
+    if not report.leading_indicators:
+        return []
+    return [
+        "## Early warning",
+        "",
+        *(f"- {md_code(i.service)}: {md_text(i.text)}" for i in report.leading_indicators),
         "",
     ]
 

@@ -68,7 +68,8 @@ def _warning(warning: str) -> Text:
 
 def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
     """Print the headline, the window line, the issue table fitted to the terminal's width
-    (the issues the default view shows, or `all_issues`), the changes and the warnings."""
+    (the issues the default view shows, or `all_issues`), the changes, the early warnings and
+    the warnings."""
     console = _Console(file=out, highlight=False, soft_wrap=False)
     totals = report.totals
     console.print(_literal(report.headline, style="bold"))
@@ -91,6 +92,8 @@ def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
     if folded is not None:
         console.print(folded)
     for line in _changes(report):
+        console.print(line)
+    for line in _early_warning(report):
         console.print(line)
     if report.overview is not None and report.overview.by == "llm":
         # The rules-based overview repeats the headline; only the model's adds something.
@@ -260,4 +263,18 @@ def _changes(report: Report, limit: int = 5) -> list[Text]:
                                    _literal(change.text)))  # fmt: skip
     if len(report.changes) > limit:
         lines.append(Text(f"  … {len(report.changes) - limit} more", style="dim"))
+    return lines
+
+
+def _early_warning(report: Report, limit: int = 5) -> list[Text]:
+    """The leading indicators, one line each, earliest first: the service, then in our words
+    what the number did (its name and the issue id come from the logs)."""
+    if not report.leading_indicators:
+        return []
+    lines = [Text("Early warning:", style="bold")]
+    for indicator in report.leading_indicators[:limit]:
+        lines.append(Text.assemble("  ", _literal(indicator.service, style="magenta"), ": ",
+                                   _literal(indicator.text)))  # fmt: skip
+    if len(report.leading_indicators) > limit:
+        lines.append(Text(f"  … {len(report.leading_indicators) - limit} more", style="dim"))
     return lines

@@ -24,6 +24,7 @@ mod isotime;
 mod json_scan;
 mod record;
 mod scan;
+mod slots;
 mod store;
 mod strings;
 mod text;
@@ -64,6 +65,7 @@ pub struct ShapeStats {
     users: Py<PySet>,
     samples: Py<PyList>,
     durations: Option<PyObject>,
+    slots: Py<PyList>,
 }
 
 #[pymethods]
@@ -578,8 +580,29 @@ impl<'py, 't> Converter<'py, 't> {
             durations,
             users: users.unbind(),
             samples: samples.unbind(),
+            slots: slots_list(py, &shape.slots)?.unbind(),
         })
     }
+}
+
+/// The Python list of a shape's measured slots: (token index, unit, minutes, top values), each
+/// minute (minute, count, sum, min, max, largest fraction of the limit or None).
+fn slots_list<'py>(py: Python<'py>, slots: &[slots::SlotOut]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty_bound(py);
+    for slot in slots {
+        let minutes: Vec<PyObject> = slot
+            .minutes
+            .iter()
+            .map(|m| {
+                let fraction = (!m.fraction.is_nan()).then_some(m.fraction);
+                (m.minute, m.count, m.sum, m.min, m.max, fraction).into_py(py)
+            })
+            .collect();
+        let item = (slot.token, slot.unit.name(), minutes, slot.top.clone());
+        let item: PyObject = item.into_py(py);
+        list.append(item)?;
+    }
+    Ok(list)
 }
 
 /// The Python list of (line number, raw line) pairs handed back by the scanner.

@@ -12,6 +12,7 @@
 
 use ahash::{AHashMap, AHashSet, RandomState};
 
+use super::slots::{ShapeSlots, SlotOut};
 use super::store::{LastAggregate, Table};
 use super::strings::NO_ID;
 use crate::durations::{duration_in, unpack};
@@ -45,6 +46,8 @@ pub struct ShapeOut {
     /// The durations of its events: a duration field's, else the one its messages write
     /// (`took 120ms`) when its first message writes one.
     pub durations: Option<Timings>,
+    /// The numbers behind its `<*>` slots per minute, baseline and window alike (`slots`).
+    pub slots: Vec<SlotOut>,
 }
 
 /// Everything `Aggregate` reports.
@@ -212,6 +215,8 @@ impl Table {
         let mut bottoms: Vec<BottomK<u32>> = Vec::new();
         let mut timed: Vec<Option<TimingsAcc>> = Vec::new();
         let mut writes_durations: Vec<bool> = Vec::new();
+        let mut measured: Vec<Option<ShapeSlots>> = Vec::new();
+        let mut scratch = Vec::new();
         let mut shape_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut baseline_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut shape_users: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
@@ -241,13 +246,22 @@ impl Table {
                     users: Vec::new(),
                     samples: Vec::new(),
                     durations: None,
+                    slots: Vec::new(),
                 });
                 bottoms.push(BottomK::new());
                 timed.push(None);
                 // Messages of one shape say the same thing: the first tells if they time it.
                 writes_durations.push(duration_in(self.text(&row)).is_some());
+                let (_, _, masked, _) = self.shapes[row.shape as usize];
+                measured.push(ShapeSlots::plan(
+                    &self.masked[masked as usize],
+                    self.text(&row),
+                ));
             }
             let out = *slot as usize;
+            if let Some(slots) = &mut measured[out] {
+                slots.add(self.text(&row), minute_of(ts), &mut scratch);
+            }
             let seconds = unpack(row.duration)
                 .or_else(|| writes_durations[out].then(|| duration_in(self.text(&row)))?);
             if let Some(seconds) = seconds {
@@ -301,9 +315,12 @@ impl Table {
                 minute,
             );
         }
-        for ((stats, bottom), acc) in shapes.iter_mut().zip(bottoms).zip(timed) {
+        for (((stats, bottom), acc), slots) in
+            shapes.iter_mut().zip(bottoms).zip(timed).zip(measured)
+        {
             stats.samples = bottom.into_sorted();
             stats.durations = acc.map(TimingsAcc::finish);
+            stats.slots = slots.map(ShapeSlots::finish).unwrap_or_default();
         }
         self.last = Some(LastAggregate {
             kept: kept.iter().map(|k| k.2).collect(),
