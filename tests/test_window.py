@@ -81,6 +81,16 @@ def test_absolute_until_with_since() -> None:
     assert (shape.first_seen, shape.last_seen) == (base + 90 * 60, base + 119 * 60)
 
 
+def test_from_without_until_or_baseline_has_a_baseline_as_long_as_the_window() -> None:
+    base = at("2026-11-20T10:00:00")
+    events = [event(base + minute * 60) for minute in range(181)]  # 10:00 .. 13:00
+    result = windowed(events, WindowSpec.from_options(None, None, "2026-11-20T12:00:00Z"))
+    assert result.baseline is not None
+    assert result.baseline.end == result.window.start == base + 120 * 60
+    (shape,) = result.aggregate.shapes
+    assert (shape.count, shape.baseline_count) == (61, 60)  # 12:00..13:00, 11:00..11:59
+
+
 def test_out_of_order_events_are_sorted_and_kept() -> None:
     base = at("2026-11-20T10:00:00")
     events = [event(base + 120, "r2"), event(base + 60, "r1"), event(base + 180, "r3")]

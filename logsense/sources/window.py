@@ -178,7 +178,10 @@ def new_table(
         return event_table(
             fields, source, floor=_low(window, baseline), ceiling=window.end, threads=threads
         )
-    floor = spec.start - (spec.baseline or 0.0) if isinstance(spec.start, float) else None
+    # A baseline as long as the window starts where the newest event says: no floor then.
+    floor = None
+    if isinstance(spec.start, float) and spec.baseline is not None:
+        floor = spec.start - spec.baseline
     return event_table(
         fields, source, floor=floor, lookback=_lookback(spec), threads=threads, now=time.time()
     )
