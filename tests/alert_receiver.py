@@ -1,20 +1,30 @@
-"""A loopback HTTP server that receives alerts as a webhook or Slack endpoint would.
+"""A loopback HTTP server that receives alerts as a webhook or Slack endpoint would, and a
+loopback SMTP server (aiosmtpd) that receives them as mail.
 
-It checks each POST's HMAC-SHA256 signature (when given a secret), keeps what it accepted, and
-can be told to refuse (`status`) or to hang (`hang`: accept the connection, never answer).
+The HTTP server checks each POST's HMAC-SHA256 signature (when given a secret), keeps what it
+accepted, and can be told to refuse (`status`) or to hang (`hang`: accept the connection, never
+answer).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+from aiosmtpd.controller import Controller
+
+from logsense.config import SmtpConfig
 
 
 @dataclass
@@ -92,3 +102,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+@dataclass
+class Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    received: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd
+        self.received.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@contextmanager
+def smtp_inbox() -> Iterator[tuple[Inbox, SmtpConfig]]:
+    """A running SMTP server on loopback, and the settings that reach it."""
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, SmtpConfig(host="127.0.0.1", port=port, security="none", timeout=5)
+    finally:
+        controller.stop()

@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from alert_receiver import Receiver
+from alert_receiver import Receiver, smtp_inbox
 from elasticsearch import Elasticsearch, helpers
 from esnode import EsNode
 from worlds import Feed, events_and_truth, incident_world, seconds
@@ -29,7 +30,15 @@ from logsense.mine.slots import slot_label
 from logsense.model import Event, Window
 from logsense.sources.elasticsearch import EsConnection
 from logsense.state import state_dir
-from logsense.watch import Dispatcher, ManualClock, Watcher, WatchOptions, WatchStore, WebhookSink
+from logsense.watch import (
+    Dispatcher,
+    EmailSink,
+    ManualClock,
+    Watcher,
+    WatchOptions,
+    WatchStore,
+    WebhookSink,
+)
 from logsense.watch.esfollow import EsFollower
 from tests.conftest import Cli, generator
 
@@ -241,16 +250,19 @@ def test_watch_alerts_on_the_climbing_number_minutes_before_the_first_error(
     index_until(clock.now())
     settings = load_settings(None, state_dir=tmp_path / "state", llm={"enabled": False})
     receiver = Receiver(secret=b"k")
+    mail = ExitStack()
+    inbox, smtp = mail.enter_context(smtp_inbox())
     alerts: list[dict[str, Any]] = []
     restarted = False
     try:
         while clock.now() < first_error + 3 * MIN:
             follower = EsFollower(EsConnection(es_node.url), index, settings.fields, page_size=1000)
             with WatchStore.open(state_dir(tmp_path / "state"), "default") as store:
-                dispatcher = Dispatcher(store, [WebhookSink(receiver.url, b"k")])
+                email = EmailSink(smtp, ["oncall@example.org"], "logsense@example.org", None)
+                dispatcher = Dispatcher(store, [WebhookSink(receiver.url, b"k"), email])
                 watcher = Watcher(
                     follower, settings, WatchOptions(every=MIN), store, clock=clock,
-                    sinks=["webhook"], dispatcher=dispatcher, embedder=embedder,
+                    sinks=["webhook", "email"], dispatcher=dispatcher, embedder=embedder,
                 )  # fmt: skip
                 dispatcher.start()
                 while clock.now() < first_error + 3 * MIN:
@@ -267,6 +279,7 @@ def test_watch_alerts_on_the_climbing_number_minutes_before_the_first_error(
             follower.close()
     finally:
         receiver.close()
+        mail.close()
     assert restarted
     warned = [a for a in alerts if a["kind"] == "leading_indicator"]
     assert warned, [a["text"] for a in alerts]
@@ -282,3 +295,5 @@ def test_watch_alerts_on_the_climbing_number_minutes_before_the_first_error(
     ids = [a["indicator"]["id"] for a in warned]
     assert len(ids) == len(set(ids))
     assert len(posted) == len(ids)
+    mailed = [m for m in inbox.received if m["Subject"].startswith("[logsense] EARLY WARNING")]
+    assert len(mailed) == len(ids) and first["id"] in mailed[0].get_payload(decode=True).decode()

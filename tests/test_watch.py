@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
-from aiosmtpd.controller import Controller
-from alert_receiver import Receiver
+from alert_receiver import Receiver, smtp_inbox
 from worlds import (
     Feed,
     events_and_truth,
@@ -39,7 +35,7 @@ from worlds import (
 )
 
 from logsense.analyze.embed import Embedder
-from logsense.config import FieldMap, SmtpConfig, load_settings
+from logsense.config import FieldMap, load_settings
 from logsense.errors import SourceUnavailable
 from logsense.model import Event, Issue, Pattern
 from logsense.state import state_dir
@@ -381,32 +377,10 @@ def test_slack_gets_text_and_log_text_stays_literal(store: WatchStore) -> None:
     assert "<!here>" not in text and "&lt;!here&gt;" in text
 
 
-@dataclass
-class Inbox:
-    received: list[Message] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd
-        self.received.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_email_goes_through_the_smtp_settings(store: WatchStore) -> None:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        smtp = SmtpConfig(host="127.0.0.1", port=port, security="none", timeout=5)
+    with smtp_inbox() as (inbox, smtp):
         sink = EmailSink(smtp, ["oncall@example.org"], "logsense@example.org", None)
         left, _ = deliver(store, [sink], [an_alert(), an_alert("resolved")])
-    finally:
-        controller.stop()
     assert left == {}
     subjects = [m["Subject"] for m in inbox.received]
     assert subjects == ["[logsense] NEW critical issue: pay: <b>boom</b>"] * 2
