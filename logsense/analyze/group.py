@@ -18,6 +18,7 @@ service logs the failure before its callers report it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import re
@@ -68,8 +69,12 @@ def prefetch() -> None:
 def _import_libraries() -> None:
     # Imports hold the GIL. At full priority they finish while the scanner works without it;
     # niced, they would finish later, halving the speed of every Python stage after the scan.
-    for name in _LIBRARIES:
-        importlib.import_module(name)
+    # Only a head start: grouping imports them again and meets any real error there. An
+    # interrupted run shuts the interpreter down under this thread, and its half-done import
+    # must not print a traceback after the one error line.
+    with contextlib.suppress(Exception):
+        for name in _LIBRARIES:
+            importlib.import_module(name)
 
 
 Matrix = npt.NDArray[np.float64]
