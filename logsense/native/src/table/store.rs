@@ -5,6 +5,7 @@
 
 use ahash::AHashMap;
 
+use super::hits::{hit_seq, parse_page, source_lines};
 use super::record::{level_class, Reason};
 use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, MAX_EXAMPLES};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
@@ -173,6 +174,32 @@ pub struct Table {
     last_hour: usize,
     /// The wall clock (epoch seconds) events are compared with; None: never.
     pub now: Option<f64>,
+    /// Rows came from search hits: equal (time, seq) are ordered by origin (`{index}/{id}`).
+    pub ordered_by_origin: bool,
+}
+
+/// What `scan_hits` tells Python about a page.
+pub struct HitsOut {
+    pub hits: usize,
+    /// The last hit's `sort` values, as JSON (for `search_after`).
+    pub last_sort: Option<Vec<u8>>,
+    pub pit_id: Option<String>,
+    pub shards_failed: u64,
+    pub timed_out: bool,
+    /// (seq, origin, raw `_source` or None when the hit has none) of the hits left to Python.
+    pub handed_back: Vec<(u64, String, Option<Vec<u8>>)>,
+}
+
+/// Where the lines of a scanned piece came from.
+enum Place<'a> {
+    /// A file: the piece's first line has this number.
+    Lines(u64),
+    /// Search hits: the hit of each line of the piece, and each hit's seq and origin.
+    Hits {
+        hit_of_line: &'a [usize],
+        seqs: &'a [u64],
+        origins: &'a [String],
+    },
 }
 
 /// Global ids of one worker's local shapes, request ids and user ids.
@@ -226,6 +253,7 @@ impl Table {
             hour_index: AHashMap::new(),
             last_hour: 0,
             now: None,
+            ordered_by_origin: false,
         }
     }
 
@@ -350,7 +378,7 @@ impl Table {
             );
             let lines = piece.lines;
             let worker = piece.worker;
-            self.absorb(piece, &maps[worker], line);
+            self.absorb(piece, &maps[worker], &Place::Lines(line));
             line += lines;
         }
         self.next_line = line;
@@ -388,9 +416,9 @@ impl Table {
     }
 
     /// Merge one scanned piece whose first line is `first_line`.
-    fn absorb(&mut self, mut piece: Piece, maps: &IdMaps, first_line: u64) {
+    fn absorb(&mut self, mut piece: Piece, maps: &IdMaps, place: &Place<'_>) {
         self.last = None;
-        self.absorb_stats(&piece, first_line);
+        self.absorb_stats(&piece, place);
         self.dropped += piece.dropped;
         if let Some(ts) = piece.earliest {
             self.see(ts);
@@ -399,13 +427,25 @@ impl Table {
         let chunk = self.texts.len() as u32;
         self.rows.reserve(piece.rows.len());
         for row in &piece.rows {
+            let (seq, origin) = match place {
+                Place::Lines(first) => (first + row.line, NO_ID),
+                Place::Hits {
+                    hit_of_line,
+                    seqs,
+                    origins,
+                } => {
+                    let hit = hit_of_line[row.line as usize];
+                    self.origins.push(Box::from(origins[hit].as_str()));
+                    (seqs[hit], (self.origins.len() - 1) as u32)
+                }
+            };
             self.keep(Row {
                 ts: row.ts,
-                seq: first_line + row.line,
+                seq,
                 shape: maps.shapes[row.shape as usize],
                 request: global(&maps.requests, row.request),
                 user: global(&maps.users, row.user),
-                origin: NO_ID,
+                origin,
                 chunk,
                 start: row.text.start,
                 len: row.text.end - row.text.start,
@@ -418,7 +458,69 @@ impl Table {
         self.texts.push(piece.text);
     }
 
-    fn absorb_stats(&mut self, piece: &Piece, first_line: u64) {
+    /// Read the hits of one search response (see `hits`): their sources go through the JSON
+    /// scanner as lines; return what Python pages on, and the hits left to it.
+    /// A page whose shards failed or timed out is not read (Python reports it); with `limit`,
+    /// only the first `limit` hits are.
+    pub fn scan_hits(
+        &mut self,
+        data: &[u8],
+        max_line: usize,
+        limit: Option<usize>,
+    ) -> Result<HitsOut, String> {
+        let mut page = parse_page(data)?;
+        if page.shards_failed > 0 || page.timed_out {
+            page.hits.clear();
+        }
+        if let Some(limit) = limit {
+            page.hits.truncate(limit);
+        }
+        let (lines, hit_of_line) = source_lines(data, &page);
+        let seqs: Vec<u64> = page.hits.iter().map(|hit| hit_seq(&hit.id)).collect();
+        let origins: Vec<String> = page
+            .hits
+            .iter()
+            .map(|hit| format!("{}/{}", hit.index, hit.id))
+            .collect();
+        let mut handed_back: Vec<(u64, String, Option<Vec<u8>>)> = page
+            .hits
+            .iter()
+            .enumerate()
+            .filter(|(_, hit)| hit.source.is_none())
+            .map(|(index, _)| (seqs[index], origins[index].clone(), None))
+            .collect();
+        self.ordered_by_origin = true;
+        let block = scan_block(&self.config, &lines, max_line);
+        let maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
+        let mut first = 0_usize;
+        for piece in block.pieces {
+            for (index, range) in &piece.handed_back {
+                let hit = hit_of_line[first + *index as usize];
+                let source = lines[range.clone()].to_vec();
+                handed_back.push((seqs[hit], origins[hit].clone(), Some(source)));
+            }
+            let count = piece.lines as usize;
+            let worker = piece.worker;
+            let place = Place::Hits {
+                hit_of_line: &hit_of_line[first..first + count],
+                seqs: &seqs,
+                origins: &origins,
+            };
+            self.absorb(piece, &maps[worker], &place);
+            first += count;
+        }
+        self.maybe_compact();
+        Ok(HitsOut {
+            hits: page.hits.len(),
+            last_sort: page.last_sort.map(|span| data[span].to_vec()),
+            pit_id: page.pit_id,
+            shards_failed: page.shards_failed,
+            timed_out: page.timed_out,
+            handed_back,
+        })
+    }
+
+    fn absorb_stats(&mut self, piece: &Piece, place: &Place<'_>) {
         let (stats, found) = (&mut self.stats, &piece.stats);
         stats.read += found.read;
         for (total, count) in stats.reasons.iter_mut().zip(found.reasons) {
@@ -426,7 +528,14 @@ impl Table {
         }
         for &(index, reason) in &found.examples {
             if stats.examples.len() < MAX_EXAMPLES {
-                let origin = format!("{}:{}", self.config.source, first_line + index);
+                let origin = match place {
+                    Place::Lines(first) => format!("{}:{}", self.config.source, first + index),
+                    Place::Hits {
+                        hit_of_line,
+                        origins,
+                        ..
+                    } => origins[hit_of_line[index as usize]].clone(),
+                };
                 stats.examples.push(format!("{origin} ({})", reason.text()));
             }
         }
