@@ -38,9 +38,8 @@ const SEQ_BITS: u32 = 52;
 /// The input order of a document: the number its `_id` ends with (up to 15 digits), else a
 /// hash of the id (FNV-1a), both below 2**52.
 pub fn hit_seq(id: &str) -> u64 {
-    let digits = id.bytes().rev().take_while(u8::is_ascii_digit).count();
-    if (1..=15).contains(&digits) {
-        if let Ok(number) = id[id.len() - digits..].parse::<u64>() {
+    if let Some((stem, _)) = id_stem(id) {
+        if let Ok(number) = id[stem.len()..].parse::<u64>() {
             return number;
         }
     }
@@ -49,6 +48,15 @@ pub fn hit_seq(id: &str) -> u64 {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
     }
     hash >> (64 - SEQ_BITS)
+}
+
+/// An id that ends with a number of 1 to 15 digits: the part before it and the digits' count
+/// (the id is the stem, then its `hit_seq` written with that many digits, zero-padded).
+pub fn id_stem(id: &str) -> Option<(&str, usize)> {
+    let digits = id.bytes().rev().take_while(u8::is_ascii_digit).count();
+    (1..=15)
+        .contains(&digits)
+        .then(|| (&id[..id.len() - digits], digits))
 }
 
 /// Read the structure of a search response; Err names what is wrong with it.
@@ -218,6 +226,9 @@ impl<'d> Reader<'d> {
     fn string(&mut self) -> Step<String> {
         let span = self.string_span()?;
         let raw = std::str::from_utf8(&self.data[span]).map_err(|e| e.to_string())?;
+        if !raw.contains('\\') {
+            return Ok(raw[1..raw.len() - 1].to_owned()); // ids and index names nearly always
+        }
         let mut doc = Doc::default();
         let root = doc
             .parse(raw)
@@ -356,5 +367,9 @@ mod tests {
         assert!(hashed < 1 << SEQ_BITS);
         assert_eq!(hashed, hit_seq("Zx8AbGQB3kYt"));
         assert!(hit_seq("x-12345678901234567890") < 1 << SEQ_BITS);
+        assert_eq!(id_stem("app-0000001234"), Some(("app-", 10)));
+        assert_eq!(id_stem("7"), Some(("", 1)));
+        assert_eq!(id_stem("x-12345678901234567890"), None);
+        assert_eq!(id_stem("abc"), None);
     }
 }

@@ -4,8 +4,9 @@
 //! dropped by floor, ceiling or lookback.
 
 use ahash::AHashMap;
+use indexmap::IndexSet;
 
-use super::hits::{hit_seq, parse_page, source_lines};
+use super::hits::{hit_seq, id_stem, parse_page, source_lines, HitRef};
 use super::record::{level_class, Reason};
 use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, MAX_EXAMPLES};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
@@ -108,7 +109,8 @@ pub struct Row {
     pub shape: u32,
     pub request: u32,
     pub user: u32,
-    /// Index into `Table::origins`, or NO_ID for "{source}:{seq}".
+    /// Index into `Table::origins`; STEM | an index into `Table::stems`; or NO_ID for
+    /// "{source}:{seq}".
     pub origin: u32,
     pub chunk: u32,
     pub start: u32,
@@ -152,6 +154,10 @@ pub struct Table {
     pub users: Strings,
     pub shapes: Shapes,
     pub origins: Vec<Box<str>>,
+    /// Origins of hits whose id ends with their seq: (`{index}/{id before the number}`, the
+    /// number's digits); a row's origin is then STEM | the index here (one string per file
+    /// that `logsense load` read, not one per document).
+    stems: IndexSet<(Box<str>, usize), ahash::RandomState>,
     pub stats: Stats,
     pub earliest: Option<f64>,
     pub newest: Option<f64>,
@@ -190,6 +196,9 @@ pub struct HitsOut {
     pub handed_back: Vec<(u64, String, Option<Vec<u8>>)>,
 }
 
+/// The bit of `Row::origin` that makes the rest an index into `Table::stems`.
+const STEM: u32 = 1 << 31;
+
 /// Where the lines of a scanned piece came from.
 enum Place<'a> {
     /// A file: the piece's first line has this number.
@@ -198,7 +207,8 @@ enum Place<'a> {
     Hits {
         hit_of_line: &'a [usize],
         seqs: &'a [u64],
-        origins: &'a [String],
+        /// Row origins (see `Row::origin`).
+        origins: &'a [u32],
     },
 }
 
@@ -239,6 +249,7 @@ impl Table {
             users: Strings::default(),
             shapes: Shapes::default(),
             origins: Vec::new(),
+            stems: IndexSet::default(),
             stats: Stats::default(),
             earliest: None,
             newest: None,
@@ -435,8 +446,7 @@ impl Table {
                     origins,
                 } => {
                     let hit = hit_of_line[row.line as usize];
-                    self.origins.push(Box::from(origins[hit].as_str()));
-                    (seqs[hit], (self.origins.len() - 1) as u32)
+                    (seqs[hit], origins[hit])
                 }
             };
             self.keep(Row {
@@ -477,17 +487,19 @@ impl Table {
         }
         let (lines, hit_of_line) = source_lines(data, &page);
         let seqs: Vec<u64> = page.hits.iter().map(|hit| hit_seq(&hit.id)).collect();
-        let origins: Vec<String> = page
-            .hits
-            .iter()
-            .map(|hit| format!("{}/{}", hit.index, hit.id))
-            .collect();
+        let origins: Vec<u32> = page.hits.iter().map(|hit| self.hit_origin(hit)).collect();
         let mut handed_back: Vec<(u64, String, Option<Vec<u8>>)> = page
             .hits
             .iter()
             .enumerate()
             .filter(|(_, hit)| hit.source.is_none())
-            .map(|(index, _)| (seqs[index], origins[index].clone(), None))
+            .map(|(index, _)| {
+                (
+                    seqs[index],
+                    self.origin_text(origins[index], seqs[index]),
+                    None,
+                )
+            })
             .collect();
         self.ordered_by_origin = true;
         let block = scan_block(&self.config, &lines, max_line);
@@ -497,7 +509,8 @@ impl Table {
             for (index, range) in &piece.handed_back {
                 let hit = hit_of_line[first + *index as usize];
                 let source = lines[range.clone()].to_vec();
-                handed_back.push((seqs[hit], origins[hit].clone(), Some(source)));
+                let origin = self.origin_text(origins[hit], seqs[hit]);
+                handed_back.push((seqs[hit], origin, Some(source)));
             }
             let count = piece.lines as usize;
             let worker = piece.worker;
@@ -521,23 +534,29 @@ impl Table {
     }
 
     fn absorb_stats(&mut self, piece: &Piece, place: &Place<'_>) {
-        let (stats, found) = (&mut self.stats, &piece.stats);
+        let found = &piece.stats;
+        for &(index, reason) in &found.examples {
+            if self.stats.examples.len() < MAX_EXAMPLES {
+                let origin = match place {
+                    Place::Lines(first) => self.origin_text(NO_ID, first + index),
+                    Place::Hits {
+                        hit_of_line,
+                        seqs,
+                        origins,
+                    } => {
+                        let hit = hit_of_line[index as usize];
+                        self.origin_text(origins[hit], seqs[hit])
+                    }
+                };
+                self.stats
+                    .examples
+                    .push(format!("{origin} ({})", reason.text()));
+            }
+        }
+        let stats = &mut self.stats;
         stats.read += found.read;
         for (total, count) in stats.reasons.iter_mut().zip(found.reasons) {
             *total += count;
-        }
-        for &(index, reason) in &found.examples {
-            if stats.examples.len() < MAX_EXAMPLES {
-                let origin = match place {
-                    Place::Lines(first) => format!("{}:{}", self.config.source, first + index),
-                    Place::Hits {
-                        hit_of_line,
-                        origins,
-                        ..
-                    } => origins[hit_of_line[index as usize]].clone(),
-                };
-                stats.examples.push(format!("{origin} ({})", reason.text()));
-            }
         }
         stats.missing_level += found.missing_level;
         stats.missing_service += found.missing_service;
@@ -683,10 +702,30 @@ impl Table {
 
     /// The origin of a row ("{source}:{line}" for rows read from JSON).
     pub fn origin(&self, row: &Row) -> String {
-        match row.origin {
-            NO_ID => format!("{}:{}", self.config.source, row.seq),
+        self.origin_text(row.origin, row.seq)
+    }
+
+    /// The text of a row origin (see `Row::origin`) for an event of input order `seq`.
+    fn origin_text(&self, origin: u32, seq: u64) -> String {
+        match origin {
+            NO_ID => format!("{}:{}", self.config.source, seq),
+            stem if stem & STEM != 0 => {
+                let (text, digits) = &self.stems[(stem & !STEM) as usize];
+                format!("{text}{seq:0digits$}")
+            }
             index => self.origins[index as usize].to_string(),
         }
+    }
+
+    /// The row origin of a hit: `{index}/{id}`, as a stem when its id ends with its seq.
+    fn hit_origin(&mut self, hit: &HitRef) -> u32 {
+        if let Some((stem, digits)) = id_stem(&hit.id) {
+            let text = Box::from(format!("{}/{stem}", hit.index));
+            return STEM | self.stems.insert_full((text, digits)).0 as u32;
+        }
+        self.origins
+            .push(Box::from(format!("{}/{}", hit.index, hit.id)));
+        (self.origins.len() - 1) as u32
     }
 
     /// With a lookback, drop rows older than `newest - lookback` once the table has doubled
