@@ -2,14 +2,16 @@
 
     python -m bench.triage_throughput [--lines 1000000] [--rounds 2]
 
-Generates (once, cached under bench/out/) a JSON-lines file with `fixtures/generate.py`, then
-alternates, in the same run, the plain Drain3 loop (`bench/plain_drain3.py`: json decode +
-`add_log_message`) and `logsense triage` over the whole file (window covering every event, JSON
-output), and `logsense triage` of its last hour against the hour before as baseline (what a
-triage usually does: every pattern's change, stopped work and the gaps inside requests are
-tested too). Each command runs in its own process; the table shows the best wall time, lines/s,
-peak RSS and the ratio to the plain loop. logsense's time includes starting Python, importing
-torch and loading the embedding model when grouping needs it.
+Generates (once, cached under bench/out/) a JSON-lines file with `fixtures/generate.py`, and the
+same events rendered as log4j text (`bench/text_render.py`), then alternates, in the same run,
+the plain Drain3 loop (`bench/plain_drain3.py`: json decode + `add_log_message`; on text, each
+raw line) and `logsense triage` over the whole file (window covering every event, JSON output),
+for the JSON file and the text file, and `logsense triage` of the JSON file's last hour against
+the hour before as baseline (what a triage usually does: every pattern's change, stopped work and
+the gaps inside requests are tested too). Each command runs in its own process; the table shows
+the best wall time, lines/s, peak RSS and the ratio to the plain loop on the same file.
+logsense's time includes starting Python, importing torch and loading the embedding model when
+grouping needs it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench._measure import Run, measure
+from bench.text_render import render_text
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -45,6 +48,14 @@ def generated_file(lines: int) -> Path:
     return path
 
 
+def text_file(json_file: Path) -> Path:
+    """The JSON-lines file rendered as log4j text, made once and reused."""
+    path = json_file.with_suffix(".log")
+    if not path.exists():
+        render_text(json_file, path)
+    return path
+
+
 def count_lines(path: Path) -> int:
     """Lines in `path`."""
     with path.open("rb") as handle:
@@ -60,32 +71,43 @@ def triage(path: Path, since: str) -> list[str]:
 
 
 def main() -> None:
-    """Run both contenders `--rounds` times, alternating, and print the table."""
+    """Run every contender `--rounds` times, alternating, and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     path = generated_file(args.lines)
+    text = text_file(path)
     lines = count_lines(path)
+    text_lines = count_lines(text)
+
+    plain = [sys.executable, str(ROOT / "bench" / "plain_drain3.py")]
     contenders = {
-        "plain Drain3 loop": [sys.executable, str(ROOT / "bench" / "plain_drain3.py"), str(path)],
-        "logsense triage": triage(path, "30d"),
-        "logsense triage, last hour vs baseline": triage(path, "1h"),
+        "plain Drain3 loop (JSON)": [*plain, str(path)],
+        "logsense triage (JSON)": triage(path, "30d"),
+        "logsense triage (JSON), last hour vs baseline": triage(path, "1h"),
+        "plain Drain3 loop (text)": [*plain, "--text", str(text)],
+        "logsense triage (log4j text)": triage(text, "30d"),
     }
     runs: dict[str, list[Run]] = {name: [] for name in contenders}
     for _ in range(args.rounds):
         for name, command in contenders.items():
             runs[name].append(measure(command))
     best = {name: min(r, key=lambda run: run.seconds) for name, r in runs.items()}
-    base = best["plain Drain3 loop"].seconds
-    table = Table(title=f"triage throughput on {path.name} ({lines:,} lines)")
+    table = Table(
+        title=f"triage throughput on {path.name} ({lines:,} lines) and {text.name} "
+        f"({text_lines:,} lines)"
+    )
     for column in ("contender", "best s", "lines/s", "peak RSS MiB", "speed vs plain"):
         table.add_column(column, justify="left" if column == "contender" else "right")
     for name, run in best.items():
+        is_text = "text" in name
+        base = best["plain Drain3 loop (text)" if is_text else "plain Drain3 loop (JSON)"].seconds
+        count = text_lines if is_text else lines
         table.add_row(
             name,
             f"{run.seconds:.2f}",
-            f"{lines / run.seconds:,.0f}",
+            f"{count / run.seconds:,.0f}",
             f"{run.peak_mib:,.0f}",
             f"{base / run.seconds:.2f}×",
         )

@@ -12,6 +12,14 @@ def mask(message: str, routine: bool = False) -> str:
 def fingerprint(text: str) -> str | None:
     """The stack fingerprint of a whole event's text (see `logsense.mine.stacktrace`)."""
 
+def duration_field_unit(key: str) -> float:
+    """Seconds per unit of a duration field named `key`: its last word's unit, else ns (ECS)."""
+
+def grok_patterns() -> list[tuple[str, str]]:
+    """The grok pattern library (name, expression) of the `grok` crate: logstash-patterns-core."""
+
+# (name, regex, [(field, group number)], time layouts, ids, general) of one text format
+FormatSpec = tuple[str, str, Sequence[tuple[str, int]], Sequence[str], bool, bool]
 # (position, text, origin, timestamp, request id) of one kept sample
 SampleRow = tuple[int, str, str, float, str | None]
 
@@ -71,6 +79,11 @@ class ScanStats:
     missing_level: int
     missing_service: int
     unknown_levels: dict[str, int]
+    undecodable: int
+    formats: dict[str, int]
+    year_assumed: int
+    zone_assumed: int
+    continuation_dropped: int
 
 class HitsPage:
     """What `EventTable.scan_hits` read in one search response besides the events it kept."""
@@ -123,6 +136,30 @@ class EventTable:
     def end_json(self) -> list[tuple[int, bytes]]:
         """At the end of the input, read the line `scan_json` kept without its end (if any);
         return the lines left to Python, as `scan_json` does."""
+    def set_text(
+        self,
+        formats: Sequence[FormatSpec],
+        prefixes: Sequence[FormatSpec],
+        fallback: FormatSpec,
+        zone_initial: int,
+        zone_transitions: Sequence[tuple[int, int, int]],
+        reference: float,
+        only: int | None = None,
+    ) -> None:
+        """Read text lines in these formats (`logsense/sources/formats/`): each (name, regex,
+        [(field, group)], time layouts, ids, general); zone-less times in the zone given by
+        its offset before 1999 and its (instant, offset before, offset after) transitions;
+        year-less times before `reference`; `only` forces one format."""
+    def detect_text(self, lines: Sequence[str]) -> str | None:
+        """Pick the primary format from an input's first lines (`text.detect`); its name."""
+    def scan_text(
+        self, data: bytes, first_line: int | None = None, max_line: int = 1 << 20
+    ) -> None:
+        """Read the text lines in `data` as `FileSource` reads them (a header starts an event,
+        other lines continue it); blocks, numbering and long lines as in `scan_json`."""
+    def end_text(self) -> None:
+        """At the end of a text input: read the line kept without its end, close the last
+        event."""
     def push(
         self,
         seq: int,
@@ -134,8 +171,9 @@ class EventTable:
         user_id: str | None,
         stack_trace: str | None,
         origin: str,
+        duration: float | None = None,
     ) -> None:
-        """Add one event normalized in Python."""
+        """Add one event normalized in Python (`duration` in seconds)."""
     @property
     def stats(self) -> ScanStats: ...
     @property

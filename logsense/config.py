@@ -45,15 +45,28 @@ class FieldMap(_Strict):
     (`{"log": {"level": ...}}`).
     """
 
-    timestamp: list[str] = ["@timestamp", "timestamp", "time", "ts"]
-    message: list[str] = ["message", "msg", "log"]
-    level: list[str] = ["log.level", "level", "severity", "levelname"]
-    service: list[str] = ["service.name", "service", "app", "logger"]
-    request_id: list[str] = ["trace.id", "transaction.id", "http.request.id", "request_id"]
+    # After ECS, the loggers' own keys: logstash-logback-encoder's `logger_name`, zap's
+    # `logger`, pino's and bunyan's `name`, Serilog's `@t`/`@l`, MongoDB's `t`/`s`/`c`.
+    timestamp: list[str] = ["@timestamp", "timestamp", "time", "ts", "@t", "asctime", "t.$date"]
+    message: list[str] = ["message", "msg", "log", "@m"]
+    level: list[str] = ["log.level", "level", "severity", "levelname", "lvl", "@l", "s"]
+    service: list[str] = [
+        "service.name", "service", "app", "logger", "log.logger", "logger_name", "component",
+        "name", "c",
+    ]  # fmt: skip
+    request_id: list[str] = [
+        "trace.id", "transaction.id", "http.request.id", "request_id", "trace_id", "traceId",
+        "requestId", "reqId", "req_id", "req.id",
+    ]  # fmt: skip
     user_id: list[str] = ["user.id", "user_id", "user.name"]
-    stack_trace: list[str] = ["error.stack_trace", "stack_trace", "exception"]
+    stack_trace: list[str] = [
+        "error.stack_trace", "stack_trace", "exception", "stacktrace", "err.stack", "error.stack",
+        "exc_info",
+    ]  # fmt: skip
     version: list[str] = ["service.version", "version"]
     host: list[str] = ["host.name", "host", "hostname"]
+    # Seconds per unit from the key's last word (`took_ms`), else nanoseconds as ECS says.
+    duration: list[str] = ["event.duration"]
 
     def override(self, assignments: list[str]) -> FieldMap:
         """A copy where each `name=key[,key2]` assignment replaces that field's candidate keys."""
@@ -192,6 +205,10 @@ class Settings(BaseSettings):
 
     fields: FieldMap = FieldMap()
     header_regex: str | None = None
+    # Text inputs: a format of the library forced on every line (`logsense formats` lists
+    # them), and the zone of times written without one (IANA name or ±HH:MM; default UTC).
+    log_format: str | None = None
+    timezone: str | None = None
     severity: SeverityConfig = SeverityConfig()
     grouping: GroupingConfig = GroupingConfig()
     change: ChangeConfig = ChangeConfig()

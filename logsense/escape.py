@@ -11,6 +11,8 @@ such text as data. What each output does with it:
                 paragraph separators and the bidirectional controls written as \\u escapes, so
                 a terminal that shows the file never meets a raw control character
     email       `header_text` for headers (one line, no line break of any kind)
+    Slack       `slack_code`: one line in a code span, `&`, `<`, `>` as Slack's entities (no
+                link, mention or `<!channel>` can come of it), backticks replaced
 
 `visible` makes control characters visible instead of acting on them: C0 controls and DEL
 become their Unicode control pictures (ESC → `␛`, CR → `␍`, LF → `␊` unless kept), and C1
@@ -29,6 +31,7 @@ __all__ = [
     "md_fence",
     "md_text",
     "one_line",
+    "slack_code",
     "visible",
 ]
 
@@ -118,3 +121,19 @@ def header_text(text: str, limit: int = 400) -> str:
     """`text` fit for an email header: one line (no CR, LF, NEL, U+2028 …), no controls."""
     line = " ".join(one_line(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# --- Slack (mrkdwn) ----------------------------------------------------------------------------
+
+_SLACK_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def slack_code(text: str, limit: int = 300) -> str:
+    """`text` as one inline code span of Slack's mrkdwn, literal: on one line, controls shown,
+    `&`, `<` and `>` written as the entities Slack asks for (so no `<link|…>`, `<@user>` or
+    `<!channel>` can be formed), and backticks, which would close the span, shown as `ˋ`."""
+    line = one_line(text)
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    body = "".join(_SLACK_ENTITIES.get(c, c) for c in line).replace("`", "\u02cb")
+    return f"`{body or ' '}`"

@@ -52,7 +52,7 @@ Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 # Request id → (time, input position) of its first event (of a pattern, or of several).
 Requests = dict[str, tuple[float, int]]
-# Seconds measured in the baseline and in the window (a pattern's written durations): counts,
+# Seconds measured in the baseline and in the window (a pattern's own durations): counts,
 # then a uniform sample of each period as (seconds, request id or None).
 Timings = tuple[int, int, list[tuple[float, str | None]], list[tuple[float, str | None]]]
 Status = Literal["new", "ongoing", "regressed", "resolved"]
@@ -103,6 +103,10 @@ class Event:
     host: str | None = None
     version: str | None = None
     origin: str = ""
+    duration: float | None = None  # seconds, from a duration field (ECS `event.duration`)
+    # From text headers that carry them (syslog's pid, log4j's thread); not aggregated.
+    process: str | None = None
+    thread: str | None = None
 
 
 @dataclass(slots=True)
@@ -169,7 +173,8 @@ class Pattern:
     # per minute there.
     baseline_requests: Requests = field(default_factory=dict)
     baseline_per_minute: dict[int, int] = field(default_factory=dict)
-    # Durations its messages write (`took 120ms`); None when its messages write none.
+    # Durations its events carry (a duration field, or `took 120ms` in the message); None when
+    # they carry none.
     durations: Timings | None = None
 
 
@@ -212,7 +217,7 @@ class Evidence:
 @dataclass(frozen=True, slots=True)
 class SlowHop:
     """Inside requests, the step from an event of `source` to the next, of `target`, that slowed
-    (or, when both are one pattern, the durations its messages write).
+    (or, when both are one pattern, the durations its events carry).
 
     Medians are seconds. Of the `sampled` window gaps, `slow` exceed the baseline's 95th
     percentile; `count` is how often the step was taken in the window.
@@ -229,8 +234,8 @@ class SlowHop:
 
     @property
     def written(self) -> bool:
-        """True for durations a pattern's messages write themselves (`took 120ms`), not the gap
-        between two events."""
+        """True for durations a pattern's events carry themselves (`took 120ms`, a duration
+        field), not the gap between two events."""
         return self.source is self.target
 
     @property

@@ -18,6 +18,7 @@ from logsense.mine.registry import Registry
 from logsense.model import Report, Window, iso
 from logsense.rank import rank
 from logsense.sources import Source
+from logsense.sources.formats.text import no_format_hint
 from logsense.sources.window import WindowedEvents, WindowSpec, cut, new_table
 from logsense.state import state_dir
 from logsense.summarize.llm import Completer
@@ -140,10 +141,13 @@ def _nothing_to_triage(source: Source, windowed: WindowedEvents) -> str:
     if source.stats.read == 0:
         return f"no events in {source.name}: the input is empty"
     if not windowed.aggregate.shapes and not windowed.outside:
-        return (
+        message = (
             f"no usable events in {source.name}: all {source.stats.malformed:,} records were "
             f"malformed ({', '.join(source.stats.malformed_reasons)})"
         )
+        if source.stats.malformed_reasons["no header"]:
+            message += no_format_hint()
+        return message
     return (
         f"no events between {iso(window.start)} and {iso(window.end)} in {source.name} "
         f"({windowed.outside + sum(s.baseline_count for s in windowed.aggregate.shapes):,} "

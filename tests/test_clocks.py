@@ -1,12 +1,15 @@
 """The logs' own clocks, end to end: the gaps between a request's events and the
-durations messages write (`logsense/analyze/latency.py`)."""
+durations events carry, in their messages or fields (`logsense/analyze/latency.py`)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+import pytest
+from esnode import EsNode  # tests/ is on sys.path
 
 from tests.conftest import Cli
 
@@ -57,18 +60,45 @@ def test_nothing_slowed_nothing_reported(cli: Cli, tmp_path: Path) -> None:
     assert not [i for i in report["issues"] if i["kind"] == "slow"]
 
 
-def test_durations_written_in_messages_are_read(cli: Cli, tmp_path: Path) -> None:
+def charges(timed: Callable[[int, float], dict]) -> list[dict]:
+    """An hour of checkouts whose charge by payments takes 15-25 ms, then 300-500 ms; `timed`
+    makes the charge event of order `i` that took `took` ms."""
     rng, events = random.Random(11), []
     for i in range(1800):
         at, request = START + i * 2.0, f"r{i}"
         took = rng.uniform(15, 25) if at < START + 1800 else rng.uniform(300, 500)
-        events += [
-            event(at, "checkout", "checkout started", request),
-            event(at + 0.001, "payments", f"charge for order {i} took {took:.0f}ms", request),
-        ]
-    report = cli.json("triage", "-s", str(write(tmp_path / "took.jsonl", events)),
-                      "--since", "30m", "--no-llm")  # fmt: skip
+        charge = event(at + 0.001, "payments", "charge done", request) | timed(i, took)
+        events += [event(at, "checkout", "checkout started", request), charge]
+    return events
+
+
+@pytest.mark.parametrize(
+    ("where", "timed", "flags"),
+    [
+        ("message", lambda i, took: {"message": f"charge for order {i} took {took:.0f}ms"}, []),
+        ("ECS field", lambda i, took: {"event": {"duration": round(took * 1e6)}}, []),
+        ("named field", lambda i, took: {"took_ms": took}, ["--field", "duration=took_ms"]),
+    ],
+)
+def test_durations_events_carry_are_read(
+    cli: Cli, tmp_path: Path, where: str, timed: Callable[[int, float], dict], flags: list[str]
+) -> None:
+    path = write(tmp_path / "took.jsonl", charges(timed))
+    report = cli.json("triage", "-s", str(path), "--since", "30m", "--no-llm", *flags)
+    top = report["issues"][0]
+    assert top["kind"] == "slow" and top["root_cause"]["service"] == "payments", where
+    hop = top["slowed_hops"][0]
+    assert hop["measure"] == "written" and 300 <= hop["median_ms"] <= 500, where
+
+
+def test_durations_of_an_index_are_read(cli: Cli, es_node: EsNode, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "took.jsonl", charges(lambda i, took: {"event": {"duration": round(took * 1e6)}})
+    )
+    code, _, err = cli("load", str(path), "-i", "timed", "--es-url", es_node.url, "-q")
+    assert code == 0, err
+    report = cli.json("triage", "--index", "timed", "--es-url", es_node.url, "--since", "30m",
+                      "--until", "latest", "--no-llm")  # fmt: skip
     top = report["issues"][0]
     assert top["kind"] == "slow" and top["root_cause"]["service"] == "payments"
-    hop = top["slowed_hops"][0]
-    assert hop["measure"] == "written" and 300 <= hop["median_ms"] <= 500
+    assert top["slowed_hops"][0]["measure"] == "written"

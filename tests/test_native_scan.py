@@ -63,6 +63,24 @@ TRICKY = [
     b'{"@timestamp": 1795179618123456, "level": "info", "message": "epoch microseconds"}',
     b'{"@timestamp": 1795179619123456789, "level": "info", "message": "epoch nanoseconds"}',
     b'{"@timestamp": 1.7951796205e15, "level": "info", "message": "float microseconds"}',
+    # Durations from a field (ECS `event.duration`, in nanoseconds); only numbers count.
+    b'{"@timestamp": "2026-11-20T13:00:20Z", "message": "timed", "event": {"duration": 1500000}}',
+    b'{"@timestamp": "2026-11-20T13:00:21Z", "message": "timed", "event.duration": 2.5e6}',
+    b'{"@timestamp": "2026-11-20T13:00:22Z", "message": "timed", "event": {"duration": "3ms"}}',
+    b'{"@timestamp": "2026-11-20T13:00:23Z", "message": "timed", "event": {"duration": -5}}',
+    b'{"@timestamp": "2026-11-20T13:00:24Z", "message": "timed", "event": {"duration": true}}',
+    b'{"@timestamp": "2026-11-20T13:00:25Z", "message": "timed", "event": {"duration": '
+    b"99999999999999999999}}",
+    # Loggers' own JSON: pino (name, reqId, err.stack), zap (logger, stacktrace), logback's encoder.
+    b'{"level": 50, "time": 1795179621123, "pid": 7, "hostname": "web1", "name": "api",'
+    b' "reqId": "r-2", "msg": "db timeout", "err": {"type": "Error", "stack": "Error: t\\n'
+    b'    at q (/app/db.js:1:1)"}}',
+    b'{"level": "error", "ts": 1795179622.5, "logger": "payments", "caller": "pay/c.go:9",'
+    b' "msg": "charge failed", "stacktrace": "main.charge\\n\\t/app/pay/c.go:9"}',
+    b'{"@timestamp": "2026-11-20T13:00:23Z", "level": "WARN", "logger_name": "c.s.Api",'
+    b' "message": "slow", "traceId": "t-3"}',
+    b'{"t": {"$date": "2026-11-20T13:00:24.123+00:00"}, "s": "E", "c": "STORAGE", "id": 22435,'
+    b' "ctx": "initandlisten", "msg": "WiredTiger error"}',
     # Implausible times: counted as malformed by both readers, never events.
     b'{"@timestamp": 1e300, "level": "error", "message": "far beyond"}',
     b'{"@timestamp": 1e400, "level": "error", "message": "infinity (orjson: invalid JSON)"}',
@@ -96,7 +114,7 @@ def signature(aggregate: Aggregate) -> tuple[object, ...]:
     shapes = [
         (s.service, s.level_class, s.masked, s.fingerprint, s.first_position, s.level, s.count,
          s.baseline_count, s.first_seen, s.last_seen, sorted(s.per_minute.items()),
-         sorted(s.requests.items()), sorted(s.users), s.samples)
+         sorted(s.requests.items()), sorted(s.users), s.samples, s.durations)
         for s in aggregate.shapes
     ]  # fmt: skip
     per_minute = sorted(aggregate.requests_per_minute.items())
@@ -146,6 +164,10 @@ def test_tricky_lines_read_the_same_natively(tmp_path: Path, threads: int) -> No
     assert stats.malformed_examples == expected_stats.malformed_examples
     assert table.earliest == expected.earliest and table.newest == expected.newest
     assert table.anchor() == expected.anchor()
+    timed = next(s for s in aggregate(table, start).shapes if s.masked == "timed")
+    assert timed.durations is not None
+    short, long, huge = sorted(seconds for seconds, _ in timed.durations[3])
+    assert (short, long) == pytest.approx((0.0015, 0.0025), rel=1e-3) and huge > 1e7
     messages = {s.masked for s in aggregate(table, start).shapes}
     assert {"bom", "epoch microseconds", "epoch nanoseconds", "last plausible"} <= messages
     assert not messages & {"far beyond", "epoch zero", "end of time", "too late", "too early"}
@@ -236,3 +258,173 @@ def test_blocks_cut_inside_lines_read_the_same(
     start = 1795179600.0
     assert signature(aggregate(table, start)) == signature(aggregate(expected, start))
     assert stats_of(stats) == stats_of(expected_stats)
+
+
+# Text lines: formats, prefixes, the fallback, continuation lines, and what goes wrong.
+TRICKY_TEXT = [
+    b"Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; uid=0",
+    b"Jun 14 15:16:02 combo kernel:  BIOS-e820: 0000000000000000 (usable)",
+    b"2024-05-05 10:11:12.345 [main] ERROR com.shop.Api - boom",
+    b"java.lang.IllegalStateException: x",
+    b"\tat com.shop.Api.run(Api.java:1)",
+    b"Caused by: java.io.IOException: y",
+    b"",
+    b"   ",
+    b"\xef\xbb\xbfJun 14 15:16:03 combo sshd[1]: after a byte order mark",
+    b"Jun 14 15:16:04 combo sshd[1]: caf\xc3\xa9 \xff bad bytes",
+    b"<11>Jan  5 14:02:11 db1 postgres[811]: FATAL:  starting up",
+    b"- 1131566461 2005.11.09 dn228 Nov  9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: closed",
+    b"2021-01-01T00:00:00.123456789Z stdout F 03-17 16:13:38.811  1702  2395 W Tag: inner",
+    b"2021-01-01T00:00:01.5Z stderr F no format inside",
+    b"nova.log 2017-05-16 00:00:00.008 25746 INFO nova.api [req-3810a0b-2096 u1 p1 - - -] GET",
+    b"[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6",
+    b'127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 503 2326 "-" "x"',
+    b"2026-02-30 10:00:00,000 INFO [x] impossible date, a header without a usable time",
+    b"\tat its continuation goes with it",
+    b"1999-12-31 23:59:59,000 INFO [x] implausible time",
+    b"2026-11-20T13:00:00.000Z INFO [orders] trace=abc123 user=u-1 Order placed",
+    b"2026-11-20T13:00:01Z Warn [orders] an odd but known level word",
+    b"2026-11-20T13:00:02Z War [orders] a level word grok allows and no table knows",
+    b"some words then 2026-11-20T13:00:03Z [ERROR] found by the fallback",
+    b"some words then 2026-11-20T13:00:04Z odd: not a level",
+    b"\xe3\x80\x80",
+    b"20171223-22:32:0:95|Step_LSC|30002312| onStandStepChanged 3579",
+    b'time="2024-01-01T12:00:00Z" level=error msg="failed \\"x\\"" image=nginx',
+    b"E0102 15:04:05.123456    1234 reflector.go:138] failed to list",
+    b"[2024-04-04 10:00:01,456] ERROR in app: Exception on /api/orders [GET]",
+    b"2024-04-04 10:00:02,123:WARNING:myapp.db:slow",
+    b"ERRO[2024-04-04T10:00:03+02:00] failed to pull image      image=nginx",
+    b"[06-Dec-2024 10:00:00 Europe/Berlin] PHP Parse error:  syntax error in /a.php on line 3",
+    b"[2024-12-06T10:00:01.123+0000] {taskinstance.py:1400} ERROR - Task failed",
+    b"2024-12-06 10:00:02.123+0000 [id=13]\tWARNING\tj.s.h.Ctx#doStart: failed",
+    b"2024-12-06 10:00:03.1234|ERROR|MyApp.Db|Connection failed",
+    b"[Fri Dec  6 10:00:04 2024] Out of memory: Killed process 1234 (java)",
+    b"1733479205.456     12 10.0.0.1 TCP_DENIED/403 3900 GET http://bad.example/ - HIER_NONE/-",
+    b"the last line, no newline",
+]
+
+
+def text_through_python(path: Path, threads: int, **kw: object) -> tuple[EventTable, SourceStats]:
+    source = FileSource(str(path), FieldMap(), now=1796558400.0, **kw)  # type: ignore[arg-type]
+    table = event_table(FieldMap(), source.name, threads=threads)
+    for event in source.read():
+        push_event(table, int(event.origin.rpartition(":")[2]), event)
+    return table, source.stats
+
+
+def text_through_scanner(path: Path, threads: int, **kw: object) -> tuple[EventTable, SourceStats]:
+    source = FileSource(str(path), FieldMap(), now=1796558400.0, **kw)  # type: ignore[arg-type]
+    table = event_table(FieldMap(), source.name, threads=threads)
+    source.fill(table)
+    return table, source.stats
+
+
+def text_stats(stats: SourceStats) -> tuple[object, ...]:
+    return (*stats_of(stats), stats.malformed_examples, dict(stats.formats), stats.year_assumed,
+            stats.zone_assumed, stats.detected, stats.continuation_dropped)  # fmt: skip
+
+
+def assert_same_text(path: Path, **kw: object) -> SourceStats:
+    expected, expected_stats = text_through_python(path, 1, **kw)
+    table, stats = text_through_scanner(path, 2, **kw)
+    assert signature(aggregate(table, -math.inf)) == signature(aggregate(expected, -math.inf))
+    assert text_stats(stats) == text_stats(expected_stats)
+    assert table.anchor() == expected.anchor()
+    return stats
+
+
+@pytest.mark.parametrize("block", [1, 7, 977, 1 << 20])
+def test_tricky_text_lines_read_the_same_natively(
+    tmp_path: Path, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "tricky.log"
+    path.write_bytes(b"\n".join(TRICKY_TEXT))
+    monkeypatch.setattr(files, "_BLOCK", block)
+    stats = assert_same_text(path)
+    assert stats.detected is not None
+    assert dict(stats.malformed_reasons) == {"no timestamp": 1, "implausible timestamp": 1}
+    assert stats.unknown_levels == {"War": 1}
+    assert stats.undecodable == 1
+    assert {"collector + syslog", "cri + logcat", "cri", "source + oslo", "fallback", "flask",
+            "python-logging", "logrus-text", "php", "airflow", "jenkins", "nlog",
+            "bracketed-ctime", "squid"} <= set(stats.formats)  # fmt: skip
+
+
+def test_text_with_a_forced_format_a_zone_and_a_small_cap(tmp_path: Path) -> None:
+    path = tmp_path / "tricky.log"
+    path.write_bytes(b"\r\n".join(TRICKY_TEXT) + b"\n" + b"\tat x\n" * 50)
+    assert_same_text(path, log_format="syslog", timezone="America/New_York", max_line=300)
+    stats = assert_same_text(path, timezone="+05:30", max_line=300)
+    assert stats.continuation_dropped > 0
+
+
+def test_nothing_known_is_no_header_in_both_readers(tmp_path: Path) -> None:
+    path = tmp_path / "odd.log"
+    path.write_bytes(b"hello\nworld\n" + b"x" * 100 + b"\n")
+    stats = assert_same_text(path, max_line=64)
+    assert dict(stats.malformed_reasons) == {"no header": 2, "line too long": 1}
+
+
+LOGHUB_SYSTEMS = ["Android", "Apache", "BGL", "HDFS", "HPC", "HealthApp", "Linux", "OpenStack",
+                  "Proxifier", "Spark", "Windows", "Zookeeper"]  # fmt: skip
+
+
+@pytest.mark.loghub
+@pytest.mark.parametrize("system", LOGHUB_SYSTEMS)
+def test_loghub_text_reads_the_same_natively(system: str) -> None:
+    from bench.loghub import DATA
+
+    path = DATA / "loghub-2k" / system / f"{system}_2k.log"
+    if not path.is_file():
+        pytest.skip(f"Loghub data not found under {DATA}")
+    assert_same_text(path)
+
+
+def test_the_text_fixture_reads_the_same_natively() -> None:
+    stats = assert_same_text(FIXTURES / "orders_deploy_npe.log.gz")
+    assert stats.detected == "level-bracket-service"
+
+
+# JSON records that wrap a text line (container runtimes), mixed with plain ECS records.
+WRAPPED = [
+    b'{"log":"2024-05-05 10:11:12,345 ERROR [main] com.shop.Api: trace=t1 boom\\n",'
+    b'"stream":"stderr","time":"2024-05-05T10:11:12.345678901Z"}',
+    b'{"log":"Jun 14 15:16:01 combo sshd[19939]: authentication failure\\n","stream":"stdout",'
+    b'"time":"2024-05-05T10:11:13Z"}',
+    b'{"log":"\\tat com.shop.Api.run(Api.java:1)\\n","stream":"stderr",'
+    b'"time":"2024-05-05T10:11:14Z"}',
+    b'{"log":"2024-05-05 10:11:15,000 War [main] com.shop.Api: odd level\\n",'
+    b'"time":"2024-05-05T10:11:15Z"}',
+    b'{"log":"10.0.0.5 - - [03/Feb/2025:08:00:01 +0000] \\"GET /x HTTP/1.1\\" 503 19 \\"-\\"'
+    b' \\"c\\"",'
+    b'"time":"2024-05-05T10:11:16Z","kubernetes":{"pod":"web-1"}}',
+    b'{"@timestamp":"2024-05-05T10:11:17Z","log.level":"info","service.name":"api",'
+    b'"message":"2024-05-05 10:11:17,000 ERROR [main] x.Y: a level in the record wins"}',
+    b'{"log":"a plain message at 2024-05-05T10:11:18Z, no header","time":"2024-05-05T10:11:18Z"}',
+    b'{"log":"2024-05-05 10:11:19,000 INFO [main] com.shop.Api: kafka  ","service":"svc",'
+    b'"time":"2024-05-05T10:11:19Z"}',
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_json_records_wrapping_text_lines_read_the_same_natively(
+    tmp_path: Path, threads: int
+) -> None:
+    path = tmp_path / "containers.jsonl"
+    path.write_bytes(b"\n".join(WRAPPED))
+    expected, expected_stats = text_through_python(path, 1)
+    table, stats = text_through_scanner(path, threads)
+    assert signature(aggregate(table, -math.inf)) == signature(aggregate(expected, -math.inf))
+    assert text_stats(stats) == text_stats(expected_stats)
+    assert stats.formats["json + log4j-level-thread"] == 3
+    assert stats.unknown_levels == {"War": 1}
+    events = list(FileSource(str(path), FieldMap()).read())
+    assert (events[0].level, events[0].service, events[0].request_id, events[0].message) == (
+        "error", "com.shop.Api", "t1", "boom"
+    )  # fmt: skip
+    assert (events[1].service, events[1].message) == ("sshd", "authentication failure")
+    assert events[2].message == "\tat com.shop.Api.run(Api.java:1)"
+    assert events[4].level == "error"  # the access log's 503
+    assert (events[5].level, events[5].service) == ("info", "api")
+    assert events[6].message == "a plain message at 2024-05-05T10:11:18Z, no header"
+    assert events[7].service == "svc"

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 def in_tmux(tmp_path: Path, width: int, **env: str) -> tuple[str, str]:
     """Run `logsense triage` on the fixture in a tmux pane `width` columns wide; return the
     screen as text and with its escape sequences."""
-    server, session = f"logsense-test-{os.getpid()}", f"w{width}"
+    # A server of its own per call: one being killed may still hold the name of the last.
+    server, session = f"logsense-test-{os.getpid()}-{uuid.uuid4().hex[:8]}", f"w{width}"
     settings = {
         "HF_HUB_OFFLINE": "1", "LOGSENSE_STATE_DIR": str(tmp_path / f"state-{width}"),
         "LOGSENSE_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path), **env,

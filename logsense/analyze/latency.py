@@ -1,9 +1,10 @@
 """Latency from the logs' own clocks: the steps inside requests that slowed, and whose they are.
 
-Two clocks: the gaps between a request's events, and the durations messages write themselves
-(`took 1234ms`, `in 3.2 s`: the native table reads the first number with a unit of time in the
-messages of every shape whose first message has one). A pattern's written durations are tested
-like a hop from the pattern to itself, and blame its service.
+Two clocks: the gaps between a request's events, and the durations events carry themselves: in
+a duration field (ECS `event.duration`, or a key naming its unit, `took_ms`: see `FieldMap`), or
+written in the message (`took 1234ms`, `in 3.2 s`: the native table reads the first number with
+a unit of time in the messages of every shape whose first message has one). A pattern's own
+durations are tested like a hop from the pattern to itself, and blame its service.
 
 Inside a request, the time from one event to the next is a *hop*; the native table measures
 every hop and keys it by the two events' shapes, with a bounded uniform sample of gaps for the
@@ -337,7 +338,7 @@ def _distinct(service: str, items: list[_Slowed]) -> float:
 def _evidence(service: str, item: _Slowed) -> Evidence:
     hop = item.hop
     step = (
-        f"the durations {hop.source.service} writes in “{short_template(hop.source.template, 60)}”"
+        f"the durations {hop.source.service} records in “{short_template(hop.source.template, 60)}”"
         if hop.written
         else f"the step from {hop.source.service} “{short_template(hop.source.template, 60)}” "
         f"to {hop.target.service} “{short_template(hop.target.template, 60)}”"

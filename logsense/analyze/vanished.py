@@ -1,11 +1,12 @@
 """Vanished work: normal patterns whose rate stopped, as evidence and as issues of their own.
 
 A service that fails may log nothing about it: its normal lines simply stop, while its callers
-carry on (and may report errors that name it). A pattern below error level whose change against
-the baseline is `stopped` (`change.py`: significant, among the requests of its context, down to
-at most `stopped_fraction` of what the baseline predicts) is such evidence, when it was regular
-work: seen in at least half of the baseline's minutes (a restart's few lines are not a rhythm
-that can stop; an error pattern that stops is a problem going away, not one starting).
+carry on (and may report errors that name it). A pattern below warning level (info, debug)
+whose change against the baseline is `stopped` (`change.py`: significant, among the requests of
+its context, down to at most `stopped_fraction` of what the baseline predicts) is such evidence,
+when it was regular work: seen in at least half of the baseline's minutes (a restart's few lines
+are not a rhythm that can stop; a warning or error that stops, such as a `503` access line after
+an incident, is a problem going away, not one starting).
 
 The requests the stop affected are those that reached its context but not it: the operation
 went as far as the step before and no further. When the baseline says the context nearly always
@@ -48,15 +49,22 @@ _WARN = level_rank("warn")
 
 
 def stopped_patterns(patterns: list[Pattern], changes: dict[str, Change]) -> list[Stopped]:
-    """The patterns below error level that stopped and were regular work (seen in at least
-    half of the baseline's minutes that have events), the most significant first."""
+    """The patterns below warning level that stopped and were regular work (seen in at least
+    half of the baseline's minutes that have events), the most significant first.
+
+    In logs with request ids, a line that has none (a health check, a scheduler's tick) is
+    background, not work: it is compared as a share of all events, which falls whenever a loud
+    line starts, and it serves no request whose loss could be counted.
+    """
     minutes = set().union(*(p.baseline_per_minute.keys() for p in patterns))
+    with_requests = any(p.requests or p.baseline_requests for p in patterns)
     found = [
         Stopped(p, change)
         for p in patterns
-        if level_rank(p.level) < _ERROR
+        if level_rank(p.level) < _WARN
         and (change := changes.get(p.id)) is not None
         and change.trend == "stopped"
+        and not (with_requests and change.basis == "events")
         and len(p.baseline_per_minute) * 2 >= len(minutes)
     ]
     return sorted(found, key=lambda s: (s.change.p_value, s.pattern.id))

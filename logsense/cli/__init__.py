@@ -1,6 +1,7 @@
 """The `logsense` command line: parses options, calls the library, renders. Nothing else.
 
-One module per command (`triage.py`, `patterns.py`, `load.py`, `postmortem.py`, `digest.py`).
+One module per command (`triage.py`, `patterns.py`, `load.py`, `postmortem.py`, `digest.py`,
+`watch.py`).
 The options several commands share are declared once in `options.py`, in groups: a command
 parameter typed with a group (`es: EsOptions`) stands for all of the group's options. Each
 command imports the stages it runs when it runs: a triage never pays for loading the
@@ -29,7 +30,7 @@ from typing import Annotated, NoReturn, ParamSpec
 import typer
 
 from logsense import __version__
-from logsense.cli import digest, load, patterns, postmortem, triage
+from logsense.cli import digest, formats, load, patterns, postmortem, triage, watch
 from logsense.cli.options import spread_groups
 from logsense.errors import LogsenseError, Terminated
 from logsense.escape import one_line
@@ -105,6 +106,8 @@ app.command()(_with_exit_codes(spread_groups(patterns.patterns)))
 app.command()(_with_exit_codes(spread_groups(load.load)))
 app.command()(_with_exit_codes(spread_groups(postmortem.postmortem)))
 app.command()(_with_exit_codes(spread_groups(digest.digest)))
+app.command()(_with_exit_codes(spread_groups(watch.watch)))
+app.command()(_with_exit_codes(spread_groups(formats.formats)))
 
 
 def _version(value: bool) -> None:

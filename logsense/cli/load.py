@@ -31,7 +31,8 @@ def load(
     result = load_file(
         connection, path, index, settings.fields, header_regex=settings.header_regex,
         refresh=refresh, threads=threads, chunk_size=chunk_size, progress=not quiet,
-        max_line=settings.max_line_bytes,
+        max_line=settings.max_line_bytes, log_format=settings.log_format,
+        timezone=settings.timezone,
     )  # fmt: skip
     for warning in result.warnings:
         typer.echo(f"logsense: warning: {warning}", err=True)

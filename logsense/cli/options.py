@@ -165,6 +165,22 @@ class ConfigOptions(OptionGroup):
             "request_id, user_id).",
         ),
     ] = None
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Read every text line in this format of the library (`logsense formats` "
+            "lists them); default: detected. --header-regex overrides it.",
+        ),
+    ] = None
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="Zone of text times written without one: an IANA name (Europe/Berlin) or "
+            "an offset (+02:00). Default: UTC.",
+        ),
+    ] = None
     file: Annotated[
         Path | None,
         typer.Option("--config", help="logsense.toml to read (default: LOGSENSE_CONFIG)."),
@@ -178,8 +194,8 @@ class ConfigOptions(OptionGroup):
     ) -> Settings:
         """The settings, with these flags and the given `[llm]` and `[smtp]` ones on top."""
         settings = load_settings(
-            self.file, header_regex=self.header_regex, state_dir=state, llm=llm or None,
-            smtp=smtp or None,
+            self.file, header_regex=self.header_regex, log_format=self.log_format,
+            timezone=self.timezone, state_dir=state, llm=llm or None, smtp=smtp or None,
         )  # fmt: skip
         if self.fields:
             settings.fields = settings.fields.override(self.fields)
@@ -302,9 +318,7 @@ def open_source(
             raise UsageError(
                 "give --source FILE (or - for stdin), or --index to read Elasticsearch"
             )
-        reader = FileSource(
-            path, settings.fields, settings.header_regex, max_line=settings.max_line_bytes
-        )
+        reader = FileSource.from_settings(path, settings)
         return reader, spec, None
     if path is not None:
         raise UsageError("give --source or --index, not both")

@@ -45,10 +45,7 @@ def patterns(
     from logsense.render.terminal import print_patterns
 
     settings = config.settings(state)
-    file_source = FileSource(
-        source, settings.fields, settings.header_regex, plain=plain,
-        max_line=settings.max_line_bytes,
-    )  # fmt: skip
+    file_source = FileSource.from_settings(source, settings, plain=plain)
     run = mine_patterns(file_source, settings, reset_state)
     if not run.patterns:
         raise InputError(f"no events in {file_source.name}")

@@ -120,6 +120,41 @@ def print_patterns(rows: list[dict[str, Any]], warnings: list[str]) -> None:
         console.print(_warning(warning))
 
 
+def print_formats(document: dict[str, Any]) -> None:
+    """Print the formats view: the library, or which format a file gets and its first lines."""
+    console = _Console(highlight=False)
+    if "formats" in document:
+        table = Table(pad_edge=False)
+        table.add_column("format", no_wrap=True)
+        table.add_column("shape", ratio=1, min_width=30)
+        for row in document["formats"]:
+            table.add_row(_literal(row["name"]), _literal(row["title"]))
+        console.print(table)
+        prefixes = ", ".join(f"{p['name']} ({p['title']})" for p in document["prefixes"])
+        console.print(_literal(f"before any of them: {prefixes}"))
+        console.print(_literal(f"else: {document['fallback']}"))
+        console.print(Text(f"patterns: {document['patterns']}", style="dim"))
+        return
+    console.print(_literal(f"{document['source']}: {document['detected']}"))
+    table = Table(pad_edge=False)
+    for name in ("format", "time", "level", "service", "message"):
+        table.add_column(name, ratio=1 if name == "message" else None, no_wrap=name != "message")
+    for row in document["lines"]:
+        if row["kind"] != "event":
+            table.add_row("–", "–", "–", "–", _literal(row["line"]))
+            continue
+        time = row["timestamp"][:19].replace("T", " ")
+        time += "?" if row["year_assumed"] or row["zone_assumed"] else ""
+        table.add_row(
+            _literal(row["format"]), time, _literal(row["level"] or "–"),
+            _literal(row["service"] or "–"), _literal(row["message"]),
+        )  # fmt: skip
+    console.print(table)
+    if any(row["year_assumed"] or row["zone_assumed"] for row in document["lines"]):
+        console.print(Text("?: the year or zone was not written; see --timezone and the "
+                           "README's rules", style="dim"))  # fmt: skip
+
+
 def _evidence_lines(listed: list[Issue], issues: int = 3) -> list[Text]:
     """Under the table, for the first issues that changed: why the root cause is where it is,
     and the normal lines that stopped."""

@@ -5,7 +5,9 @@ event (no header match: `\\tat ...`, `Caused by:`, Python tracebacks) belongs to
 
 `fill` hands JSON lines to the native scanner in large blocks (`EventTable.scan_json`); the few
 lines it leaves (bad UTF-8, unusual timestamps or levels) come back to `RecordReader`, which is
-the reference for what a record means. Text lines go through Python.
+the reference for what a record means. Text lines in the formats of the library
+(`sources/formats/`) go to the native scanner too (`EventTable.scan_text`), which reads them as
+`TextParser` (the reference) does; a `--header-regex` of the user's goes through Python.
 
 Whatever the input, reading holds at most a block and one line of it: a line longer than
 `max_line` bytes (without its newline) is counted as malformed ("line too long") and skipped
@@ -18,8 +20,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import re
 import sys
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,37 +33,32 @@ from typing import IO, Any
 import orjson
 
 from logsense._native import EventTable
-from logsense.config import FieldMap
+from logsense.config import FieldMap, Settings
 from logsense.errors import InputError, UsageError
 from logsense.model import Event
 from logsense.progress import counting, event_progress
+from logsense.sources.formats.text import SAMPLE_LINES, Format, Parsed, TextParser
+from logsense.sources.formats.times import Zone
 from logsense.sources.records import (
+    EARLIEST,
+    IMPLAUSIBLE_TIME,
+    LATEST,
+    LEVEL_NAMES,
     LINE_TOO_LONG,
     MAX_LINE_BYTES,
     RecordReader,
     SourceStats,
+    parse_timestamp,
     push_event,
 )
 
-__all__ = ["DEFAULT_HEADERS", "FileSource", "header_regex_error"]
+__all__ = ["FileSource", "header_regex_error"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _NEWLINES = re.compile(rb"\n+")
 _BLOCK = 8 << 20  # bytes handed to the native scanner at once
-_TS = r"(?P<timestamp>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
-_LEVEL = (
-    r"(?P<level>(?i:trace|debug|info|notice|warn|warning|error|err|fatal|critical|crit|severe))"
-)
-_SERVICE = r"(?P<service>[\w.\-/]+)"
-DEFAULT_HEADERS = (
-    rf"^{_TS}\s+{_LEVEL}\s+\[{_SERVICE}\]\s?(?P<message>.*)$",
-    rf"^{_TS}\s+\[{_SERVICE}\]\s+{_LEVEL}\s?(?P<message>.*)$",
-    rf"^{_TS}\s+\[{_LEVEL}\]\s+{_SERVICE}:?\s(?P<message>.*)$",
-    rf"^{_TS}\s+{_LEVEL}\s+{_SERVICE}\s+-\s(?P<message>.*)$",
-    rf"^{_TS}\s+\[?{_LEVEL}\]?\s?(?P<message>.*)$",
-)
 _TEXT_FIELDS = FieldMap(
     timestamp=["timestamp"],
     message=["message"],
@@ -90,6 +89,9 @@ class FileSource:
         stdin: IO[bytes] | None = None,
         plain: bool = False,
         max_line: int = MAX_LINE_BYTES,
+        log_format: str | None = None,
+        timezone: str | None = None,
+        now: float | None = None,
     ) -> None:
         if max_line < 16:
             raise UsageError(f"max_line_bytes must be at least 16, got {max_line}")
@@ -101,7 +103,39 @@ class FileSource:
         self._records = RecordReader(fields, self.stats)
         self._text_records = RecordReader(_TEXT_FIELDS, self.stats)
         self._headers = _compile_headers(header_regex)
+        self.zone = Zone(timezone or "UTC")
+        self.stats.zone_name = self.zone.name
+        # The wall clock that times without a year are placed before (see `formats/times.py`).
+        self.now = time.time() if now is None else now
+        try:
+            self.parser = TextParser(LEVEL_NAMES, self.zone, self.now, only=log_format)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+        self._records.inner = self.parser
         self._stdin = stdin
+
+    @classmethod
+    def from_settings(cls, path: str, settings: Settings, plain: bool = False) -> FileSource:
+        """The source of `path` read as the settings say (fields, header regex, format, zone)."""
+        return cls(
+            path, settings.fields, settings.header_regex, plain=plain,
+            max_line=settings.max_line_bytes, log_format=settings.log_format,
+            timezone=settings.timezone,
+        )  # fmt: skip
+
+    def sample(self, count: int = SAMPLE_LINES) -> list[str]:
+        """The first `count` non-blank lines of the input, decoded (for `logsense formats`)."""
+        with self._open() as stream:
+            reader = _LineReader(stream, self)
+            decoded = _decoded(reader.lines(), self.stats)
+            return [line for _, line in itertools.islice(decoded, count)]
+
+    def starts_event(self, line: str) -> bool:
+        """Whether the text `line` (no line end) begins an event rather than continuing one:
+        it matches the header regex, or any known format."""
+        if self._headers is not None:
+            return self._headers.match(line) is not None
+        return self.parser.parse(line).kind != "none"
 
     def read(self) -> Iterator[Event]:
         """Every event of the input in file order; problems are counted in `self.stats`."""
@@ -123,12 +157,16 @@ class FileSource:
                 self._note_early_end(reader, reader.number)
                 return
             label = f"reading {self.name}"
+            if not self.plain and not _is_json(first[1]) and self._headers is None:
+                self._fill_text(table, reader, first, lines, label, progress)
+                return
             if self.plain or not _is_json(first[1]):
                 events = counting(self._events(first, lines), label, progress)
                 for seq, event in enumerate(events):
                     push_event(table, seq, event)
                 self._note_early_end(reader, reader.number)
                 return
+            self._set_text(table)
             cap = self.max_line
             with event_progress(label, progress) as shown:
                 number, raw = first
@@ -139,6 +177,55 @@ class FileSource:
                 self._push_handed_back(table, table.end_json())
             self.stats.absorb(table.stats)
             self._note_early_end(reader, table.next_line - 1)
+
+    def _fill_text(
+        self,
+        table: EventTable,
+        reader: _LineReader,
+        first: tuple[int, bytes],
+        lines: Iterator[tuple[int, bytes]],
+        label: str,
+        progress: bool,
+    ) -> None:
+        """Text lines through the native scanner: detection on the first lines, then blocks."""
+        only = self._set_text(table)
+        head: list[tuple[int, bytes]] = []
+        sample: list[str] = []
+        for number, raw in itertools.chain([first], lines):
+            head.append((number, raw))
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if text.strip():
+                sample.append(text)
+                if len(sample) >= SAMPLE_LINES:
+                    break
+        detected = table.detect_text(sample) if only is None else None
+        self.stats.detected = detected
+        cap = self.max_line
+        with event_progress(label, progress) as shown:
+            for number, raw in head:
+                table.scan_text(raw + b"\n", number, cap)
+            for block in reader.rest():
+                table.scan_text(block, max_line=cap)
+                shown(table.stats.read + self.stats.read)
+            table.end_text()
+        self.stats.absorb(table.stats)
+        self._note_early_end(reader, table.next_line - 1)
+
+    def _set_text(self, table: EventTable) -> int | None:
+        """Give `table` the text formats and their rules; the forced format's index, if any."""
+        parser = self.parser
+        lib = parser.lib
+        only = None if parser.only is None else lib.formats.index(parser.only)
+        table.set_text(
+            [_spec(f) for f in lib.formats],
+            [_spec(p) for p in lib.prefixes],
+            _spec(lib.fallback),
+            self.zone.initial,
+            self.zone.transitions,
+            self.now,
+            only,
+        )
+        return only
 
     def _note_early_end(self, reader: _LineReader, lines: int) -> None:
         """Warn, once the input is read, when it ended before its gzip stream did."""
@@ -223,6 +310,49 @@ class FileSource:
             yield Event(0.0, line.strip(), "info", "-", origin=f"{self.name}:{number}")
 
     def _text_events(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
+        """Events of text lines: a header line starts one, the lines after it that are no
+        header (a stack trace) belong to it."""
+        if self._headers is not None:
+            yield from self._regex_events(lines)
+            return
+        lines = iter(lines)
+        head = list(itertools.islice(lines, SAMPLE_LINES))
+        parser = self.parser
+        parser.detect([line for _, line in head])
+        stats = self.stats
+        stats.detected = parser.name_of(parser.primary)
+        pending: _Pending | None = None
+        dropped = False  # whether the last header was rejected (its lines go with it)
+        cap = self.max_line
+        for number, line in itertools.chain(head, lines):
+            parsed = parser.parse(line)
+            if parsed.kind == "none":
+                if pending is not None:
+                    pending.add(line, cap, stats)
+                elif not dropped:
+                    stats.read += 1
+                    stats.reject(f"{self.name}:{number}", "no header")
+                continue
+            stats.read += 1
+            if pending is not None:
+                yield pending.event(self)
+                pending = None
+            if parsed.kind == "bad":
+                stats.reject(f"{self.name}:{number}", parsed.reason)
+                dropped = True
+                continue
+            if not EARLIEST <= parsed.timestamp < LATEST:
+                stats.reject(f"{self.name}:{number}", IMPLAUSIBLE_TIME)
+                dropped = True
+                continue
+            dropped = False
+            stats.note_parsed(parsed)
+            pending = _Pending(parsed, number)
+        if pending is not None:
+            yield pending.event(self)
+
+    def _regex_events(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
+        """Events of text lines read with the user's `--header-regex`."""
         pending: tuple[dict[str, Any], int, list[str]] | None = None
         for number, line in lines:
             record = self._match_header(line)
@@ -245,13 +375,17 @@ class FileSource:
                 yield event
 
     def _match_header(self, line: str) -> dict[str, Any] | None:
-        for index, header in enumerate(self._headers):
-            match = header.match(line)
-            if match:
-                if index:  # try the format that matched first next time
-                    self._headers.insert(0, self._headers.pop(index))
-                return _with_ids(match.groupdict())
-        return None
+        assert self._headers is not None
+        match = self._headers.match(line)
+        if not match:
+            return None
+        record = _with_ids(match.groupdict())
+        stamp = record.get("timestamp")
+        if isinstance(stamp, str) and parse_timestamp(stamp) is None:
+            found = self.parser.time_of(stamp)
+            if found is not None:
+                record["timestamp"] = found
+        return record
 
     def _text_event(
         self, record: dict[str, Any], number: int, continuation: list[str]
@@ -259,6 +393,55 @@ class FileSource:
         if continuation:
             record["stack_trace"] = "\n".join(continuation)
         return self._text_records.event(record, f"{self.name}:{number}")
+
+
+class _Pending:
+    """A text event whose continuation lines may still follow."""
+
+    __slots__ = ("lines", "number", "parsed", "size")
+
+    def __init__(self, parsed: Parsed, number: int) -> None:
+        self.parsed = parsed
+        self.number = number
+        self.lines: list[str] = []
+        self.size = 0
+
+    def add(self, line: str, cap: int, stats: SourceStats) -> None:
+        """Add a continuation line, unless the event's text would grow past `cap` bytes."""
+        size = len(line.encode("utf-8", "surrogatepass")) + 1
+        if self.size + size > cap:
+            stats.continuation_dropped += 1
+            return
+        self.size += size
+        self.lines.append(line)
+
+    def event(self, source: FileSource) -> Event:
+        parsed = self.parsed
+        records = source._text_records
+        if parsed.level is None and parsed.raw_level is not None:
+            level = records.level(parsed.raw_level)  # counted as unknown
+        else:
+            level = records.level(parsed.level)
+        stack = "\n".join(self.lines) if self.lines else None
+        return Event(
+            parsed.timestamp,
+            parsed.message.rstrip(),
+            level,
+            records.service(parsed.service),
+            parsed.request_id,
+            parsed.user_id,
+            stack if stack is not None and stack.strip() else None,
+            parsed.host,
+            None,
+            f"{source.name}:{self.number}",
+            process=parsed.process,
+            thread=parsed.thread,
+        )
+
+
+def _spec(fmt: Format) -> tuple[str, str, list[tuple[str, int]], list[str], bool, bool]:
+    """A format as `EventTable.set_text` takes it."""
+    return (fmt.name, fmt.regex, list(fmt.groups), list(fmt.layouts), fmt.ids, fmt.general)
 
 
 def _is_json(first_line: bytes) -> bool:
@@ -405,13 +588,13 @@ def header_regex_error(header_regex: str) -> str | None:
     return None
 
 
-def _compile_headers(header_regex: str | None) -> list[re.Pattern[str]]:
+def _compile_headers(header_regex: str | None) -> re.Pattern[str] | None:
     if header_regex is None:
-        return [re.compile(h) for h in DEFAULT_HEADERS]
+        return None
     problem = header_regex_error(header_regex)
     if problem is not None:
         raise UsageError(f"the header regex {problem}")
-    return [re.compile(header_regex)]
+    return re.compile(header_regex)
 
 
 def _maybe_gunzip(stream: IO[bytes]) -> Iterator[io.BufferedIOBase]:

@@ -35,6 +35,7 @@ from logsense.model import Event
 from logsense.progress import counting
 from logsense.sources.elasticsearch import EsConnection, es_errors
 from logsense.sources.files import FileSource
+from logsense.sources.formats.text import TextParser
 from logsense.sources.records import MAX_LINE_BYTES, RecordReader, SourceStats
 
 __all__ = ["LoadResult", "event_document", "index_template", "load_file"]
@@ -146,6 +147,8 @@ def load_file(
     progress: bool = False,
     client: Elasticsearch | None = None,
     max_line: int = MAX_LINE_BYTES,
+    log_format: str | None = None,
+    timezone: str | None = None,
 ) -> LoadResult:
     """Put the index template, bulk-load every valid event of `path`, refresh, and report.
 
@@ -158,7 +161,9 @@ def load_file(
     if path != "-" and not Path(path).is_file():  # before anything is put into the cluster
         raise InputError(f"cannot read {path}: no such file")
     es = client or connection.client()
-    source = _RecordKeepingSource(path, fields, header_regex, stdin, max_line)
+    source = _RecordKeepingSource(
+        path, fields, header_regex, stdin, max_line, log_format=log_format, timezone=timezone
+    )
     result = LoadResult(index=index, source=source.name)
     started = time.monotonic()
     with es_errors(connection.display_url, index):
@@ -185,8 +190,10 @@ def load_file(
 class _KeepingReader(RecordReader):
     """A RecordReader that remembers the JSON record of the last event it made."""
 
-    def __init__(self, fields: FieldMap, stats: SourceStats) -> None:
-        super().__init__(fields, stats)
+    def __init__(
+        self, fields: FieldMap, stats: SourceStats, inner: TextParser | None = None
+    ) -> None:
+        super().__init__(fields, stats, inner)
         self.last: dict[str, Any] | None = None
 
     def event(self, record: dict[str, Any], origin: str) -> Event | None:
@@ -206,9 +213,14 @@ class _RecordKeepingSource(FileSource):
         header_regex: str | None,
         stdin: IO[bytes] | None,
         max_line: int = MAX_LINE_BYTES,
+        log_format: str | None = None,
+        timezone: str | None = None,
     ) -> None:
-        super().__init__(path, fields, header_regex, stdin, max_line=max_line)
-        self._keeper = _KeepingReader(fields, self.stats)
+        super().__init__(
+            path, fields, header_regex, stdin, max_line=max_line, log_format=log_format,
+            timezone=timezone,
+        )  # fmt: skip
+        self._keeper = _KeepingReader(fields, self.stats, inner=self.parser)
         self._records = self._keeper
 
     def documents(self, fields: FieldMap) -> Iterator[tuple[int, dict[str, Any]]]:

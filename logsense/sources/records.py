@@ -6,20 +6,25 @@ level normalization, and the bookkeeping of what was malformed or guessed.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from logsense._native import EventTable, ScanStats
+from logsense._native import EventTable, ScanStats, duration_field_unit
 from logsense.config import FieldMap
 from logsense.model import Event
+
+if TYPE_CHECKING:
+    from logsense.sources.formats.text import Parsed, TextParser
 
 __all__ = [
     "EARLIEST",
     "IMPLAUSIBLE_TIME",
     "LATEST",
+    "LEVEL_NAMES",
     "LINE_TOO_LONG",
     "MAX_LINE_BYTES",
     "RecordReader",
@@ -39,8 +44,23 @@ _LEVEL_NAMES = {
     "error": "error", "err": "error", "eror": "error", "severe": "error",
     "fatal": "fatal", "critical": "fatal", "crit": "fatal", "panic": "fatal", "emerg": "fatal",
     "emergency": "fatal", "alert": "fatal", "ftl": "fatal",
+    # text formats: logcat and glog letters, zerolog, BGL, PostgreSQL, MySQL, JUL, Redis marks
+    "v": "debug", "d": "debug", "i": "info", "w": "warn", "e": "error", "f": "fatal",
+    "a": "fatal", "trc": "debug", "failure": "fatal", "note": "info", "log": "info",
+    "statement": "info", "detail": "info", "hint": "info", "context": "info", "system": "info",
+    "debug1": "debug", "debug2": "debug", "debug3": "debug", "debug4": "debug",
+    "debug5": "debug", "finer": "debug", "finest": "debug", "config": "info",
+    ".": "debug", "-": "info", "*": "info", "#": "warn", "vrb": "debug", "pnc": "fatal",
+    # logrus's four-letter text levels
+    "trac": "debug", "debu": "debug", "erro": "error", "fata": "fatal", "pani": "fatal",
+    # MongoDB's debug letters; PHP's error kinds
+    "d1": "debug", "d2": "debug", "d3": "debug", "d4": "debug", "d5": "debug",
+    "fatal error": "fatal", "parse error": "error", "catchable fatal error": "error",
+    "recoverable fatal error": "error", "deprecated": "info", "strict standards": "info",
 }  # fmt: skip
 _LEVEL_NAMES |= {name.upper(): level for name, level in list(_LEVEL_NAMES.items())}
+# Every level name and the normalized level it stands for (exact first, then lowercased).
+LEVEL_NAMES = _LEVEL_NAMES
 # pino/bunyan numeric levels
 _NUMERIC_LEVELS = ((60, "fatal"), (50, "error"), (40, "warn"), (30, "info"), (0, "debug"))
 _MAX_EXAMPLES = 3
@@ -110,13 +130,33 @@ class SourceStats:
     max_line: int = MAX_LINE_BYTES
     # Other things the reader must say, one line each (an input that ended early).
     notes: list[str] = field(default_factory=list)
+    # Text inputs: the format detected first, events per format, times read by the rules.
+    detected: str | None = None
+    formats: Counter[str] = field(default_factory=Counter)
+    year_assumed: int = 0
+    zone_assumed: int = 0
+    zone_name: str = "UTC"
+    # Continuation lines not kept: the event's text had reached max_line bytes.
+    continuation_dropped: int = 0
+
+    def note_parsed(self, parsed: Parsed) -> None:
+        """Count a text event by its format and the rules its time needed."""
+        self.formats[parsed.format] += 1
+        self.year_assumed += parsed.year_assumed
+        self.zone_assumed += parsed.zone_assumed
 
     def reject(self, where: str, reason: str) -> None:
         """Count one record that could not become an Event."""
         self.malformed += 1
         self.malformed_reasons[reason] += 1
+        example = f"{where} ({reason})"
         if len(self.malformed_examples) < _MAX_EXAMPLES:
-            self.malformed_examples.append(f"{where} ({reason})")
+            self.malformed_examples.append(example)
+            self.malformed_examples.sort(key=_line_of)
+        elif _line_of(example) < _line_of(self.malformed_examples[-1]):
+            # Lines may be judged out of order (detection reads ahead): keep the first lines.
+            self.malformed_examples[-1] = example
+            self.malformed_examples.sort(key=_line_of)
 
     def absorb(self, scanned: ScanStats) -> None:
         """Add what the native JSON scanner counted (`EventTable.stats`)."""
@@ -128,10 +168,16 @@ class SourceStats:
         self.missing_level += scanned.missing_level
         self.missing_service += scanned.missing_service
         self.unknown_levels.update(scanned.unknown_levels)
+        self.undecodable += scanned.undecodable
+        self.formats.update(scanned.formats)
+        self.year_assumed += scanned.year_assumed
+        self.zone_assumed += scanned.zone_assumed
+        self.continuation_dropped += scanned.continuation_dropped
 
     def warnings(self) -> list[str]:
         """One human line per kind of problem, with counts and where to look."""
         lines: list[str] = list(self.notes)
+        lines += self._format_warnings()
         if self.malformed:
             reasons = ", ".join(f"{n} {r}" for r, n in self.malformed_reasons.most_common())
             examples = "; ".join(self.malformed_examples)
@@ -156,6 +202,40 @@ class SourceStats:
             lines.append(f"{total} events had an unknown level ({names}); treated as info")
         if self.missing_service:
             lines.append(f"{self.missing_service} events had no service field; shown as 'unknown'")
+        return lines
+
+    def _format_warnings(self) -> list[str]:
+        """Which formats text lines were read in, and the times the rules completed."""
+        lines: list[str] = []
+        if self.formats:
+            read = ", ".join(f"{name} ({n:,})" for name, n in self.formats.most_common(6))
+            more = len(self.formats) - 6
+            lines.append(
+                f"text read as {read}{f' and {more} more formats' if more > 0 else ''}"
+                + (f"; detected first: {self.detected}" if self.detected else "")
+            )
+        if self.formats["fallback"]:
+            lines.append(
+                f"{self.formats['fallback']:,} lines of no known format were read by a time found "
+                "in them (the rest of the line is the message); --header-regex reads them exactly"
+            )
+        if self.year_assumed:
+            lines.append(
+                f"{self.year_assumed:,} events had no year in their time: each got the latest "
+                "year that puts it at most a day after its reference (a prefix's full time, "
+                "else the time of this run)"
+            )
+        if self.zone_assumed:
+            zone = self.zone_name
+            lines.append(
+                f"{self.zone_assumed:,} events had no time zone in their time: read as {zone}"
+                + (" (--timezone sets another)" if zone == "UTC" else " (--timezone)")
+            )
+        if self.continuation_dropped:
+            lines.append(
+                f"{self.continuation_dropped:,} continuation lines were not kept: their event's "
+                f"text had reached {self.max_line:,} bytes (the max_line_bytes setting)"
+            )
         return lines
 
 
@@ -208,6 +288,7 @@ def push_event(table: EventTable, seq: int, event: Event) -> None:
         event.user_id,
         event.stack_trace,
         event.origin,
+        event.duration,
     )
 
 
@@ -220,9 +301,10 @@ def compile_extractor(fields: FieldMap, top_keys: frozenset[str]) -> Extractor:
     Records of one input share a few key layouts. For each, only the candidate keys that can
     match it are kept, and they are compiled into one function of plain dict lookups: reading a
     field costs a `.get`, not a search over every candidate. Keys enter the code only as
-    `repr()` literals.
+    `repr()` literals. The duration comes out in seconds (None unless a non-negative number),
+    in the unit its key names.
     """
-    lines = ["def extract(record):"]
+    lines = ["def extract(record):", "    unit = 0.0"]
     for name in _FIELD_NAMES:
         lines.append(f"    {name} = None")
         for key in getattr(fields, name):
@@ -230,8 +312,11 @@ def compile_extractor(fields: FieldMap, top_keys: frozenset[str]) -> Extractor:
             if lookup is not None:
                 lines.append(f"    if {name} is None or {name} == '':")
                 lines.append(f"        {name} = {lookup}")
+                if name == "duration":
+                    lines.append(f"        unit = {duration_field_unit(key)!r}")
+    lines.append("    duration = _seconds(duration, unit)")
     lines.append(f"    return ({', '.join(_FIELD_NAMES)},)")
-    namespace: dict[str, Any] = {"_dig": _dig}
+    namespace: dict[str, Any] = {"_dig": _dig, "_seconds": _seconds}
     exec(compile("\n".join(lines), "<logsense field extractor>", "exec"), namespace)
     extractor: Extractor = namespace["extract"]
     return extractor
@@ -246,6 +331,17 @@ def _lookup_code(key: str, top_keys: frozenset[str]) -> str | None:
     return None
 
 
+def _seconds(value: object, unit: float) -> float | None:
+    """`value` in seconds when it is a non-negative finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value) * unit
+    except OverflowError:  # an int beyond any float, from a source other than orjson
+        return None
+    return seconds if 0.0 <= seconds < math.inf else None
+
+
 def _dig(record: dict[str, Any], parts: tuple[str, ...]) -> Any:
     node: Any = record
     for part in parts:
@@ -258,8 +354,13 @@ def _dig(record: dict[str, Any], parts: tuple[str, ...]) -> Any:
 class RecordReader:
     """Builds Events from dict records using a FieldMap, counting problems in `stats`."""
 
-    def __init__(self, fields: FieldMap, stats: SourceStats) -> None:
+    def __init__(
+        self, fields: FieldMap, stats: SourceStats, inner: TextParser | None = None
+    ) -> None:
         self.stats = stats
+        # Reads a message that is a whole log line, for records without a level (a container
+        # runtime's {"log": "<a text line>", "time": …}).
+        self.inner = inner
         self._fields = fields
         self._extractors: dict[frozenset[str], Extractor] = {}
         self._strings: dict[str, str] = {}
@@ -273,9 +374,9 @@ class RecordReader:
 
     def event(self, record: dict[str, Any], origin: str) -> Event | None:
         """The Event for `record`, or None (counted as malformed) when it has no time or message."""
-        raw_time, message, level, service, request, user, stack, version, host = self._extractor(
-            record
-        )(record)
+        raw_time, message, level, service, request, user, stack, version, host, duration = (
+            self._extractor(record)(record)
+        )
         timestamp = parse_timestamp(raw_time)
         if timestamp is None:
             self.stats.reject(origin, "no timestamp")
@@ -289,6 +390,20 @@ class RecordReader:
         if "\n" in message:
             message, _, rest = message.partition("\n")
             stack = stack if isinstance(stack, str) else rest
+        if level is None and self.inner is not None and message.strip():
+            parsed = self.inner.parse_inner(message.rstrip())
+            if parsed is not None:
+                self.stats.formats[f"json + {parsed.format}"] += 1
+                message = parsed.message
+                level = parsed.raw_level if parsed.raw_level is not None else parsed.level
+                if not (isinstance(service, str) and service.strip()):
+                    service = parsed.service
+                if request is None or request == "":
+                    request = parsed.request_id
+                if user is None or user == "":
+                    user = parsed.user_id
+                if host is None or host == "":
+                    host = parsed.host
         return Event(
             timestamp,
             message.rstrip(),
@@ -300,6 +415,7 @@ class RecordReader:
             self._shared_text(host),
             self._shared_text(version),
             origin,
+            duration,
         )
 
     def level(self, raw: object) -> str:

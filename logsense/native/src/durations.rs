@@ -4,6 +4,9 @@
 //! A number counts when it starts a word (not `v1.5s` or `x2s`) and its unit ends one (not
 //! `5 shards`); one space may separate them. Minutes count only spelled out (`min`, `minutes`):
 //! a bare `m` is as often metres or a multiplier.
+//!
+//! A field can carry an event's duration too (ECS `event.duration`, `took_ms`): its key names the
+//! unit (`field_unit`), and rows keep it in 16 bits (`pack`).
 
 /// Seconds per unit, longest spellings first so that `ms` is not read as `m` + `s`.
 const UNITS: [(&str, f64); 16] = [
@@ -56,6 +59,43 @@ pub fn duration_in(text: &str) -> Option<f64> {
     None
 }
 
+/// Seconds per unit of a duration field named `key`: the unit its last word names (`took_ms`,
+/// `latency.seconds`), else nanoseconds, ECS's unit for `event.duration`.
+pub fn field_unit(key: &str) -> f64 {
+    let last = key.rsplit(['.', '_', '-']).next().unwrap_or(key);
+    unit_named(&last.to_lowercase()).unwrap_or(1e-9)
+}
+
+/// Seconds per unit of a unit spelled exactly `name`.
+fn unit_named(name: &str) -> Option<f64> {
+    UNITS
+        .iter()
+        .chain(SHORT_UNITS.iter())
+        .find(|(unit, _)| *unit == name)
+        .map(|&(_, seconds)| seconds)
+}
+
+/// Packed durations step by a factor of 10^(1/STEPS_PER_DECADE) (0.05%) from one microsecond.
+const STEPS_PER_DECADE: f64 = 5000.0;
+const SMALLEST_LOG10: f64 = -6.0;
+
+/// `seconds` in 16 bits, 0 meaning none: a log scale from 1 µs to about 4 months, exact to
+/// 0.05%. Rows stay 48 bytes, and latency comparisons need no more precision than that.
+pub fn pack(seconds: Option<f64>) -> u16 {
+    match seconds {
+        Some(s) if s.is_finite() && s >= 0.0 => {
+            let step = (s.max(1e-6).log10() - SMALLEST_LOG10) * STEPS_PER_DECADE;
+            (step.round() + 1.0).min(f64::from(u16::MAX)) as u16
+        }
+        _ => 0,
+    }
+}
+
+/// The seconds a `pack` code stands for (None for 0).
+pub fn unpack(code: u16) -> Option<f64> {
+    (code != 0).then(|| 10f64.powf(f64::from(code - 1) / STEPS_PER_DECADE + SMALLEST_LOG10))
+}
+
 /// True when the number at `index` starts a word: at the start, or after a character that is
 /// neither a letter, a digit, `.`, `_` nor `-` followed by a letter (so `-5ms` counts).
 fn starts_word(bytes: &[u8], index: usize) -> bool {
@@ -81,7 +121,29 @@ fn ends_word(rest: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::duration_in;
+    use super::{duration_in, field_unit, pack, unpack};
+
+    #[test]
+    fn field_keys_name_their_unit_or_are_nanoseconds() {
+        assert_eq!(field_unit("event.duration"), 1e-9);
+        assert_eq!(field_unit("took_ms"), 1e-3);
+        assert_eq!(field_unit("latency.Seconds"), 1.0);
+        assert_eq!(field_unit("elapsed-us"), 1e-6);
+        assert_eq!(field_unit("response_time"), 1e-9);
+    }
+
+    #[test]
+    fn packed_durations_keep_their_value_within_a_twentieth_of_a_percent() {
+        for seconds in [1e-6, 0.000_25, 0.012, 1.234, 30.0, 3600.0, 1e6] {
+            let back = unpack(pack(Some(seconds))).unwrap();
+            assert!((back / seconds - 1.0).abs() < 5e-4, "{seconds} -> {back}");
+        }
+        assert_eq!(unpack(pack(None)), None);
+        assert_eq!(unpack(pack(Some(-1.0))), None);
+        assert_eq!(unpack(pack(Some(f64::NAN))), None);
+        assert_eq!(unpack(pack(Some(0.0))), Some(1e-6));
+        assert!(unpack(pack(Some(1e12))).unwrap() > 1e7); // capped, not wrapped
+    }
 
     #[test]
     fn reads_the_first_duration_with_its_unit() {

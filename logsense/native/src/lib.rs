@@ -23,10 +23,25 @@ fn fingerprint(text: &str) -> Option<String> {
     stacktrace::fingerprint(text)
 }
 
+/// Seconds per unit of a duration field named `key` (see `logsense.sources.records`).
+#[pyfunction]
+fn duration_field_unit(key: &str) -> f64 {
+    durations::field_unit(key)
+}
+
+/// The grok patterns (name, regex) that the text formats of `logsense/sources/formats/` build on:
+/// logstash-patterns-core as the `grok` crate ships it.
+#[pyfunction]
+fn grok_patterns() -> Vec<(&'static str, &'static str)> {
+    grok::patterns().to_vec()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mask, m)?)?;
     m.add_function(wrap_pyfunction!(fingerprint, m)?)?;
+    m.add_function(wrap_pyfunction!(duration_field_unit, m)?)?;
+    m.add_function(wrap_pyfunction!(grok_patterns, m)?)?;
     table::register(m)?;
     Ok(())
 }

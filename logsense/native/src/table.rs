@@ -27,6 +27,8 @@ mod record;
 mod scan;
 mod store;
 mod strings;
+mod text;
+mod times;
 
 use aggregate::AggregateOut;
 use record::{level_rank, FieldPlan, Levels, CLASS_NAMES, LEVEL_NAMES};
@@ -105,6 +107,11 @@ pub struct ScanStats {
     missing_level: u64,
     missing_service: u64,
     unknown_levels: Py<PyDict>,
+    undecodable: u64,
+    formats: Py<PyDict>,
+    year_assumed: u64,
+    zone_assumed: u64,
+    continuation_dropped: u64,
 }
 
 /// What `EventTable.scan_hits` read in one search response besides the events it kept.
@@ -149,6 +156,7 @@ impl EventTable {
             floor,
             ceiling,
             threads: threads.max(1),
+            text: None,
         };
         let mut table = Table::new(config, lookback);
         table.now = now;
@@ -225,8 +233,75 @@ impl EventTable {
         lines_list(py, handed_back)
     }
 
+    /// Read text lines in the formats given: the library (formats, prefixes, fallback, each
+    /// (name, regex, [(field, group)], layouts, ids, general)), the zone of zone-less times
+    /// (offset before the first transition, transitions), the wall clock for year-less
+    /// times, and a forced format's index.
+    #[pyo3(signature = (formats, prefixes, fallback, zone_initial, zone_transitions, reference, only = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn set_text(
+        &mut self,
+        formats: Vec<text::FormatSpec>,
+        prefixes: Vec<text::FormatSpec>,
+        fallback: text::FormatSpec,
+        zone_initial: i64,
+        zone_transitions: Vec<(i64, i64, i64)>,
+        reference: f64,
+        only: Option<usize>,
+    ) -> PyResult<()> {
+        let zone = times::Zone::new(zone_initial, zone_transitions);
+        let formats = text::TextFormats::new(formats, prefixes, fallback, zone, reference, only)
+            .map_err(PyValueError::new_err)?;
+        self.table.config.text = Some(formats);
+        Ok(())
+    }
+
+    /// Detect the primary format from an input's first lines; return its name (or None).
+    fn detect_text(&mut self, lines: Vec<String>) -> PyResult<Option<String>> {
+        let text = self
+            .table
+            .config
+            .text
+            .as_mut()
+            .ok_or_else(|| PyRuntimeError::new_err("detect_text needs set_text first"))?;
+        text.primary = text.detect(lines.iter().map(String::as_str));
+        Ok(text
+            .primary
+            .map(|primary| text.pair_name(primary).to_string()))
+    }
+
+    /// Read the text lines in `data` (see `scan_json` for blocks, numbering and long lines).
+    #[pyo3(signature = (data, first_line = None, max_line = DEFAULT_MAX_LINE))]
+    fn scan_text(
+        &mut self,
+        py: Python<'_>,
+        data: &[u8],
+        first_line: Option<u64>,
+        max_line: usize,
+    ) -> PyResult<()> {
+        let table = &mut self.table;
+        if table.config.text.is_none() {
+            return Err(PyRuntimeError::new_err("scan_text needs set_text first"));
+        }
+        if let Some(first_line) = first_line {
+            if table.has_partial() {
+                return Err(PyValueError::new_err(
+                    "first_line given while a line cut by the last block is pending",
+                ));
+            }
+            table.next_line = first_line;
+        }
+        py.allow_threads(|| table.scan_text(data, max_line));
+        Ok(())
+    }
+
+    /// At the end of a text input: read the line kept without its end, close the last event.
+    fn end_text(&mut self) {
+        self.table.end_text();
+    }
+
     /// Add one event normalized in Python.
-    #[pyo3(signature = (seq, timestamp, message, level, service, request_id, user_id, stack_trace, origin))]
+    #[pyo3(signature = (seq, timestamp, message, level, service, request_id, user_id, stack_trace, origin, duration = None))]
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -239,6 +314,7 @@ impl EventTable {
         user_id: Option<&str>,
         stack_trace: Option<&str>,
         origin: &str,
+        duration: Option<f64>,
     ) -> PyResult<()> {
         let level = level_rank(level)
             .ok_or_else(|| PyValueError::new_err(format!("unknown level {level:?}")))?;
@@ -251,7 +327,8 @@ impl EventTable {
             request: request_id,
             user: user_id,
             stack: stack_trace,
-            origin,
+            origin: Some(origin),
+            duration,
         });
         Ok(())
     }
@@ -263,14 +340,37 @@ impl EventTable {
         for (reason, count) in self.table.reasons() {
             reasons.set_item(reason, count)?;
         }
+        // Unknown level names of JSON lines are handed back to Python, which counts them;
+        // those of text lines are counted here.
+        let unknown = PyDict::new_bound(py);
+        for (name, count) in &stats.unknown_levels {
+            unknown.set_item(name, count)?;
+        }
+        let formats = PyDict::new_bound(py);
+        if let Some(text) = &self.table.config.text {
+            for (name, count) in text.names.iter().zip(&stats.formats) {
+                if *count > 0 {
+                    formats.set_item(name, count)?;
+                }
+            }
+            for (name, count) in text.names.iter().zip(&stats.inner_formats) {
+                if *count > 0 {
+                    formats.set_item(format!("json + {name}"), count)?;
+                }
+            }
+        }
         Ok(ScanStats {
             read: stats.read,
             malformed_reasons: reasons.unbind(),
             malformed_examples: PyList::new_bound(py, &stats.examples).unbind(),
             missing_level: stats.missing_level,
             missing_service: stats.missing_service,
-            // Unknown level names are handed back to Python, which counts them.
-            unknown_levels: PyDict::new_bound(py).unbind(),
+            unknown_levels: unknown.unbind(),
+            undecodable: stats.undecodable,
+            formats: formats.unbind(),
+            year_assumed: stats.year_assumed,
+            zone_assumed: stats.zone_assumed,
+            continuation_dropped: stats.continuation_dropped,
         })
     }
 

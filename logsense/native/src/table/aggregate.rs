@@ -14,7 +14,7 @@ use ahash::{AHashMap, AHashSet, RandomState};
 
 use super::store::{LastAggregate, Table};
 use super::strings::NO_ID;
-use crate::durations::duration_in;
+use crate::durations::{duration_in, unpack};
 use crate::pytext::floordiv_int;
 
 /// Fibonacci hashing constant of `sampling.priority`.
@@ -42,7 +42,8 @@ pub struct ShapeOut {
     pub users: Vec<u32>,
     /// (position, row index) of the kept samples, by position.
     pub samples: Vec<(u64, u32)>,
-    /// The durations its messages write (`took 120ms`), if its first message writes one.
+    /// The durations of its events: a duration field's, else the one its messages write
+    /// (`took 120ms`) when its first message writes one.
     pub durations: Option<Timings>,
 }
 
@@ -220,6 +221,7 @@ impl Table {
         let mut shapes: Vec<ShapeOut> = Vec::new();
         let mut bottoms: Vec<BottomK<u32>> = Vec::new();
         let mut timed: Vec<Option<TimingsAcc>> = Vec::new();
+        let mut writes_durations: Vec<bool> = Vec::new();
         let mut shape_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut baseline_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut shape_users: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
@@ -251,14 +253,19 @@ impl Table {
                     durations: None,
                 });
                 bottoms.push(BottomK::new());
+                timed.push(None);
                 // Messages of one shape say the same thing: the first tells if they time it.
-                timed.push(duration_in(self.text(&row)).map(|_| TimingsAcc::new()));
+                writes_durations.push(duration_in(self.text(&row)).is_some());
             }
             let out = *slot as usize;
-            if let Some(acc) = timed[out].as_mut() {
-                if let Some(seconds) = duration_in(self.text(&row)) {
-                    acc.add(ts >= window_start, position, (seconds, row.request));
-                }
+            let seconds = unpack(row.duration)
+                .or_else(|| writes_durations[out].then(|| duration_in(self.text(&row)))?);
+            if let Some(seconds) = seconds {
+                timed[out].get_or_insert_with(TimingsAcc::new).add(
+                    ts >= window_start,
+                    position,
+                    (seconds, row.request),
+                );
             }
             let stats = &mut shapes[out];
             let pair = |id: u32| (u64::from(out as u32) << 32) | u64::from(id);

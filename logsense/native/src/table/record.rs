@@ -13,6 +13,7 @@ use ahash::AHashMap;
 
 use super::isotime::parse_iso;
 use super::json_scan::{Doc, Kind, NodeId};
+use crate::durations::field_unit;
 use crate::pytext::{has_content, rstrip, strip};
 
 /// Normalized level names, by rank: the order of `logsense.model.LEVELS`.
@@ -47,8 +48,12 @@ enum Field {
     RequestId,
     UserId,
     StackTrace,
+    Duration,
 }
-const FIELDS: usize = 7;
+const FIELDS: usize = 8;
+/// The position of each `Field`'s candidate list among the FieldMap's lists.
+const FIELD_MAP_INDEX: [usize; FIELDS] = [0, 1, 2, 3, 4, 5, 6, 9];
+const FIELD_MAP_LISTS: usize = 10;
 
 /// One candidate key: its literal top-level slot and, when dotted, the head slot and the path
 /// below it.
@@ -62,14 +67,16 @@ pub struct FieldPlan {
     /// Every top-level name a candidate can match (a slot's index is its position).
     names: Vec<Box<str>>,
     fields: [Vec<Candidate>; FIELDS],
+    /// Seconds per unit of each duration candidate (`field_unit` of its key).
+    duration_units: Vec<f64>,
 }
 
 impl FieldPlan {
-    /// A plan from the candidate-key lists of the nine FieldMap fields, in FieldMap order.
+    /// A plan from the candidate-key lists of the FieldMap's fields, in FieldMap order.
     pub fn new(fields: &[Vec<String>]) -> Result<Self, String> {
-        if fields.len() != 9 {
+        if fields.len() != FIELD_MAP_LISTS {
             return Err(format!(
-                "fields must list 9 candidate-key lists, got {}",
+                "fields must list {FIELD_MAP_LISTS} candidate-key lists, got {}",
                 fields.len()
             ));
         }
@@ -82,7 +89,7 @@ impl FieldPlan {
             }
         };
         let compiled = std::array::from_fn(|field| {
-            fields[field]
+            fields[FIELD_MAP_INDEX[field]]
                 .iter()
                 .map(|key| {
                     let literal = slot(key);
@@ -95,9 +102,11 @@ impl FieldPlan {
                 })
                 .collect()
         });
+        let durations = &fields[FIELD_MAP_INDEX[Field::Duration as usize]];
         Ok(Self {
             names,
             fields: compiled,
+            duration_units: durations.iter().map(|key| field_unit(key)).collect(),
         })
     }
 
@@ -134,7 +143,7 @@ impl Levels {
 
     /// The rank of a level string as `RecordReader.level` finds it, or None when Python would
     /// count it as unknown.
-    fn of_str(&self, raw: &str) -> Option<u8> {
+    pub fn of_str(&self, raw: &str) -> Option<u8> {
         if let Some(rank) = self.names.get(raw) {
             return Some(*rank);
         }
@@ -160,16 +169,19 @@ pub enum Reason {
     ImplausibleTime,
     /// A line longer than the cap that is not blank (`MAX_LINE_BYTES`).
     TooLong,
+    /// A text line of no known format before any event.
+    NoHeader,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 7] = [
         Reason::InvalidJson,
         Reason::NotObject,
         Reason::NoTimestamp,
         Reason::NoMessage,
         Reason::ImplausibleTime,
         Reason::TooLong,
+        Reason::NoHeader,
     ];
 
     pub fn text(self) -> &'static str {
@@ -180,6 +192,7 @@ impl Reason {
             Reason::NoMessage => "no message",
             Reason::ImplausibleTime => "implausible timestamp",
             Reason::TooLong => "line too long",
+            Reason::NoHeader => "no header",
         }
     }
 }
@@ -206,6 +219,8 @@ pub struct Draft<'a> {
     pub service: Option<Cow<'a, str>>,
     pub request: Option<Cow<'a, str>>,
     pub user: Option<Cow<'a, str>>,
+    /// The event's own duration in seconds, from a duration field.
+    pub duration: Option<f64>,
     pub missing_level: bool,
 }
 
@@ -280,22 +295,41 @@ impl<'c> RecordReader<'c> {
             service: service(doc, line, field(Field::Service)),
             request,
             user,
+            duration: self.duration(doc, line),
             missing_level,
         })
     }
 
+    /// The event's duration in seconds: the chosen duration field's value in its key's unit,
+    /// when that is a non-negative number.
+    fn duration(&self, doc: &Doc, line: &str) -> Option<f64> {
+        let (index, node) = self.chosen(doc, line, Field::Duration)?;
+        // Python's float() of any int rounds correctly, as parsing its digits does.
+        let value = match doc.node(node).kind {
+            Kind::Int | Kind::Float => doc.float(line, node),
+            _ => return None,
+        };
+        (value.is_finite() && value >= 0.0).then(|| value * self.plan.duration_units[index])
+    }
+
     /// The value of one field (None for Python's None: absent or JSON null).
     fn field(&self, doc: &Doc, line: &str, field: Field) -> Option<NodeId> {
+        self.chosen(doc, line, field).map(|(_, node)| node)
+    }
+
+    /// The candidate the compiled Python extractor would take for `field` (its index among the
+    /// field's candidates) and its value: the first that is neither null nor an empty string.
+    fn chosen(&self, doc: &Doc, line: &str, field: Field) -> Option<(usize, NodeId)> {
         let mut value = None;
-        for candidate in &self.plan.fields[field as usize] {
-            if value.is_some_and(|node| !doc.is_empty_str(node)) {
+        for (index, candidate) in self.plan.fields[field as usize].iter().enumerate() {
+            if value.is_some_and(|(_, node)| !doc.is_empty_str(node)) {
                 break;
             }
             if let Some(node) = self.slots[candidate.literal] {
-                value = not_null(doc, node);
+                value = not_null(doc, node).map(|node| (index, node));
             } else if let Some((head, path)) = &candidate.dig {
                 if let Some(node) = self.slots[*head] {
-                    value = dig(doc, line, node, path);
+                    value = dig(doc, line, node, path).map(|node| (index, node));
                 }
             }
         }
@@ -446,7 +480,7 @@ pub(crate) mod tests {
 
     /// logsense's default field candidates, for tests here and in `store`.
     pub(crate) fn plan() -> FieldPlan {
-        let lists: [&[&str]; 9] = [
+        let lists: [&[&str]; 10] = [
             &["@timestamp", "timestamp", "time", "ts"],
             &["message", "msg", "log"],
             &["log.level", "level", "severity", "levelname"],
@@ -461,6 +495,7 @@ pub(crate) mod tests {
             &["error.stack_trace", "stack_trace", "exception"],
             &["service.version", "version"],
             &["host.name", "host", "hostname"],
+            &["event.duration", "took_ms"],
         ];
         let lists: Vec<Vec<String>> = lists
             .iter()
@@ -494,6 +529,27 @@ pub(crate) mod tests {
         assert_eq!(draft.service.as_deref(), Some("api"));
         assert_eq!(draft.request.as_deref(), Some("12"));
         assert!(draft.user.is_none());
+        assert!(draft.duration.is_none());
+    }
+
+    #[test]
+    fn reads_durations_in_the_unit_their_key_names() {
+        let duration = |fields: &str| {
+            let line = format!(r#"{{"@timestamp":1700000000,"message":"m"{fields}}}"#);
+            match read(&line) {
+                Outcome::Event(draft) => draft.duration,
+                _ => panic!("not an event: {line}"),
+            }
+        };
+        assert_eq!(duration(r#","event":{"duration":2500000000}"#), Some(2.5));
+        assert_eq!(duration(r#","took_ms":120.5"#), Some(0.1205));
+        assert_eq!(
+            duration(r#","event.duration":null,"took_ms":7"#),
+            Some(0.007)
+        );
+        assert_eq!(duration(r#","event.duration":"7 s","took_ms":7"#), None);
+        assert_eq!(duration(r#","took_ms":-3"#), None);
+        assert_eq!(duration(""), None);
     }
 
     #[test]

@@ -10,10 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ahash::AHashMap;
 
 use super::json_scan::{self, Doc, Kind};
-use super::record::{level_class, Draft, FieldPlan, Levels, Outcome, Reason, RecordReader};
+use super::record::{
+    level_class, level_rank, Draft, FieldPlan, Levels, Outcome, Reason, RecordReader,
+};
 use super::strings::{intern, ShapeKey, Shapes, Strings, NO_ID};
+use super::text::{Scratch, TextFormats};
+use crate::durations::pack;
 use crate::masking::mask;
-use crate::pytext::is_blank_bytes;
+use crate::pytext::{has_content, is_blank_bytes, rstrip, strip};
 use crate::stacktrace::fingerprint;
 
 /// How many malformed-record examples are kept (`_MAX_EXAMPLES`).
@@ -34,6 +38,8 @@ pub struct Config {
     pub floor: Option<f64>,
     pub ceiling: Option<f64>,
     pub threads: usize,
+    /// The text formats (text inputs; for JSON, messages that are whole log lines).
+    pub text: Option<TextFormats>,
 }
 
 impl Config {
@@ -51,6 +57,8 @@ pub struct PieceRow {
     pub line: u64,
     pub shape: u32,
     pub level: u8,
+    /// The event's own duration (`durations::pack`; 0: none).
+    pub duration: u16,
     pub request: u32,
     pub user: u32,
     /// Message (and "\n" + stack) in `Piece::text`.
@@ -66,6 +74,8 @@ pub struct PieceStats {
     pub examples: Vec<(u64, Reason)>,
     pub missing_level: u64,
     pub missing_service: u64,
+    /// Events whose message was read as a log line, per format (`TextFormats::names`).
+    pub inner_formats: Vec<u64>,
 }
 
 /// The strings and shapes one worker met in one block; its pieces' rows refer to them.
@@ -183,6 +193,7 @@ struct Scanner<'c, 'd> {
     ids: LocalIds,
     /// The piece being read.
     piece: Piece,
+    scratch: Scratch,
 }
 
 impl<'c, 'd> Scanner<'c, 'd> {
@@ -195,6 +206,7 @@ impl<'c, 'd> Scanner<'c, 'd> {
             masked_by_message: AHashMap::new(),
             ids: LocalIds::default(),
             piece: Piece::default(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -249,10 +261,56 @@ impl<'c, 'd> Scanner<'c, 'd> {
             return self.reject(index, Reason::NotObject);
         }
         match self.records.event(&self.doc, line, root) {
-            Outcome::Event(draft) => self.event(draft, index),
+            Outcome::Event(draft) => match self.inner(draft) {
+                Some(draft) => self.event(draft, index),
+                None => self.piece.handed_back.push((index, range)),
+            },
             Outcome::Reject(reason) => self.reject(index, reason),
             Outcome::HandBack => self.piece.handed_back.push((index, range)),
         }
+    }
+
+    /// A record without a level whose message is a whole log line (`RecordReader.inner`): the
+    /// line's fields fill what the record lacks. None: Python must decide (an unknown level).
+    fn inner(&mut self, mut draft: Draft<'d>) -> Option<Draft<'d>> {
+        let Some(text) = self.config.text.as_ref() else {
+            return Some(draft);
+        };
+        if !draft.missing_level || !has_content(&draft.message) {
+            return Some(draft);
+        }
+        let Some(header) = text.parse_inner(&draft.message, &mut self.scratch) else {
+            return Some(draft);
+        };
+        let level = match header.level.as_deref() {
+            Some(raw) => Some(self.config.levels.of_str(raw)?),
+            None => header.normalized.and_then(level_rank),
+        };
+        let stats = &mut self.piece.stats;
+        if stats.inner_formats.len() < text.names.len() {
+            stats.inner_formats.resize(text.names.len(), 0);
+        }
+        stats.inner_formats[header.format] += 1;
+        draft.message = Cow::Owned(rstrip(&header.message).to_string());
+        if let Some(level) = level {
+            draft.level = level;
+            draft.missing_level = false;
+        }
+        if draft.service.is_none() {
+            draft.service = header
+                .service
+                .as_deref()
+                .map(strip)
+                .filter(|s| !s.is_empty())
+                .map(|s| Cow::Owned(s.to_string()));
+        }
+        if draft.request.as_deref().is_none_or(str::is_empty) {
+            draft.request = header.request.map(Cow::Owned);
+        }
+        if draft.user.as_deref().is_none_or(str::is_empty) {
+            draft.user = header.user.map(Cow::Owned);
+        }
+        Some(draft)
     }
 
     fn reject(&mut self, index: u64, reason: Reason) {
@@ -306,6 +364,7 @@ impl<'c, 'd> Scanner<'c, 'd> {
             line: index,
             shape,
             level: draft.level,
+            duration: pack(draft.duration),
             request,
             user,
             text: start as u32..piece.text.len() as u32,

@@ -7,11 +7,13 @@ use ahash::AHashMap;
 use indexmap::IndexSet;
 
 use super::hits::{hit_seq, id_stem, parse_page, source_lines, HitRef};
-use super::record::{level_class, Reason};
-use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, MAX_EXAMPLES};
+use super::record::{level_class, level_rank, plausible, Reason};
+use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, BOM, MAX_EXAMPLES};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
+use super::text::{Header, Parsed, Scratch};
+use crate::durations::pack;
 use crate::masking::mask;
-use crate::pytext::is_blank_bytes;
+use crate::pytext::{has_content, is_blank_bytes, rstrip, strip};
 use crate::stacktrace::fingerprint;
 
 /// Text chunks are closed at this size (offsets in a chunk are u32).
@@ -116,7 +118,11 @@ pub struct Row {
     pub start: u32,
     pub len: u32,
     pub level: u8,
+    /// The event's own duration (`durations::pack`; 0: none).
+    pub duration: u16,
 }
+// Memory per event is mostly this row: a field more must earn its bytes.
+const _: () = assert!(std::mem::size_of::<Row>() == 48);
 
 /// What the scanner could not use or had to guess (`ScanStats`).
 #[derive(Default, Clone)]
@@ -126,6 +132,27 @@ pub struct Stats {
     pub examples: Vec<String>,
     pub missing_level: u64,
     pub missing_service: u64,
+    /// Text: level names no table knows, cut to 20 characters.
+    pub unknown_levels: AHashMap<String, u64>,
+    /// Text: lines that were not valid UTF-8 (bad bytes became U+FFFD).
+    pub undecodable: u64,
+    /// Text: events per format name (`TextFormats::names`).
+    pub formats: Vec<u64>,
+    pub year_assumed: u64,
+    pub zone_assumed: u64,
+    pub continuation_dropped: u64,
+    /// JSON: events whose message was read as a log line, per format.
+    pub inner_formats: Vec<u64>,
+}
+
+/// A text event whose continuation lines may still follow.
+struct PendingText {
+    header: Header,
+    line: u64,
+    stack: String,
+    lines: usize,
+    /// Bytes of the continuation lines kept, a newline each.
+    size: usize,
 }
 
 /// Where the last `aggregate` put each kept row (for `row_shapes`).
@@ -180,6 +207,11 @@ pub struct Table {
     last_hour: usize,
     /// The wall clock (epoch seconds) events are compared with; None: never.
     pub now: Option<f64>,
+    /// Text inputs: the event still taking continuation lines, whether the last header was
+    /// rejected (its continuation lines go with it).
+    pending: Option<PendingText>,
+    dropped_header: bool,
+    scratch: Scratch,
     /// Rows came from search hits: equal (time, seq) are ordered by origin (`{index}/{id}`).
     pub ordered_by_origin: bool,
 }
@@ -229,7 +261,10 @@ pub struct Pushed<'a> {
     pub request: Option<&'a str>,
     pub user: Option<&'a str>,
     pub stack: Option<&'a str>,
-    pub origin: &'a str,
+    /// Where the event came from; None means "{source}:{seq}".
+    pub origin: Option<&'a str>,
+    /// Seconds, from a duration field.
+    pub duration: Option<f64>,
 }
 
 impl Table {
@@ -264,6 +299,9 @@ impl Table {
             hour_index: AHashMap::new(),
             last_hour: 0,
             now: None,
+            pending: None,
+            dropped_header: false,
+            scratch: Scratch::default(),
             ordered_by_origin: false,
         }
     }
@@ -286,6 +324,37 @@ impl Table {
     /// too long; no more than `max_line` bytes of a line are ever kept. Return the (line number,
     /// raw line without its newline) of the lines left to Python.
     pub fn scan_json(&mut self, data: &[u8], max_line: usize) -> Vec<(u64, Vec<u8>)> {
+        self.feed(data, max_line, false)
+    }
+
+    /// Read the text lines of `data` as `scan_json` reads JSON lines (see `set_text`).
+    pub fn scan_text(&mut self, data: &[u8], max_line: usize) {
+        self.feed(data, max_line, true);
+    }
+
+    /// At the end of a text input: read the line kept without its end, and close the last
+    /// event.
+    pub fn end_text(&mut self) {
+        if self.long_line.is_some() {
+            self.end_long_line();
+        } else {
+            let line = std::mem::take(&mut self.partial);
+            if !line.is_empty() {
+                self.scan_text_lines(&line);
+            }
+        }
+        self.close_pending();
+    }
+
+    fn scan_any(&mut self, data: &[u8], text: bool, handed_back: &mut Vec<(u64, Vec<u8>)>) {
+        if text {
+            self.scan_text_lines(data);
+        } else {
+            self.scan(data, handed_back);
+        }
+    }
+
+    fn feed(&mut self, data: &[u8], max_line: usize, text: bool) -> Vec<(u64, Vec<u8>)> {
         self.max_line = max_line;
         let mut handed_back = Vec::new();
         let mut data = data;
@@ -313,13 +382,13 @@ impl Table {
                 // Only the straddling line is copied.
                 let mut line = std::mem::take(&mut self.partial);
                 line.extend_from_slice(&data[..=first_end]);
-                self.scan(&line, &mut handed_back);
+                self.scan_any(&line, text, &mut handed_back);
             }
             rest = &data[first_end + 1..];
         }
         let end = memchr::memrchr(b'\n', rest).map_or(0, |at| at + 1);
         if end > 0 {
-            self.scan(&rest[..end], &mut handed_back);
+            self.scan_any(&rest[..end], text, &mut handed_back);
         }
         self.extend_partial(&rest[end..]);
         handed_back
@@ -360,6 +429,155 @@ impl Table {
             }
             self.next_line += 1;
         }
+    }
+
+    /// Read complete text lines (numbered from `next_line`), as `FileSource._text_events` does.
+    fn scan_text_lines(&mut self, data: &[u8]) {
+        let mut start = 0;
+        while start < data.len() {
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |at| start + at);
+            let number = self.next_line;
+            self.next_line += 1;
+            let whole = &data[start..end];
+            start = end + 1;
+            if whole.is_empty() {
+                continue;
+            }
+            let raw = whole.strip_prefix(BOM).unwrap_or(whole);
+            if is_blank_bytes(raw) {
+                continue;
+            }
+            if whole.len() > self.max_line {
+                self.reject(number, Reason::TooLong);
+                continue;
+            }
+            let decoded = match std::str::from_utf8(raw) {
+                Ok(text) => std::borrow::Cow::Borrowed(text),
+                Err(_) => {
+                    self.stats.undecodable += 1;
+                    String::from_utf8_lossy(raw)
+                }
+            };
+            let line = decoded.trim_end_matches(['\r', '\n']);
+            if !has_content(line) {
+                continue;
+            }
+            self.text_line(line, number);
+        }
+        self.maybe_compact();
+    }
+
+    /// One non-blank text line: a header starts an event, anything else continues the last.
+    fn text_line(&mut self, line: &str, number: u64) {
+        let Some(formats) = self.config.text.as_ref() else {
+            return;
+        };
+        let parsed = formats.parse(line, &mut self.scratch);
+        let header = match parsed {
+            Parsed::None => {
+                if let Some(pending) = self.pending.as_mut() {
+                    let size = line.len() + 1;
+                    if pending.size + size > self.max_line {
+                        self.stats.continuation_dropped += 1;
+                    } else {
+                        if pending.lines > 0 {
+                            pending.stack.push('\n');
+                        }
+                        pending.stack.push_str(line);
+                        pending.lines += 1;
+                        pending.size += size;
+                    }
+                } else if !self.dropped_header {
+                    self.reject(number, Reason::NoHeader);
+                }
+                return;
+            }
+            Parsed::Bad => None,
+            Parsed::Event(header) => Some(header),
+        };
+        self.stats.read += 1;
+        self.close_pending();
+        let Some(header) = header else {
+            self.count_reason(number, Reason::NoTimestamp);
+            self.dropped_header = true;
+            return;
+        };
+        if !plausible(header.ts) {
+            self.count_reason(number, Reason::ImplausibleTime);
+            self.dropped_header = true;
+            return;
+        }
+        self.dropped_header = false;
+        let names = self.config.text.as_ref().map_or(0, |f| f.names.len());
+        if self.stats.formats.len() < names {
+            self.stats.formats.resize(names, 0);
+        }
+        self.stats.formats[header.format] += 1;
+        self.stats.year_assumed += u64::from(header.year_assumed);
+        self.stats.zone_assumed += u64::from(header.zone_assumed);
+        self.pending = Some(PendingText {
+            header,
+            line: number,
+            stack: String::new(),
+            lines: 0,
+            size: 0,
+        });
+    }
+
+    /// Turn the pending text event (if any) into a row.
+    fn close_pending(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let header = pending.header;
+        let level = match header.level.as_deref() {
+            Some(raw) => match self.config.levels.of_str(raw) {
+                Some(rank) => rank,
+                None if header.lenient => {
+                    self.stats.missing_level += 1;
+                    1
+                }
+                None => {
+                    let key: String = raw.chars().take(20).collect();
+                    *self.stats.unknown_levels.entry(key).or_insert(0) += 1;
+                    1
+                }
+            },
+            None => match header.normalized.and_then(level_rank) {
+                Some(rank) => rank,
+                None => {
+                    self.stats.missing_level += 1;
+                    1
+                }
+            },
+        };
+        let service = header
+            .service
+            .as_deref()
+            .map(strip)
+            .filter(|s| !s.is_empty());
+        if service.is_none() {
+            self.stats.missing_service += 1;
+        }
+        let stack = (pending.lines > 0 && has_content(&pending.stack)).then_some(&pending.stack);
+        self.push(Pushed {
+            seq: pending.line,
+            ts: header.ts,
+            message: rstrip(&header.message),
+            level,
+            service: service.unwrap_or("unknown"),
+            request: header.request.as_deref(),
+            user: header.user.as_deref(),
+            stack: stack.map(String::as_str),
+            origin: None,
+            duration: None,
+        });
+    }
+
+    /// Count a rejected record whose line was already counted as read.
+    fn count_reason(&mut self, line: u64, reason: Reason) {
+        self.stats.read -= 1;
+        self.reject(line, reason);
     }
 
     /// Count one record of line `line` that could not become an event.
@@ -460,6 +678,7 @@ impl Table {
                 start: row.text.start,
                 len: row.text.end - row.text.start,
                 level: row.level,
+                duration: row.duration,
             });
         }
         self.live_text += piece.text.len();
@@ -560,21 +779,39 @@ impl Table {
         }
         stats.missing_level += found.missing_level;
         stats.missing_service += found.missing_service;
+        if stats.inner_formats.len() < found.inner_formats.len() {
+            stats.inner_formats.resize(found.inner_formats.len(), 0);
+        }
+        for (total, count) in stats.inner_formats.iter_mut().zip(&found.inner_formats) {
+            *total += count;
+        }
     }
 
-    /// Add one event normalized by Python.
+    /// Add one normalized event (from Python, or a text line read here).
     pub fn push(&mut self, event: Pushed<'_>) {
+        let Pushed {
+            seq,
+            ts,
+            message,
+            level,
+            service,
+            request,
+            user,
+            stack,
+            origin,
+            duration,
+        } = event;
         self.last = None;
-        self.see(event.ts);
-        if self.config.out_of_bounds(event.ts) {
+        self.see(ts);
+        if self.config.out_of_bounds(ts) {
             self.dropped += 1;
             return;
         }
-        let class = level_class(event.level);
-        let service = intern(&mut self.services, event.service);
-        let masked = intern(&mut self.masked, &mask(event.message, class == 0));
-        let mut text = String::from(event.message);
-        let print = match event.stack {
+        let class = level_class(level);
+        let service = intern(&mut self.services, service);
+        let masked = intern(&mut self.masked, &mask(message, class == 0));
+        let mut text = String::from(message);
+        let print = match stack {
             Some(stack) => {
                 text.push('\n');
                 text.push_str(stack);
@@ -584,15 +821,18 @@ impl Table {
         };
         let shape = self.shapes.insert_full((service, class, masked, print)).0 as u32;
         let (chunk, start) = self.push_text(text.as_bytes());
-        let origin = self.origins.len() as u32;
-        self.origins.push(Box::from(event.origin));
-        let request = event
-            .request
-            .map_or(NO_ID, |id| intern(&mut self.requests, id));
-        let user = event.user.map_or(NO_ID, |id| intern(&mut self.users, id));
+        let origin = match origin {
+            Some(origin) => {
+                self.origins.push(Box::from(origin));
+                (self.origins.len() - 1) as u32
+            }
+            None => NO_ID,
+        };
+        let request = request.map_or(NO_ID, |id| intern(&mut self.requests, id));
+        let user = user.map_or(NO_ID, |id| intern(&mut self.users, id));
         self.keep(Row {
-            ts: event.ts,
-            seq: event.seq,
+            ts,
+            seq,
             shape,
             request,
             user,
@@ -600,7 +840,8 @@ impl Table {
             chunk,
             start,
             len: text.len() as u32,
-            level: event.level,
+            level,
+            duration: pack(duration),
         });
         self.maybe_compact();
     }
@@ -816,6 +1057,7 @@ mod tests {
             floor: None,
             ceiling: None,
             threads,
+            text: None,
         };
         Table::new(config, lookback)
     }
@@ -847,7 +1089,7 @@ mod tests {
         );
         assert_eq!(table.next_line, 17);
         assert_eq!(table.stats.read, 5);
-        assert_eq!(table.stats.reasons, [1, 1, 1, 0, 0, 0]);
+        assert_eq!(table.stats.reasons, [1, 1, 1, 0, 0, 0, 0]);
         assert_eq!(
             table.stats.examples,
             [
@@ -870,7 +1112,8 @@ mod tests {
             request: None,
             user: Some("u"),
             stack: None,
-            origin: "app.log:14",
+            origin: Some("app.log:14"),
+            duration: None,
         });
         let out = table.aggregate(0.0, 1700000041.0, 1700000180.0, 5);
         assert_eq!(out.outside, 0);
@@ -910,7 +1153,8 @@ mod tests {
                 request: Some(request),
                 user: None,
                 stack: None,
-                origin: "o",
+                origin: Some("o"),
+                duration: None,
             });
         }
         let out = table.aggregate(0.0, 60.0, 200.0, 5);
@@ -957,7 +1201,8 @@ mod tests {
                 request: None,
                 user: None,
                 stack: Some("  at x"),
-                origin: "o",
+                origin: Some("o"),
+                duration: None,
             });
         }
         assert!(table.rows.len() < 2 * MIN_COMPACTION_ROWS);
@@ -978,7 +1223,8 @@ mod tests {
             request: None,
             user: None,
             stack: None,
-            origin: "o",
+            origin: Some("o"),
+            duration: None,
         });
     }
 
