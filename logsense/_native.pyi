@@ -99,6 +99,18 @@ class ScanStats:
     zone_assumed: int
     continuation_dropped: int
 
+class HitsPage:
+    """What `EventTable.scan_hits` read in one search response besides the events it kept."""
+
+    hits: int
+    # The last hit's `sort` values as JSON (for `search_after`), if it has any.
+    last_sort: bytes | None
+    pit_id: str | None
+    shards_failed: int
+    timed_out: bool
+    # (seq, origin `{_index}/{_id}`, raw `_source` or None without one) of the hits left to Python.
+    handed_back: list[tuple[int, str, bytes | None]]
+
 class EventTable:
     """The events of one input in compact rows, cut to a time range and aggregated by shape."""
 
@@ -129,6 +141,12 @@ class EventTable:
         bytes (without its newline) that is not blank is counted as malformed ("line too long")
         and never held: at most `max_line` bytes of a cut line are kept. Records whose time is
         implausible (before 2000-01-01 or from 2100-01-01 on) are malformed too."""
+    def scan_hits(self, data: bytes, max_line: int = 1 << 20, limit: int | None = None) -> HitsPage:
+        """Read the hits of one Elasticsearch search response, as the HTTP response carried it
+        (ValueError if it is not one): each `_source` is scanned like a JSON line of a file,
+        with origin `{_index}/{_id}` and, as input order, the number the `_id` ends with (that
+        is the line number for documents of `logsense load`; else a hash of the id). A page
+        whose shards failed or timed out is not read; with `limit`, only its first hits are."""
     def end_json(self) -> list[tuple[int, bytes]]:
         """At the end of the input, read the line `scan_json` kept without its end (if any);
         return the lines left to Python, as `scan_json` does."""

@@ -24,13 +24,14 @@ import pytest
 from elasticsearch import Elasticsearch
 from esnode import EsNode, start_node
 
+from logsense._native import EventTable
 from logsense.config import FieldMap
 from logsense.errors import SourceUnavailable
 from logsense.model import Window
 from logsense.sources.elasticsearch import ElasticsearchSource, EsConnection, ReadOptions
 from logsense.sources.files import FileSource
 from logsense.sources.load import load_file
-from logsense.sources.records import parse_timestamp
+from logsense.sources.records import event_table, parse_timestamp, push_event
 from tests.conftest import FIXTURES, Cli, generator
 
 pytestmark = pytest.mark.es
@@ -398,6 +399,64 @@ def test_reader_pushes_range_fields_and_slices_down(
     bounds = body["query"]["bool"]["filter"][0]["range"]["@timestamp"]
     assert bounds["gte"] == int((window.start * 1000) // 1) and bounds["lte"] >= window.end * 1000
     assert any(s.method == "DELETE" and s.path.startswith("/_pit") for s in front.seen)
+
+
+def _table_view(table: EventTable) -> dict[str, Any]:
+    """What mining reads from a table, without the order of equal-time events."""
+    found = table.aggregate(0.0, 0.0, 4e9, 1000)
+    shapes = sorted(
+        (s.service, s.level_class, s.masked, s.fingerprint, s.count, sorted(s.requests),
+         sorted((text, origin, ts) for _, text, origin, ts, _ in s.samples))
+        for s in found.shapes
+    )  # fmt: skip
+    return {"shapes": shapes, "events": found.events, "requests": found.requests}
+
+
+def test_native_pages_fill_the_table_as_python_reads_them(
+    es: Elasticsearch, es_url: str, proxy: Callable[..., Proxy]
+) -> None:
+    docs: list[tuple[str | None, dict[str, Any]]] = []
+    for n in range(40):
+        at = f"2026-11-20T13:00:{n // 4:02d}Z"  # four documents share each second
+        doc: dict[str, Any] = {"@timestamp": at, "message": f"GET /item/{n} took {n} ms",
+                               "service": {"name": f"svc{n % 3}"}, "log": {"level": "info"},
+                               "trace": {"id": f"req-{n % 7}"}}  # fmt: skip
+        if n % 5 == 0:
+            doc["log"]["level"] = "error"
+            doc["error"] = {
+                "stack_trace": f"java.lang.IllegalStateException: x\n\tat A.b(A.java:{n})"
+            }
+        if n % 9 == 0:
+            doc["log"]["level"] = "NOTICE-ish"  # unknown: Python decides and counts it
+        if n % 11 == 5:
+            doc["trace"]["id"] = n + 0.5  # a float id: Python decides
+        if n == 7:
+            doc["message"] = "multi\nline"
+        docs.append((None if n % 4 == 3 else f"mix-{n:06d}", doc))  # some ids are ES's own
+    mapping = {"properties": {"trace": {"properties": {"id": {"type": "keyword"}}}}}
+    es.indices.create(index="native-mix", mappings=mapping)
+    for doc_id, doc in docs:
+        es.index(index="native-mix", id=doc_id, document=doc)
+    es.indices.refresh(index="native-mix")
+    front = proxy(es_url)
+
+    def source() -> ElasticsearchSource:
+        window = Window(parse_timestamp("2026-11-20T13:00:02Z"), 4e9)
+        options = ReadOptions(page_size=3, slices=2)
+        return ElasticsearchSource(EsConnection(front.url), "native-mix", FieldMap(), window,
+                                   options=options)  # fmt: skip
+
+    native, natively = event_table(FieldMap(), "native-mix", threads=2), source()
+    natively.fill(native)
+    python, in_python = event_table(FieldMap(), "native-mix"), source()
+    for seq, event in enumerate(in_python.read()):
+        push_event(python, seq, event)
+    assert native.rows == python.rows == 40 - 8 + 1  # the newest event before the range too
+    assert _table_view(native) == _table_view(python)
+    assert natively.stats == in_python.stats
+    assert natively.stats.unknown_levels == {"NOTICE-ish": 4}
+    pages = [s for s in front.seen if s.path.startswith("/_search?filter_path=")]
+    assert pages and all("hits.hits._source" in s.path for s in pages)
 
 
 def test_whole_source_when_the_mapping_has_nothing_else(

@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, TransportError
+from elastic_transport import ConnectionTimeout, HttpHeaders, TransportError
 from elasticsearch import (
     ApiError,
     AuthenticationException,
@@ -48,6 +49,7 @@ from elasticsearch import (
     NotFoundError,
     UnsupportedProductError,
 )
+from elasticsearch.exceptions import HTTP_EXCEPTIONS
 from elasticsearch.serializer import OrjsonSerializer
 from rich.console import Console
 from rich.progress import (
@@ -68,7 +70,7 @@ from tenacity import (
     wait_random,
 )
 
-from logsense._native import EventTable
+from logsense._native import EventTable, HitsPage
 from logsense.config import FieldMap
 from logsense.errors import InputError, LogsenseError, SourceUnavailable, UsageError
 from logsense.model import Event, Window, iso
@@ -101,6 +103,12 @@ _DATE_TYPES = frozenset({"date", "date_nanos"})
 _OBJECTS = frozenset({"object", "nested"})
 _NEWEST_PROBE = 100  # documents sharing the newest millisecond that are parsed for µs precision
 _ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^)'\"]+)")
+# What a page of hits needs to carry back (`filter_path`): the rest is never read.
+_PAGE_FILTER = (
+    "pit_id,timed_out,_shards.failed,_shards.failures,"
+    "hits.hits._index,hits.hits._id,hits.hits._source,hits.hits.sort"
+)
+_JSON = "application/vnd.elasticsearch+json; compatible-with=8"
 
 
 @dataclass(frozen=True)
@@ -353,10 +361,33 @@ class ElasticsearchSource:
         yield from events
 
     def fill(self, table: EventTable, progress: bool = False) -> None:
-        """Add every event of `read()` to `table` (the bar is the one `progress` at construction
-        asked for: it knows the total)."""
-        for seq, event in enumerate(self.read()):
-            push_event(table, seq, event)
+        """Add every event of the range to `table`, as `read()` would yield them, natively.
+
+        Each page goes from the HTTP response's bytes to `EventTable.scan_hits` (the JSON
+        scanner files use, on the table's threads); only the hits it leaves (unusual times,
+        levels or ids) become Python dicts, read by `RecordReader`. The slices scan their pages
+        in turn while the others wait for Elasticsearch. The bar is the one `progress` at
+        construction asked for (it knows the total).
+        """
+        scanner = _HitScanner(self, table)
+        with self._errors(lambda: self._reading_context(scanner.done)):
+            self._check_fields()
+            total = self._count()
+            limit = self.options.max_events
+            bar = _progress_bar(self.progress, f"reading {self.name}", total)
+            with bar as advance, closing(self._native_pages(scanner)) as pages:
+                for hits in pages:
+                    advance(hits)
+                    if limit is not None and scanner.done >= limit:
+                        self._note_cap(limit, total)
+                        break
+            scanner.scan(self._raw_last_before())
+        self.stats.absorb(table.stats)
+
+    def scan_page(self, table: EventTable, data: bytes) -> HitsPage:
+        """Scan one raw search response into `table` (see `fill`); the hits it leaves are read
+        here. SourceUnavailable when its shards failed or timed out."""
+        return _HitScanner(self, table).scan(data)
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """The raw hits of the range, page by page as the slices deliver them (no Events)."""
@@ -378,6 +409,17 @@ class ElasticsearchSource:
                 if limit is not None and self.stats.read >= limit:
                     self._note_cap(limit, total)
                     return
+
+    def _raw_last_before(self) -> bytes:
+        """The newest hit before the range (at most one), as the raw response."""
+        body = {
+            "size": 1,
+            "query": self._query({"lt": math.floor(self.time_range.start * 1000)}),
+            "sort": [{self.time_field: {"order": "desc"}}],
+            "_source": self._source_filter(),
+            "track_total_hits": False,
+        }
+        return self._retrying()(self._raw_search, body, self.index)
 
     def _last_before(self) -> list[dict[str, Any]]:
         """The newest hit before the range (at most one)."""
@@ -478,6 +520,70 @@ class ElasticsearchSource:
             yield from _parallel([partial(self._slice_pages, pit, i) for i in slices])
         finally:
             self._close_pit(pit)
+
+    def _native_pages(self, scanner: _HitScanner) -> Generator[int]:
+        """Scan every page of the range into the scanner's table; yield hits per page."""
+        pit = self._open_pit()
+        if pit is None:
+            yield from self._native_slice(scanner, None, 0)
+            return
+        try:
+            slices = range(self.options.slices)
+            producers = [partial(self._native_slice, scanner, pit, i) for i in slices]
+            yield from _parallel(producers)
+        finally:
+            self._close_pit(pit)
+
+    def _native_slice(self, scanner: _HitScanner, pit: _Pit | None, slice_id: int) -> Iterator[int]:
+        """Page through one slice of the point in time (or, without one, through the range on
+        the time field), scanning each page; yield the hits of each."""
+        body: dict[str, Any] = {
+            "size": self.options.page_size,
+            "query": self._query(self._in_range),
+            "_source": self._source_filter(),
+            "track_total_hits": False,
+        }
+        if pit is None:
+            body["sort"] = [{self.time_field: "asc"}, {"_doc": "asc"}]
+        else:
+            body["sort"] = [{"_shard_doc": "asc"}]
+            if self.options.slices > 1:
+                body["slice"] = {"id": slice_id, "max": self.options.slices}
+        while True:
+            if pit is not None:
+                body["pit"] = {"id": pit.latest, "keep_alive": _KEEP_ALIVE}
+            data = self._retrying()(self._raw_search, body, None if pit else self.index)
+            page = scanner.scan(data)
+            if pit is not None and page.pit_id:
+                pit.latest = page.pit_id
+            if page.hits:
+                yield page.hits
+            if page.hits < self.options.page_size or page.last_sort is None or scanner.full:
+                return
+            body["search_after"] = orjson.loads(page.last_sort)
+
+    def _raw_search(self, body: dict[str, Any], index: str | None) -> bytes:
+        """One search, its response as bytes (trimmed by `filter_path`), never decoded here.
+
+        It goes to a node of the client's pool directly, so the client does not decode it; an
+        error status raises the client's own exception for it (as `client.search` would).
+        """
+        client = self.client
+        headers = HttpHeaders(client._headers)  # the credentials the client was made with
+        headers.update({"accept": _JSON, "content-type": _JSON})
+        path = f"/{index}/_search" if index else "/_search"
+        node = client.transport.node_pool.get()
+        response = node.perform_request(
+            "POST",
+            f"{path}?filter_path={_PAGE_FILTER}",
+            body=orjson.dumps(body),
+            headers=headers,
+            request_timeout=self.connection.request_timeout,
+        )
+        status = response.meta.status
+        if status >= 400:
+            raise _api_error(status, response.meta, response.body)
+        return bytes(response.body)
 
     def _open_pit(self) -> _Pit | None:
         try:
@@ -622,6 +728,69 @@ class ElasticsearchSource:
         return es_errors(self._url, self.index, doing)
 
 
+class _HitScanner:
+    """Scans raw pages into one table for every slice, in turn; reads the hits it leaves."""
+
+    def __init__(self, source: ElasticsearchSource, table: EventTable) -> None:
+        self._source = source
+        self._table = table
+        self._lock = threading.Lock()
+        self._limit = source.options.max_events
+        self.done = 0
+
+    @property
+    def full(self) -> bool:
+        """True once `--max-events` documents were read."""
+        return self._limit is not None and self.done >= self._limit
+
+    def scan(self, data: bytes) -> HitsPage:
+        """Scan one response (up to the cap); SourceUnavailable if its shards failed."""
+        source = self._source
+        with self._lock:
+            left = None if self._limit is None else max(self._limit - self.done, 0)
+            try:
+                page = self._table.scan_hits(data, limit=left)
+            except ValueError as exc:
+                raise SourceUnavailable(f"Elasticsearch at {source._url}: {exc}") from None
+            if page.shards_failed or page.timed_out:
+                raise _shards_failed(source, orjson.loads(data))
+            stats, event_of = source.stats, source._records.event
+            for seq, origin, raw in page.handed_back:
+                if raw is None:
+                    stats.read += 1
+                    stats.reject(origin, "no _source")
+                    continue
+                record = orjson.loads(raw)
+                stats.read += 1
+                event = event_of(record, origin) if isinstance(record, dict) else None
+                if event is not None:
+                    push_event(self._table, seq, event)
+            self.done += min(page.hits, left) if left is not None else page.hits
+        return page
+
+
+def _api_error(status: int, meta: Any, body: bytes) -> ApiError:
+    """The client's exception for an error response (its class by status, message by type)."""
+    try:
+        decoded: Any = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        decoded = body.decode("utf-8", "replace")
+    message: Any = str(decoded)
+    if isinstance(decoded, dict):
+        error = decoded.get("error", message)
+        message = error.get("type", message) if isinstance(error, dict) else error
+    return HTTP_EXCEPTIONS.get(status, ApiError)(message=str(message), meta=meta, body=decoded)
+
+
+def _shards_failed(source: ElasticsearchSource, page: dict[str, Any]) -> SourceUnavailable:
+    shards = page.get("_shards", {})
+    reasons = [_shard_reason(f) for f in shards.get("failures", [])[:2]]
+    return SourceUnavailable(
+        f"Elasticsearch at {source._url}: {shards.get('failed', 0)} shard(s) failed or "
+        f"timed out while reading {source.index!r}: {'; '.join(reasons) or 'timed out'}"
+    )
+
+
 @dataclass
 class _Pit:
     """A point in time; `latest` is the id Elasticsearch returned last (it may change)."""
@@ -701,11 +870,10 @@ def _transport_reason(exc: TransportError) -> str:
 # --- threads -------------------------------------------------------------------------------
 
 _DONE = object()
+T = TypeVar("T")
 
 
-def _parallel(
-    producers: Sequence[Callable[[], Iterator[list[dict[str, Any]]]]],
-) -> Iterator[list[dict[str, Any]]]:
+def _parallel(producers: Sequence[Callable[[], Iterator[T]]]) -> Iterator[T]:
     """Run each producer in its own thread; yield their items as they come.
 
     The first exception in any thread is re-raised here; when the consumer stops early (or
@@ -738,7 +906,7 @@ def _parallel(
 
 
 def _produce(
-    producer: Callable[[], Iterator[list[dict[str, Any]]]],
+    producer: Callable[[], Iterator[object]],
     items: queue.Queue[object],
     stop: threading.Event,
 ) -> None:

@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString, PyTuple};
 
 mod aggregate;
+mod hits;
 mod isotime;
 mod json_scan;
 mod record;
@@ -42,6 +43,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ScanStats>()?;
     m.add_class::<Aggregate>()?;
     m.add_class::<ShapeStats>()?;
+    m.add_class::<HitsPage>()?;
     Ok(())
 }
 
@@ -114,6 +116,17 @@ pub struct ScanStats {
     continuation_dropped: u64,
 }
 
+/// What `EventTable.scan_hits` read in one search response besides the events it kept.
+#[pyclass(module = "logsense._native", frozen, get_all)]
+pub struct HitsPage {
+    hits: usize,
+    last_sort: Option<Py<PyBytes>>,
+    pit_id: Option<String>,
+    shards_failed: u64,
+    timed_out: bool,
+    handed_back: Py<PyList>,
+}
+
 /// The events of one input in compact rows, cut to a time range and aggregated by shape.
 #[pyclass(module = "logsense._native")]
 pub struct EventTable {
@@ -177,6 +190,42 @@ impl EventTable {
         }
         let handed_back = py.allow_threads(|| table.scan_json(data, max_line));
         Ok(lines_list(py, handed_back))
+    }
+
+    /// Read the hits of one Elasticsearch search response, as the HTTP response carried it:
+    /// each `_source` is scanned like a JSON line, with origin `{_index}/{_id}`. Return the
+    /// page's paging state and the hits left to Python as (seq, origin, raw source or None).
+    /// A page whose shards failed or timed out is not read; with `limit`, only its first
+    /// `limit` hits are.
+    #[pyo3(signature = (data, max_line = DEFAULT_MAX_LINE, limit = None))]
+    fn scan_hits(
+        &mut self,
+        py: Python<'_>,
+        data: &[u8],
+        max_line: usize,
+        limit: Option<usize>,
+    ) -> PyResult<HitsPage> {
+        let table = &mut self.table;
+        let out = py
+            .allow_threads(|| table.scan_hits(data, max_line, limit))
+            .map_err(|reason| PyValueError::new_err(format!("not a search response: {reason}")))?;
+        let handed_back = out
+            .handed_back
+            .into_iter()
+            .map(|(seq, origin, source)| -> PyObject {
+                let source = source.map(|bytes| PyBytes::new_bound(py, &bytes).unbind());
+                (seq, origin, source).into_py(py)
+            });
+        Ok(HitsPage {
+            hits: out.hits,
+            last_sort: out
+                .last_sort
+                .map(|bytes| PyBytes::new_bound(py, &bytes).unbind()),
+            pit_id: out.pit_id,
+            shards_failed: out.shards_failed,
+            timed_out: out.timed_out,
+            handed_back: PyList::new_bound(py, handed_back).unbind(),
+        })
     }
 
     /// At the end of the input, read the line the last `scan_json` left without its end (if

@@ -200,11 +200,21 @@ impl Table {
             .filter(|(_, row)| low <= row.ts && row.ts < window_end)
             .map(|(index, row)| (row.ts, row.seq, index as u32))
             .collect();
-        // Times are never NaN; -0.0 and 0.0 compare equal, as in Python's sort.
+        // Times are never NaN; -0.0 and 0.0 compare equal, as in Python's sort. Hits with equal
+        // (time, seq) are ordered by origin, so the order never depends on page arrival.
+        let by_origin = self.ordered_by_origin;
         kept.sort_by(|a, b| {
             a.0.partial_cmp(&b.0)
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then(a.1.cmp(&b.1))
+                .then_with(|| {
+                    if by_origin {
+                        let (x, y) = (&self.rows[a.2 as usize], &self.rows[b.2 as usize]);
+                        self.origin(x).cmp(&self.origin(y))
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                })
         });
         let outside = self.dropped + (self.rows.len() - kept.len()) as u64;
         // Hops are compared with the baseline's: without baseline rows they are not measured.

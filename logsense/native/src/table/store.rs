@@ -4,7 +4,9 @@
 //! dropped by floor, ceiling or lookback.
 
 use ahash::AHashMap;
+use indexmap::IndexSet;
 
+use super::hits::{hit_seq, id_stem, parse_page, source_lines, HitRef};
 use super::record::{level_class, level_rank, plausible, Reason};
 use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, BOM, MAX_EXAMPLES};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
@@ -109,7 +111,8 @@ pub struct Row {
     pub shape: u32,
     pub request: u32,
     pub user: u32,
-    /// Index into `Table::origins`, or NO_ID for "{source}:{seq}".
+    /// Index into `Table::origins`; STEM | an index into `Table::stems`; or NO_ID for
+    /// "{source}:{seq}".
     pub origin: u32,
     pub chunk: u32,
     pub start: u32,
@@ -178,6 +181,10 @@ pub struct Table {
     pub users: Strings,
     pub shapes: Shapes,
     pub origins: Vec<Box<str>>,
+    /// Origins of hits whose id ends with their seq: (`{index}/{id before the number}`, the
+    /// number's digits); a row's origin is then STEM | the index here (one string per file
+    /// that `logsense load` read, not one per document).
+    stems: IndexSet<(Box<str>, usize), ahash::RandomState>,
     pub stats: Stats,
     pub earliest: Option<f64>,
     pub newest: Option<f64>,
@@ -205,6 +212,36 @@ pub struct Table {
     pending: Option<PendingText>,
     dropped_header: bool,
     scratch: Scratch,
+    /// Rows came from search hits: equal (time, seq) are ordered by origin (`{index}/{id}`).
+    pub ordered_by_origin: bool,
+}
+
+/// What `scan_hits` tells Python about a page.
+pub struct HitsOut {
+    pub hits: usize,
+    /// The last hit's `sort` values, as JSON (for `search_after`).
+    pub last_sort: Option<Vec<u8>>,
+    pub pit_id: Option<String>,
+    pub shards_failed: u64,
+    pub timed_out: bool,
+    /// (seq, origin, raw `_source` or None when the hit has none) of the hits left to Python.
+    pub handed_back: Vec<(u64, String, Option<Vec<u8>>)>,
+}
+
+/// The bit of `Row::origin` that makes the rest an index into `Table::stems`.
+const STEM: u32 = 1 << 31;
+
+/// Where the lines of a scanned piece came from.
+enum Place<'a> {
+    /// A file: the piece's first line has this number.
+    Lines(u64),
+    /// Search hits: the hit of each line of the piece, and each hit's seq and origin.
+    Hits {
+        hit_of_line: &'a [usize],
+        seqs: &'a [u64],
+        /// Row origins (see `Row::origin`).
+        origins: &'a [u32],
+    },
 }
 
 /// Global ids of one worker's local shapes, request ids and user ids.
@@ -247,6 +284,7 @@ impl Table {
             users: Strings::default(),
             shapes: Shapes::default(),
             origins: Vec::new(),
+            stems: IndexSet::default(),
             stats: Stats::default(),
             earliest: None,
             newest: None,
@@ -264,6 +302,7 @@ impl Table {
             pending: None,
             dropped_header: false,
             scratch: Scratch::default(),
+            ordered_by_origin: false,
         }
     }
 
@@ -568,7 +607,7 @@ impl Table {
             );
             let lines = piece.lines;
             let worker = piece.worker;
-            self.absorb(piece, &maps[worker], line);
+            self.absorb(piece, &maps[worker], &Place::Lines(line));
             line += lines;
         }
         self.next_line = line;
@@ -606,9 +645,9 @@ impl Table {
     }
 
     /// Merge one scanned piece whose first line is `first_line`.
-    fn absorb(&mut self, mut piece: Piece, maps: &IdMaps, first_line: u64) {
+    fn absorb(&mut self, mut piece: Piece, maps: &IdMaps, place: &Place<'_>) {
         self.last = None;
-        self.absorb_stats(&piece, first_line);
+        self.absorb_stats(&piece, place);
         self.dropped += piece.dropped;
         if let Some(ts) = piece.earliest {
             self.see(ts);
@@ -617,13 +656,24 @@ impl Table {
         let chunk = self.texts.len() as u32;
         self.rows.reserve(piece.rows.len());
         for row in &piece.rows {
+            let (seq, origin) = match place {
+                Place::Lines(first) => (first + row.line, NO_ID),
+                Place::Hits {
+                    hit_of_line,
+                    seqs,
+                    origins,
+                } => {
+                    let hit = hit_of_line[row.line as usize];
+                    (seqs[hit], origins[hit])
+                }
+            };
             self.keep(Row {
                 ts: row.ts,
-                seq: first_line + row.line,
+                seq,
                 shape: maps.shapes[row.shape as usize],
                 request: global(&maps.requests, row.request),
                 user: global(&maps.users, row.user),
-                origin: NO_ID,
+                origin,
                 chunk,
                 start: row.text.start,
                 len: row.text.end - row.text.start,
@@ -637,17 +687,95 @@ impl Table {
         self.texts.push(piece.text);
     }
 
-    fn absorb_stats(&mut self, piece: &Piece, first_line: u64) {
-        let (stats, found) = (&mut self.stats, &piece.stats);
+    /// Read the hits of one search response (see `hits`): their sources go through the JSON
+    /// scanner as lines; return what Python pages on, and the hits left to it.
+    /// A page whose shards failed or timed out is not read (Python reports it); with `limit`,
+    /// only the first `limit` hits are.
+    pub fn scan_hits(
+        &mut self,
+        data: &[u8],
+        max_line: usize,
+        limit: Option<usize>,
+    ) -> Result<HitsOut, String> {
+        let mut page = parse_page(data)?;
+        if page.shards_failed > 0 || page.timed_out {
+            page.hits.clear();
+        }
+        if let Some(limit) = limit {
+            page.hits.truncate(limit);
+        }
+        let (lines, hit_of_line) = source_lines(data, &page);
+        let seqs: Vec<u64> = page.hits.iter().map(|hit| hit_seq(&hit.id)).collect();
+        let origins: Vec<u32> = page.hits.iter().map(|hit| self.hit_origin(hit)).collect();
+        let mut handed_back: Vec<(u64, String, Option<Vec<u8>>)> = page
+            .hits
+            .iter()
+            .enumerate()
+            .filter(|(_, hit)| hit.source.is_none())
+            .map(|(index, _)| {
+                (
+                    seqs[index],
+                    self.origin_text(origins[index], seqs[index]),
+                    None,
+                )
+            })
+            .collect();
+        self.ordered_by_origin = true;
+        let block = scan_block(&self.config, &lines, max_line);
+        let maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
+        let mut first = 0_usize;
+        for piece in block.pieces {
+            for (index, range) in &piece.handed_back {
+                let hit = hit_of_line[first + *index as usize];
+                let source = lines[range.clone()].to_vec();
+                let origin = self.origin_text(origins[hit], seqs[hit]);
+                handed_back.push((seqs[hit], origin, Some(source)));
+            }
+            let count = piece.lines as usize;
+            let worker = piece.worker;
+            let place = Place::Hits {
+                hit_of_line: &hit_of_line[first..first + count],
+                seqs: &seqs,
+                origins: &origins,
+            };
+            self.absorb(piece, &maps[worker], &place);
+            first += count;
+        }
+        self.maybe_compact();
+        Ok(HitsOut {
+            hits: page.hits.len(),
+            last_sort: page.last_sort.map(|span| data[span].to_vec()),
+            pit_id: page.pit_id,
+            shards_failed: page.shards_failed,
+            timed_out: page.timed_out,
+            handed_back,
+        })
+    }
+
+    fn absorb_stats(&mut self, piece: &Piece, place: &Place<'_>) {
+        let found = &piece.stats;
+        for &(index, reason) in &found.examples {
+            if self.stats.examples.len() < MAX_EXAMPLES {
+                let origin = match place {
+                    Place::Lines(first) => self.origin_text(NO_ID, first + index),
+                    Place::Hits {
+                        hit_of_line,
+                        seqs,
+                        origins,
+                    } => {
+                        let hit = hit_of_line[index as usize];
+                        self.origin_text(origins[hit], seqs[hit])
+                    }
+                };
+                self.stats
+                    .examples
+                    .push(format!("{origin} ({})", reason.text()));
+            }
+        }
+        let stats = &mut self.stats;
         stats.read += found.read;
         for (total, count) in stats.reasons.iter_mut().zip(found.reasons) {
             *total += count;
-        }
-        for &(index, reason) in &found.examples {
-            if stats.examples.len() < MAX_EXAMPLES {
-                let origin = format!("{}:{}", self.config.source, first_line + index);
-                stats.examples.push(format!("{origin} ({})", reason.text()));
-            }
         }
         stats.missing_level += found.missing_level;
         stats.missing_service += found.missing_service;
@@ -815,10 +943,30 @@ impl Table {
 
     /// The origin of a row ("{source}:{line}" for rows read from JSON).
     pub fn origin(&self, row: &Row) -> String {
-        match row.origin {
-            NO_ID => format!("{}:{}", self.config.source, row.seq),
+        self.origin_text(row.origin, row.seq)
+    }
+
+    /// The text of a row origin (see `Row::origin`) for an event of input order `seq`.
+    fn origin_text(&self, origin: u32, seq: u64) -> String {
+        match origin {
+            NO_ID => format!("{}:{}", self.config.source, seq),
+            stem if stem & STEM != 0 => {
+                let (text, digits) = &self.stems[(stem & !STEM) as usize];
+                format!("{text}{seq:0digits$}")
+            }
             index => self.origins[index as usize].to_string(),
         }
+    }
+
+    /// The row origin of a hit: `{index}/{id}`, as a stem when its id ends with its seq.
+    fn hit_origin(&mut self, hit: &HitRef) -> u32 {
+        if let Some((stem, digits)) = id_stem(&hit.id) {
+            let text = Box::from(format!("{}/{stem}", hit.index));
+            return STEM | self.stems.insert_full((text, digits)).0 as u32;
+        }
+        self.origins
+            .push(Box::from(format!("{}/{}", hit.index, hit.id)));
+        (self.origins.len() - 1) as u32
     }
 
     /// With a lookback, drop rows older than `newest - lookback` once the table has doubled
