@@ -182,8 +182,12 @@ class MiniLMEmbedder:
             self._lifeline = None
         if self._process is not None:
             self._process.join(timeout=2 if self._asked else 0)
-            if self._process.is_alive():
+            if self._process.is_alive() and self._asked:
                 self._process.terminate()
+            elif self._process.is_alive():
+                # A niced child on a busy machine may not yet have run a line of its own: it
+                # still has the parent's SIGTERM handler and holds the parent's stderr.
+                self._process.kill()
             self._process = None
 
     def embed(self, texts: list[str]) -> Vectors:
