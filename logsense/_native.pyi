@@ -48,15 +48,16 @@ class ShapeStats:
     slots: list[SlotRow]
 
 # A measured slot of a shape: (index among the masked message's tokens, unit — "count",
-# "seconds", "bytes", "percent" or "ratio" —, its minutes, its most frequent values). A minute is
-# (minute, count, sum, min, max, largest fraction of the limit or None) of the minute's first
-# messages, baseline and window alike; a top value is (value, count, overcount), space-saving
-# over both.
+# "seconds", "bytes", "percent", "ratio", or "text" for a slot holding no number —, its minutes,
+# its most frequent values). A minute is (minute, count, sum, min, max, largest fraction of the
+# limit or None) of the minute's first messages, baseline and window alike (0 sum, min and max
+# for text); a top value is (value, count, overcount), space-saving over both, the value a str
+# for text.
 SlotRow = tuple[
     int,
     str,
     list[tuple[int, int, float, float, float, float | None]],
-    list[tuple[float, int, int]],
+    list[tuple[float | str, int, int]],
 ]
 
 # Seconds measured in the baseline and in the window: (baseline count, window count, baseline

@@ -190,15 +190,17 @@ SlotMinute = tuple[int, float, float, float, float | None]
 
 @dataclass(eq=False)
 class Slot:
-    """The numbers behind one `<*>` of a pattern's template, baseline and window alike (those
-    of the first messages of each shape and minute, see `logsense/native/src/table/slots.rs`).
+    """What stands behind one `<*>` of a pattern's template, baseline and window alike (the
+    first messages of each shape and minute, see `logsense/native/src/table/slots.rs`; every
+    message for words Drain generalized, see `mine.slots.text_slots`).
 
     `token` is the slot's index among the whitespace tokens of the masked messages the pattern
     was made from (before Drain merged runs of `<*>`). `unit` is what the
     numbers measure: `count`, `seconds`, `bytes`, `percent` (0..100) or `ratio` (the `a` of
-    `a/b`; its fraction of `b` is the minute's limit fraction). `top` holds the most frequent
-    values as (value, count, overcount): the true count lies between `count - overcount` and
-    `count` (a space-saving sketch).
+    `a/b`; its fraction of `b` is the minute's limit fraction), or `text` for a slot that holds
+    no number (its minutes count messages, their sum, min and max are 0). `top` holds the most
+    frequent values as (value, count, overcount): the true count lies between
+    `count - overcount` and `count` (a space-saving sketch).
     """
 
     token: int
@@ -206,7 +208,7 @@ class Slot:
     # What it measures, in a few words from around it (`waiting`, `heap`, `duration`).
     name: str
     minutes: dict[int, SlotMinute] = field(default_factory=dict)
-    top: list[tuple[float, int, int]] = field(default_factory=list)
+    top: list[tuple[float | str, int, int]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -216,8 +218,9 @@ class LeadingIndicator:
 
     `kinds` says how it showed: `rise` (minutes in a row above anything the baseline saw, and
     well above its usual level) and/or `limit` (at least 90% of the limit, which the baseline
-    never reached). `precedes` is the id of the issue that began after it, if any, and
-    `lead_minutes` how long after.
+    never reached), or, without a baseline to test against, `shift` (the same rise against the
+    window's own earlier minutes; `baseline` is then their usual level). `precedes` is the id
+    of the issue that began after it, if any, and `lead_minutes` how long after.
     """
 
     id: str

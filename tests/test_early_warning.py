@@ -83,6 +83,27 @@ def test_mining_keeps_each_slots_numbers_per_minute_with_units() -> None:
     assert slot_summary(slots["size"], None)["top_values"] == [{"value": 5000.0, "count": 12}]
 
 
+def test_slots_holding_words_keep_their_most_frequent_values() -> None:
+    users = ["alice", "bob", "carol", "alice", "alice", "bob"]
+    lines = every(BASE, BASE + 10 * MIN, 5, lambda i, t: (
+        f"login failed for user {users[i % 6]} from 10.0.{i % 3}.7:5432 because the password "
+        "expired a while ago"))  # fmt: skip
+    [pattern] = mine(world(lines, "warn"), Window(BASE, BASE + 10 * MIN)).patterns
+    slots = {s.name: s for s in pattern.slots.values()}
+    assert {name: s.unit for name, s in slots.items()} == {"user": "text", "from": "text"}
+    # Drain generalized the user's name: its shapes hold the values, counted exactly.
+    assert slot_summary(slots["user"], None) == {
+        "count": 120, "min": None, "mean": None, "max": None,
+        "top_values": [{"value": "alice", "count": 60}, {"value": "bob", "count": 40},
+                       {"value": "carol", "count": 20}],
+    }  # fmt: skip
+    # Masking hid the address: the native table kept its most frequent values.
+    hosts = slot_summary(slots["from"], Window(BASE, BASE + 5 * MIN))
+    assert hosts["count"] == 60  # the window's messages, as for numbers
+    assert [v["value"] for v in hosts["top_values"]] == [f"10.0.{n}.7:5432" for n in range(3)]
+    assert [v["count"] for v in hosts["top_values"]] == [40, 40, 40]  # window and baseline
+
+
 def test_a_slot_is_named_from_the_words_around_it() -> None:
     assert slot_label("pool exhausted (<*> in use, <*> waiting)", 2, "ratio") == "in use"
     assert slot_label("pool exhausted (<*> in use, <*> waiting)", 5, "count") == "waiting"
@@ -144,6 +165,29 @@ def test_without_enough_baseline_nothing_is_called_a_rise() -> None:
     lines = every(BASE, BASE + 20 * MIN, 10,
                   lambda i, t: f"queue depth {i if t > BASE + 6 * MIN else 1}")  # fmt: skip
     assert indicators_of(world(lines), window, baseline) == []
+
+
+def test_without_a_baseline_a_step_inside_the_window_is_a_shift() -> None:
+    window = Window(BASE, BASE + 60 * MIN)
+    step = BASE + 38 * MIN
+    rng = random.Random(5)
+
+    def took(i: int, t: float) -> str:
+        return f"query took {rng.randint(180, 220) if t >= step else rng.randint(15, 25)}ms"
+
+    mined = mine(world(every(BASE, BASE + 60 * MIN, 10, took)), window)
+    [indicator] = leading_indicators(mined.patterns, window, None, [])
+    assert indicator.kinds == ["shift"] and indicator.visible_from == step
+    assert 15e-3 <= indicator.baseline <= 25e-3 and indicator.peak >= 0.18
+    assert indicator.text.startswith("duration stepped up from 2")
+    # Noise is no step, and a step with too few steady minutes before it cannot be told from one.
+    for start in (BASE + 60 * MIN, BASE + 12 * MIN):
+
+        def noisy(i: int, t: float, start: float = start) -> str:
+            return f"query took {rng.randint(180, 220) if t >= start else rng.randint(5, 60)}ms"
+
+        mined = mine(world(every(BASE, BASE + 60 * MIN, 10, noisy)), window)
+        assert leading_indicators(mined.patterns, window, None, []) == [], start
 
 
 # --- the generator's early-warning worlds ------------------------------------------------------

@@ -13,6 +13,12 @@ warns in two ways:
 - **limit**: the line shows how near a limit the number is (`32/32`, `91%`), and in `_LIMIT_RUN`
   minutes in a row of the window it reached `_NEAR_LIMIT` of it, which no baseline minute did.
 
+Without a baseline to test a rise against (none, or fewer than 10 minutes with data), a slot
+warns of a **shift** inside the window: the rise's test over `_SHIFT_RUN` minutes, with the
+window's own earlier minutes as the reference. Every minute where such a step could begin is a
+test, so each must pass at `_P_VALUE` divided by their number: in an hour's window, a step is
+told only after 20 steady minutes.
+
 Only rises warn: a number that falls (free memory, say) is ambiguous without knowing what it
 counts. Slots holding ids written as numbers (large, never repeated) are not measures. The
 indicator precedes the first-ranked high or critical issue that began at least a minute after it
@@ -33,6 +39,8 @@ __all__ = ["format_value", "leading_indicators", "slot_summary"]
 _RUN = 4
 _P_VALUE = 1e-3
 _MIN_BASELINE_MINUTES = 10
+_MIN_REFERENCE = 10
+_SHIFT_RUN = 5
 _LIMIT_RUN = 2
 _NEAR_LIMIT = 0.9
 _ROBUST_DEVIATIONS = 3.0
@@ -49,13 +57,14 @@ _ID_LEAST = 10_000
 def leading_indicators(
     patterns: Sequence[Pattern], window: Window, baseline: Window | None, issues: Sequence[Issue]
 ) -> list[LeadingIndicator]:
-    """The slots of `patterns` that rose against `baseline` or neared their limit in `window`,
-    earliest first, each with the issue it precedes; none without a baseline."""
-    if baseline is None:
-        return []
+    """The slots of `patterns` that rose against `baseline` or neared their limit in `window`
+    (or, without a baseline to test against, shifted up inside `window`), earliest first, each
+    with the issue it precedes."""
     found: list[LeadingIndicator] = []
     for pattern in patterns:
         for slot in pattern.slots.values():
+            if slot.unit == "text":
+                continue
             indicator = _indicator(pattern, slot, window, baseline)
             if indicator is not None:
                 _precede(indicator, issues)
@@ -70,34 +79,21 @@ def _level(minute: SlotMinute) -> float:
 
 
 def _indicator(
-    pattern: Pattern, slot: Slot, window: Window, baseline: Window
+    pattern: Pattern, slot: Slot, window: Window, baseline: Window | None
 ) -> LeadingIndicator | None:
     first, last = math.floor(window.start / 60), math.ceil(window.end / 60)
-    low = math.floor(baseline.start / 60)
+    low = math.floor(baseline.start / 60) if baseline is not None else first
     before = [m for minute, m in slot.minutes.items() if low <= minute < first]
     during = sorted((minute, m) for minute, m in slot.minutes.items() if first <= minute < last)
-    if len(before) < _MIN_BASELINE_MINUTES or not during or _identifier(slot):
+    if not during or _identifier(slot):
         return None
-    levels = [_level(m) for m in before]
-    usual = statistics.median(levels)
-    spread = 1.4826 * statistics.median(abs(v - usual) for v in levels)
-    bar = max(
-        max(levels),
-        usual + max(_ROBUST_DEVIATIONS * spread, _RELATIVE_RISE * abs(usual), _FLOORS[slot.unit]),
-    )
-    kinds: list[str] = []
-    starts: list[int] = []
-    if 1 / math.comb(len(before) + _RUN, _RUN) <= _P_VALUE:
-        rise = _first_run(during, lambda m: _level(m) > bar, _RUN)
-        if rise is not None:
-            kinds.append("rise")
-            starts.append(rise)
-    fractions = [m[4] for m in before if m[4] is not None]
-    if fractions and max(fractions) < _NEAR_LIMIT:
-        near = _first_run(during, lambda m: (m[4] or 0.0) >= _NEAR_LIMIT, _LIMIT_RUN)
-        if near is not None:
-            kinds.append("limit")
-            starts.append(near)
+    if len(before) < _MIN_BASELINE_MINUTES:
+        shift = _shift(during, slot.unit)
+        if shift is None:
+            return None
+        kinds, starts, usual = ["shift"], [shift[0]], shift[1]
+    else:
+        usual, kinds, starts = _against_baseline(before, during, slot.unit)
     if not kinds:
         return None
     visible = min(starts)
@@ -115,6 +111,52 @@ def _indicator(
         peak=_level(peak),
         peak_fraction=max(peak_fractions) if peak_fractions else None,
     )
+
+
+def _against_baseline(
+    before: list[SlotMinute], during: list[tuple[int, SlotMinute]], unit: str
+) -> tuple[float, list[str], list[int]]:
+    """The usual level of the baseline's minutes, and how the window's rose above it or neared
+    the limit (`rise`, `limit`) from which minutes."""
+    usual, bar = _usual_and_bar([_level(m) for m in before], unit)
+    kinds: list[str] = []
+    starts: list[int] = []
+    rise = _first_run(during, lambda m: _level(m) > bar, _RUN)
+    if rise is not None:
+        kinds.append("rise")
+        starts.append(rise)
+    fractions = [m[4] for m in before if m[4] is not None]
+    if fractions and max(fractions) < _NEAR_LIMIT:
+        near = _first_run(during, lambda m: (m[4] or 0.0) >= _NEAR_LIMIT, _LIMIT_RUN)
+        if near is not None:
+            kinds.append("limit")
+            starts.append(near)
+    return usual, kinds, starts
+
+
+def _usual_and_bar(levels: list[float], unit: str) -> tuple[float, float]:
+    """The usual level of reference minutes (their median), and the level a minute must top to
+    count as risen: above every reference minute, and above the usual one by three robust
+    deviations, a quarter of it, and the unit's least step, whichever is most."""
+    usual = statistics.median(levels)
+    spread = 1.4826 * statistics.median(abs(v - usual) for v in levels)
+    rise = max(_ROBUST_DEVIATIONS * spread, _RELATIVE_RISE * abs(usual), _FLOORS[unit])
+    return usual, max(max(levels), usual + rise)
+
+
+def _shift(during: list[tuple[int, SlotMinute]], unit: str) -> tuple[int, float] | None:
+    """The first minute from which `_SHIFT_RUN` minutes with data in a row rose above all
+    earlier ones of the window (as a rise would above the baseline), and the usual level
+    before it."""
+    splits = range(_MIN_REFERENCE, len(during) - _SHIFT_RUN + 1)
+    levels = [_level(m) for _, m in during]
+    for split in splits:
+        if math.comb(split + _SHIFT_RUN, _SHIFT_RUN) * _P_VALUE < len(splits):
+            continue  # too few minutes before it to be significant among all the splits tried
+        usual, bar = _usual_and_bar(levels[:split], unit)
+        if all(level > bar for level in levels[split : split + _SHIFT_RUN]):
+            return during[split][0], usual
+    return None
 
 
 def _identifier(slot: Slot) -> bool:
@@ -171,9 +213,10 @@ def format_value(value: float, unit: str) -> str:
 def _text(indicator: LeadingIndicator) -> str:
     unit = indicator.slot.unit
     clock = time.strftime("%H:%M", time.gmtime(indicator.visible_from))
-    if "rise" in indicator.kinds:
+    if "rise" in indicator.kinds or "shift" in indicator.kinds:
+        verb = "rose" if "rise" in indicator.kinds else "stepped up"
         what = (
-            f"{indicator.name} rose from {format_value(indicator.baseline, unit)} to "
+            f"{indicator.name} {verb} from {format_value(indicator.baseline, unit)} to "
             f"{format_value(indicator.peak, unit)}"
         )
     else:
@@ -188,9 +231,9 @@ def _text(indicator: LeadingIndicator) -> str:
 
 
 def slot_summary(slot: Slot, window: Window | None) -> dict[str, object]:
-    """A slot's numbers in `window` (all of them if None): count, min, mean, max; and its most
-    frequent values over the window and its baseline (those whose count is certain to be at
-    least 2)."""
+    """A slot's numbers in `window` (all of them if None): count, min, mean, max (None for a
+    text slot, which has only its count); and its most frequent values over the window and its
+    baseline (those whose count is certain to be at least 2)."""
     first, last = (
         (math.floor(window.start / 60), math.ceil(window.end / 60))
         if window is not None
@@ -199,6 +242,8 @@ def slot_summary(slot: Slot, window: Window | None) -> dict[str, object]:
     inside = [m for minute, m in slot.minutes.items() if first <= minute < last]
     count = sum(m[0] for m in inside)
     top = [{"value": value, "count": n - over} for value, n, over in slot.top if n - over >= 2]
+    if slot.unit == "text":
+        return {"count": count, "min": None, "mean": None, "max": None, "top_values": top}
     return {
         "count": count,
         "min": min((m[2] for m in inside), default=None),

@@ -22,7 +22,7 @@ from logsense._native import Aggregate, EventTable, ShapeStats
 from logsense.config import FieldMap
 from logsense.mine.masking import kept_statuses
 from logsense.mine.sampling import BottomK
-from logsense.mine.slots import add_slot, slot_label
+from logsense.mine.slots import add_slot, slot_label, text_slots
 from logsense.mine.templates import TemplateTree
 from logsense.model import (
     Event,
@@ -46,7 +46,8 @@ __all__ = ["Mined", "Miner", "mine", "mine_aggregate", "mine_every_event", "patt
 TreeKey = tuple[str, ...]
 # (tree, Drain cluster id in it, stack fingerprint): where a shape's stats go.
 PatternKey = tuple[TreeKey, int, str | None]
-_Entry = tuple[Pattern, BottomK[Sample]]
+# A pattern's stats while folding, its samples, and the shapes folded into it.
+_Entry = tuple[Pattern, BottomK[Sample], list[ShapeStats]]
 
 
 def pattern_id(service: str, level_cls: str, template: str, stack: str | None) -> str:
@@ -88,7 +89,7 @@ class Miner:
         if entry is None:
             pattern = Pattern(id="", service=shape.service, level=shape.level, template="")
             pattern.fingerprint = shape.fingerprint
-            entry = self._stats[key] = (pattern, BottomK(self._samples_per_pattern))
+            entry = self._stats[key] = (pattern, BottomK(self._samples_per_pattern), [])
         _fold(entry, shape)
         return key
 
@@ -107,12 +108,15 @@ class Miner:
     def patterns(self) -> list[Pattern]:
         """Final patterns: templates read from Drain now that they are fully generalized."""
         merged: dict[str, Pattern] = {}
-        for key, (stats, samples) in self._stats.items():
+        for key, (stats, samples, shapes) in self._stats.items():
             tree, cluster_id, stack = key
             template = self._trees[tree].template(cluster_id)
             pid = pattern_id(tree[0], tree[1], template, stack)
             stats.id, stats.template = pid, template
             stats.samples = samples.items
+            for slot in text_slots(template, shapes):
+                into = stats.slots.setdefault(slot.token, Slot(slot.token, "text", slot.name))
+                add_slot(into, "text", slot.minutes.items(), slot.top)
             if pid in merged:
                 _merge_into(merged[pid], stats)
             else:
@@ -143,7 +147,8 @@ class _Stats(Protocol):
 
 def _fold(entry: _Entry, shape: ShapeStats) -> None:
     """Add one shape's stats and samples to a pattern's."""
-    pattern, samples = entry
+    pattern, samples, shapes = entry
+    shapes.append(shape)
     _add_stats(pattern, shape)
     for position, text, origin, ts, request in shape.samples:
         samples.offer(position, Sample(text, origin, ts, request))

@@ -634,8 +634,9 @@ impl<'py, 't> Converter<'py, 't> {
     }
 }
 
-/// The Python list of a shape's measured slots: (token index, unit, minutes, top values), each
-/// minute (minute, count, sum, min, max, largest fraction of the limit or None).
+/// The Python list of a shape's measured slots: (token index, unit, minutes, top values: numbers,
+/// or str for text slots), each minute (minute, count, sum, min, max, largest fraction of the
+/// limit or None).
 fn slots_list<'py>(py: Python<'py>, slots: &[slots::SlotOut]) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty_bound(py);
     for slot in slots {
@@ -647,8 +648,15 @@ fn slots_list<'py>(py: Python<'py>, slots: &[slots::SlotOut]) -> PyResult<Bound<
                 (m.minute, m.count, m.sum, m.min, m.max, fraction).into_py(py)
             })
             .collect();
-        let item = (slot.token, slot.unit.name(), minutes, slot.top.clone());
-        let item: PyObject = item.into_py(py);
+        let top: PyObject = match &slot.top {
+            slots::TopValues::Numbers(top) => top.clone().into_py(py),
+            slots::TopValues::Texts(top) => top
+                .iter()
+                .map(|(value, count, over)| (&**value, *count, *over))
+                .collect::<Vec<_>>()
+                .into_py(py),
+        };
+        let item: PyObject = (slot.token, slot.unit.name(), minutes, top).into_py(py);
         list.append(item)?;
     }
     Ok(list)

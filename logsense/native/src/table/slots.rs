@@ -7,13 +7,14 @@
 //! (a unit written apart from its number, `5.2 KB`, is read with it); a message that does not
 //! align is not measured.
 //!
-//! A shape is measured when its first message in the aggregate has a number in some slot: a
-//! count, a duration (in seconds), a size (in bytes), a percentage, or a ratio `a/b` (its value is
-//! `a`; with the percentage, the only kind that says how near it is to its limit). Messages of one
-//! shape say the same thing, so the first one tells which slots carry numbers, and shapes without
-//! numbers cost one alignment per aggregate. At most `MAX_SLOTS` slots of a shape are measured,
-//! in the first `PER_MINUTE` messages of each minute: a minute's level needs no more, and a loud
-//! shape costs no more than a quiet one.
+//! A shape is measured when its first message in the aggregate aligns with it: a slot holding a
+//! number there measures a count, a duration (in seconds), a size (in bytes), a percentage, or a
+//! ratio `a/b` (its value is `a`; with the percentage, the only kind that says how near it is to
+//! its limit); any other slot holds text (an address, a name), of which only the most frequent
+//! values are kept. Messages of one shape say the same thing, so the first one tells which slots
+//! carry numbers. At most `MAX_SLOTS` slots of a shape are measured, numbers first, in the first
+//! `PER_MINUTE` messages of each minute: a minute's level needs no more, and a loud shape costs no
+//! more than a quiet one.
 
 use crate::pytext::split;
 
@@ -24,6 +25,8 @@ const TOP_VALUES: usize = 6;
 /// Messages measured per shape and minute (the minute's first ones): enough for its level, and
 /// what bounds the cost on a loud shape.
 const PER_MINUTE: u32 = 8;
+/// Longest text value kept (in bytes, cut at a character boundary): a value is for reading.
+const MAX_TEXT: usize = 120;
 /// Units written apart from their number (as masking reads them: `5.2 KB`, `1190 bytes`).
 const SEPARATE_UNITS: [&str; 18] = [
     "b", "byte", "bytes", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "ns", "us", "µs",
@@ -38,6 +41,8 @@ pub enum Unit {
     Bytes,
     Percent,
     Ratio,
+    /// Not a number: only the slot's most frequent values are kept.
+    Text,
 }
 
 impl Unit {
@@ -49,6 +54,7 @@ impl Unit {
             Unit::Bytes => "bytes",
             Unit::Percent => "percent",
             Unit::Ratio => "ratio",
+            Unit::Text => "text",
         }
     }
 }
@@ -251,14 +257,44 @@ pub struct MinuteStats {
     pub fraction: f64,
 }
 
-/// A measured slot's minutes and most frequent values.
+/// A slot's most frequent values as (value, count, overcount), by count then value:
+/// space-saving, so a value's true count is between `count - overcount` and `count`.
+pub enum TopValues {
+    Numbers(Vec<(f64, u64, u64)>),
+    Texts(Vec<(Box<str>, u64, u64)>),
+}
+
+/// A measured slot's minutes and most frequent values (a text slot's minutes count its
+/// messages; their sum, min and max are 0).
 pub struct SlotOut {
     pub token: u32,
     pub unit: Unit,
     pub minutes: Vec<MinuteStats>,
-    /// (value, count, overcount) by count, then value: space-saving, so a value's true count is
-    /// between `count - overcount` and `count`.
-    pub top: Vec<(f64, u64, u64)>,
+    pub top: TopValues,
+}
+
+/// Count one more `value` in a space-saving sketch of `TOP_VALUES` entries; `make` gives the
+/// value to keep when it is not there yet.
+fn offer<T>(top: &mut Vec<(T, u64, u64)>, is: impl Fn(&T) -> bool, make: impl FnOnce() -> T) {
+    if let Some(entry) = top.iter_mut().find(|(v, _, _)| is(v)) {
+        entry.1 += 1;
+    } else if top.len() < TOP_VALUES {
+        top.push((make(), 1, 0));
+    } else if let Some(least) = top.iter_mut().min_by_key(|(_, count, _)| *count) {
+        *least = (make(), least.1 + 1, least.1);
+    }
+}
+
+/// `text` cut to at most `MAX_TEXT` bytes at a character boundary.
+fn bounded(text: &str) -> &str {
+    if text.len() <= MAX_TEXT {
+        return text;
+    }
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// One slot while aggregating.
@@ -267,9 +303,40 @@ struct SlotAcc {
 }
 
 impl SlotAcc {
-    fn add(&mut self, minute: i64, reading: Reading) {
+    fn new(token: u32, unit: Unit) -> Self {
+        let top = match unit {
+            Unit::Text => TopValues::Texts(Vec::new()),
+            _ => TopValues::Numbers(Vec::new()),
+        };
+        SlotAcc {
+            out: SlotOut {
+                token,
+                unit,
+                minutes: Vec::new(),
+                top,
+            },
+        }
+    }
+
+    /// Count one message's value of this slot, read from `text` (`unit` written apart).
+    fn add(&mut self, minute: i64, text: &str, unit: Option<&str>) {
+        if let TopValues::Texts(top) = &mut self.out.top {
+            let text = bounded(text);
+            offer(top, |v| **v == *text, || text.into());
+            self.add_minute(minute, 0.0, f64::NAN);
+            return;
+        }
+        let Some(reading) = reading(text, unit).filter(|r| r.unit == self.out.unit) else {
+            return;
+        };
         let value = reading.value;
-        let fraction = reading.fraction.unwrap_or(f64::NAN);
+        self.add_minute(minute, value, reading.fraction.unwrap_or(f64::NAN));
+        if let TopValues::Numbers(top) = &mut self.out.top {
+            offer(top, |v| *v == value, || value);
+        }
+    }
+
+    fn add_minute(&mut self, minute: i64, value: f64, fraction: f64) {
         let minutes = &mut self.out.minutes;
         // Rows arrive in time order: a minute already seen is almost always the last one.
         let found = match minutes.last() {
@@ -295,14 +362,6 @@ impl SlotAcc {
                 fraction,
             }),
         }
-        let top = &mut self.out.top;
-        if let Some(entry) = top.iter_mut().find(|(v, _, _)| *v == value) {
-            entry.1 += 1;
-        } else if top.len() < TOP_VALUES {
-            top.push((value, 1, 0));
-        } else if let Some(least) = top.iter_mut().min_by_key(|(_, count, _)| *count) {
-            *least = (value, least.1 + 1, least.1);
-        }
     }
 }
 
@@ -316,8 +375,8 @@ pub struct ShapeSlots {
 }
 
 impl ShapeSlots {
-    /// The slots of `masked` that hold a number in `first` (its first message), or None when
-    /// none does (or the message does not align).
+    /// The slots of `masked`, those that hold a number in `first` (its first message) before
+    /// those that hold text, or None when it has none (or the message does not align).
     pub fn plan(masked: &str, first: &str) -> Option<Self> {
         if !masked.contains("<*>") {
             return None;
@@ -335,20 +394,17 @@ impl ShapeSlots {
         if !align(&tokens, first, &mut values) {
             return None;
         }
-        let mut slots: Vec<SlotAcc> = values
-            .iter()
-            .filter_map(|&(token, text, unit)| {
-                let found = reading(text, unit)?;
-                Some(SlotAcc {
-                    out: SlotOut {
-                        token,
-                        unit: found.unit,
-                        minutes: Vec::new(),
-                        top: Vec::new(),
-                    },
-                })
-            })
-            .take(MAX_SLOTS)
+        let unit_of = |&(token, text, unit): &(u32, &str, Option<&str>)| {
+            (token, reading(text, unit).map_or(Unit::Text, |r| r.unit))
+        };
+        let mut chosen: Vec<(u32, Unit)> = values.iter().map(unit_of).collect();
+        // Numbers first (a stable sort keeps token order within each kind).
+        chosen.sort_by_key(|(_, unit)| *unit == Unit::Text);
+        chosen.truncate(MAX_SLOTS);
+        chosen.sort_by_key(|(token, _)| *token);
+        let mut slots: Vec<SlotAcc> = chosen
+            .into_iter()
+            .map(|(token, unit)| SlotAcc::new(token, unit))
             .collect();
         let last = slots.last()?.out.token as usize;
         let mut tokens = tokens;
@@ -385,9 +441,7 @@ impl ShapeSlots {
             let Some(&(_, value, unit)) = values.find(|v| v.0 == slot.out.token) else {
                 return;
             };
-            if let Some(found) = reading(value, unit).filter(|r| r.unit == slot.out.unit) {
-                slot.add(minute, found);
-            }
+            slot.add(minute, value, unit);
         }
     }
 
@@ -397,8 +451,12 @@ impl ShapeSlots {
             .into_iter()
             .map(|acc| {
                 let mut out = acc.out;
-                out.top
-                    .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)));
+                match &mut out.top {
+                    TopValues::Numbers(top) => {
+                        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)))
+                    }
+                    TopValues::Texts(top) => top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0))),
+                }
                 out
             })
             .collect()
@@ -460,12 +518,58 @@ mod tests {
         assert_eq!(out[0].minutes[1].fraction, 1.0);
         assert_eq!(out[0].minutes[1].count, 2);
         assert!(waiting[0].fraction.is_nan());
-        assert_eq!(out[0].top, [(32.0, 2, 0), (3.0, 1, 0)]);
+        let TopValues::Numbers(top) = &out[0].top else {
+            panic!("a ratio slot keeps numbers");
+        };
+        assert_eq!(top, &[(32.0, 2, 0), (3.0, 1, 0)]);
     }
 
     #[test]
-    fn shapes_without_numbers_are_not_measured() {
-        assert!(ShapeSlots::plan("user <*> logged in", "user bob logged in").is_none());
+    fn text_slots_keep_their_most_frequent_values_after_the_numbers() {
+        let masked = "connect to <*> failed after <*>";
+        let mut slots = ShapeSlots::plan(masked, "connect to db-1:5432 failed after 3s").unwrap();
+        let mut scratch = Vec::new();
+        let long = format!("connect to {} failed after 1s", "é".repeat(100));
+        for (minute, text) in [
+            (1, "connect to db-1:5432 failed after 3s"),
+            (1, "connect to db-2:5432 failed after 2s"),
+            (2, "connect to db-1:5432 failed after 1s"),
+            (2, long.as_str()),
+        ] {
+            slots.add(text, minute, &mut scratch);
+        }
+        let out = slots.finish();
+        assert_eq!((out[0].token, out[0].unit), (2, Unit::Text));
+        assert_eq!((out[1].token, out[1].unit), (5, Unit::Seconds));
+        let TopValues::Texts(top) = &out[0].top else {
+            panic!("a text slot keeps text");
+        };
+        assert_eq!((&*top[0].0, top[0].1, top[0].2), ("db-1:5432", 2, 0));
+        let cut = top.iter().find(|t| t.0.starts_with('é')).unwrap();
+        assert_eq!(
+            cut.0.len(),
+            120,
+            "long values are cut at a character boundary"
+        );
+        let counts: Vec<(i64, u64)> = out[0].minutes.iter().map(|m| (m.minute, m.count)).collect();
+        assert_eq!(counts, [(1, 2), (2, 2)]);
+    }
+
+    #[test]
+    fn numbers_come_first_when_a_shape_has_more_slots_than_are_kept() {
+        let words: Vec<String> = (0..MAX_SLOTS).map(|i| format!("w{i}")).collect();
+        let masked = format!("{} <*>", ["<*>"; MAX_SLOTS].join(" "));
+        let first = format!("{} 42", words.join(" "));
+        let out = ShapeSlots::plan(&masked, &first).unwrap().finish();
+        assert_eq!(out.len(), MAX_SLOTS);
+        assert_eq!(
+            out.last().map(|s| (s.token, s.unit)),
+            Some((MAX_SLOTS as u32, Unit::Count))
+        );
+    }
+
+    #[test]
+    fn shapes_without_slots_are_not_measured() {
         assert!(ShapeSlots::plan("cache warmed", "cache warmed").is_none());
         assert!(ShapeSlots::plan("took <*>", "something else").is_none());
     }
