@@ -69,8 +69,8 @@ def triage(
     with Registry.open(state, reset=reset_state) as registry:
         known = registry.assign(mined.patterns)
     changes, tests = (
-        pattern_changes(mined.patterns, totals, settings.change)
-        if novelty_known
+        pattern_changes(mined.patterns, totals, settings.change, _span_ratio(window, covered))
+        if covered is not None
         else ({}, settings.change)
     )
     groups = group(
@@ -116,6 +116,13 @@ def _covered_baseline(windowed: WindowedEvents, first_in_baseline: float | None)
     covered = Window(max(baseline.start, first_in_baseline), baseline.end)
     enough = min(_MIN_BASELINE, (baseline.end - baseline.start) / 2)
     return covered if covered.end - covered.start >= enough else None
+
+
+def _span_ratio(window: Window, covered: Window | None) -> float:
+    """The window's length over the covered baseline's (1 without one)."""
+    if covered is None or covered.end <= covered.start:
+        return 1.0
+    return (window.end - window.start) / (covered.end - covered.start)
 
 
 def _window_warnings(windowed: WindowedEvents, covered: Window | None) -> list[str]:

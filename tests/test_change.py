@@ -112,3 +112,28 @@ def test_many_tests_raise_the_bar() -> None:
     alone = compare(12, 1000, 2, 1000, CONFIG)
     assert alone.p_value < CONFIG.alpha
     assert settings.alpha < alone.p_value and not changes["modest"].significant
+
+
+def counted(pid: str, level: str, now: int, before: int) -> Pattern:
+    """A pattern of a log without request ids: only its events in each period."""
+    found = Pattern(id=pid, service="svc", level=level, template=pid)
+    found.count, found.baseline_count = now, before
+    return found
+
+
+def test_without_request_ids_a_flood_of_new_lines_does_not_make_steady_ones_fall() -> None:
+    # An error and its stack trace, one event per line, more than doubles the window's events.
+    steady, other = counted("order placed", "info", 200, 200), counted("tick", "info", 40, 40)
+    flood = [counted(f"trace line {i}", "info", 66, 0) for i in range(3)]
+    error = counted("payment failed", "error", 66, 0)
+    stops = counted("cache warmed", "info", 0, 60)
+    patterns = [steady, other, *flood, error, stops]
+    totals = Totals(
+        events=sum(p.count for p in patterns),
+        baseline_events=sum(p.baseline_count for p in patterns),
+    )
+    changes, _ = pattern_changes(patterns, totals, CONFIG)
+    assert changes["order placed"].trend == "steady", changes["order placed"]
+    assert changes["tick"].trend == "steady"
+    assert changes["cache warmed"].trend == "stopped"
+    assert changes["payment failed"].trend == "new" and changes["payment failed"].significant

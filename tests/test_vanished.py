@@ -3,11 +3,16 @@ the same requests is the cause."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
+
 from logsense.analyze.change import Change, compare
 from logsense.analyze.group import Group
 from logsense.analyze.vanished import attach_stops
 from logsense.config import ChangeConfig
 from logsense.model import Pattern, Stopped
+from tests.conftest import Cli
 
 CONFIG = ChangeConfig()
 WINDOW = [f"w{n}" for n in range(100)]
@@ -60,3 +65,33 @@ def test_a_stop_after_an_error_of_its_callee_joins_that_error() -> None:
     groups = attach_stops([errors], [stop], changes, CONFIG, patterns)
     assert groups == [errors]
     assert errors.kind == "events" and errors.stopped == [stop]
+
+
+def test_without_request_ids_new_lines_do_not_stop_the_steady_ones(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A shipper that sends each line of a stack trace as its own record: the error's burst
+    more than doubles the window's events, and the order line goes on at its usual rate."""
+    start = 1_800_000_000.0
+    records = []
+    for i in range(600):
+        at = start + 6 * i
+        records.append({"@timestamp": at, "service.name": "shop", "log.level": "info",
+                        "message": f"order {1000 + i} placed"})  # fmt: skip
+        records.append({"@timestamp": at + 2, "service.name": "shop", "log.level": "info",
+                        "message": f"cart {i % 7} saved"})  # fmt: skip
+        if i >= 400 and i % 2 == 0:
+            for line in (
+                "payment call failed",
+                "java.net.SocketTimeoutException: timed out",
+                "\tat java.net.SocketInputStream.read",
+                "\tat shop.Payment.charge",
+            ):
+                records.append({"@timestamp": at + 1, "message": line})  # fmt: skip
+    path = tmp_path / "shipped.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
+    report = cli.json("triage", "-s", str(path), "--since", "20m", "--no-llm")
+    assert report["totals"]["requests"] is None
+    assert not [i for i in report["issues"] if i["kind"] == "stopped"], report["headline"]
+    moved = {i["title"] for i in report["issues"] if i["change"]["trend"] != "new"}
+    assert not any("order" in t or "cart" in t for t in moved), moved

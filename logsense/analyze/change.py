@@ -6,7 +6,12 @@ of its requests, the step of the same operation that leads to it. A pattern is s
 the traffic that could have produced it: an error that always follows a given call does not
 "rise" because that call was made more often, and a service's line has not "stopped" because
 fewer requests of its kind came in. Where no pattern qualifies (or the context has no baseline),
-the comparison is among all requests; without request ids, among all events.
+the comparison is among all requests; without request ids, among all events. There, a pattern
+the baseline had is compared with the window's events *at the baseline's mix*: the baseline's
+events scaled by how much the typical pattern of both periods changed (the median ratio, weighted
+by baseline events; with fewer than `_MIN_SCALED` such patterns, by how much longer the window
+is). A flood of new lines (an error and its stack trace, one event per line), or a loud line
+that stops, must not make the steady lines look as if they fell or rose.
 
 The test is exact and one-sided. Given how many context requests had the pattern in both periods
 together, it asks how likely a split at least this uneven is when both periods share one rate
@@ -38,6 +43,8 @@ _CONTEXT_CONTAINMENT = 0.9
 _CONTEXT_TRIES = 4
 # Patterns expected in fewer requests than this cannot be seen to stop.
 _MIN_EXPECTED_STOP = 3.0
+# Patterns in both periods needed to tell the typical change (fewer: all events are the basis).
+_MIN_SCALED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +109,12 @@ def compare(
 
 
 def pattern_changes(
-    patterns: list[Pattern], totals: Totals, config: ChangeConfig
+    patterns: list[Pattern], totals: Totals, config: ChangeConfig, span_ratio: float = 1.0
 ) -> tuple[dict[str, Change], ChangeConfig]:
     """The change of every pattern against the baseline, by pattern id, each among the
     requests of its context (none when the baseline holds no events), and the settings that
-    later tests of the same report use.
+    later tests of the same report use. `span_ratio` is the window's length over the part of
+    the baseline the input covers.
 
     Hundreds of patterns are tested at once, so significance controls the false discovery rate
     at `alpha` (Benjamini-Hochberg): the returned settings carry the p-value cutoff that the
@@ -119,11 +127,15 @@ def pattern_changes(
     counts: list[tuple[int, int, int, int]] = []
     bases: list[Basis] = []
     chosen: list[Pattern | None] = []
+    scale = _typical_ratio(patterns) or span_ratio
     for pattern in patterns:
         context = _used_context(contexts.get(pattern.id))
         events = (pattern.count, pattern.baseline_count)
+        events_total = totals.events
+        if pattern.baseline_count:
+            events_total = max(round(totals.baseline_events * scale), pattern.count)
         now, before = pattern.requests.keys(), pattern.baseline_requests.keys()
-        counts.append(_counts(now, before, events, context, totals))
+        counts.append(_counts(now, before, events, events_total, context, totals))
         bases.append("requests" if now or before else "events")
         chosen.append(context)
     tested = [p_value for c in counts if c[1] and c[3] for p_value in _p_values([c])]
@@ -135,6 +147,20 @@ def pattern_changes(
         for i, change in zip(picked, found, strict=True):
             changes[patterns[i].id] = replace(change, context=chosen[i])
     return changes, cutoff
+
+
+def _typical_ratio(patterns: list[Pattern]) -> float | None:
+    """How the window's events compare with the baseline's for the typical pattern seen in
+    both: the median of window/baseline counts, weighted by baseline counts; None when fewer
+    than `_MIN_SCALED` patterns were seen in both."""
+    both = [p for p in patterns if p.count and p.baseline_count]
+    if len(both) < _MIN_SCALED:
+        return None
+    ratios = np.array([p.count / p.baseline_count for p in both])
+    weights = np.array([p.baseline_count for p in both], dtype=np.float64)
+    order = np.argsort(ratios)
+    cumulative = np.cumsum(weights[order])
+    return float(ratios[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def fdr_cutoff(p_values: list[float], rate: float) -> float:
@@ -161,7 +187,7 @@ def issue_change(
     now: set[str] = set().union(*(p.requests.keys() for p in core))
     before: set[str] = set().union(*(p.baseline_requests.keys() for p in core))
     events = (sum(p.count for p in core), sum(p.baseline_count for p in core))
-    counts = _counts(now, before, events, root_change.context, totals)
+    counts = _counts(now, before, events, root_change.now_total, root_change.context, totals)
     return compare(*counts, config, root_change.basis, _used_context(root_change.context))
 
 
@@ -169,12 +195,13 @@ def _counts(
     now: AbstractSet[str],
     before: AbstractSet[str],
     events: tuple[int, int],
+    events_total: int,
     context: Pattern | None,
     totals: Totals,
 ) -> tuple[int, int, int, int]:
     """(now, now total, before, before total): the requests `now` and `before` among `context`'s
     requests if given (and its baseline has some), else among all requests; without requests,
-    the (window, baseline) `events` among all events."""
+    the (window, baseline) `events` among the window's `events_total` and all baseline events."""
     used = _used_context(context)
     if used is not None:
         return (
@@ -185,7 +212,7 @@ def _counts(
         )
     if now or before:
         return len(now), totals.requests or 0, len(before), totals.baseline_requests or 0
-    return events[0], totals.events, events[1], totals.baseline_events
+    return events[0], events_total, events[1], totals.baseline_events
 
 
 def _used_context(context: Pattern | None) -> Pattern | None:
