@@ -454,6 +454,12 @@ class Totals:
     # The earliest event in the baseline, if it holds any.
     baseline_first: float | None = None
 
+    @property
+    def requests_label(self) -> str:
+        """The header's word on requests: `1,234 requests`, or `no request ids` without them
+        (never `0 requests`, which would say that none came)."""
+        return "no request ids" if self.requests is None else f"{self.requests:,} requests"
+
 
 @dataclass
 class Report:

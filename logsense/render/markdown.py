@@ -33,7 +33,7 @@ def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
         "",
         f"Window {iso(report.window.start)} → {iso(report.window.end)} · "
         f"source {md_code(report.source)} · "
-        f"{totals.events:,} events · {totals.requests or 0:,} requests · "
+        f"{totals.events:,} events · {totals.requests_label} · "
         f"{len(totals.services)} services · {totals.patterns:,} patterns",
         "",
     ]

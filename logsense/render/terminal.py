@@ -77,7 +77,7 @@ def render(report: Report, out: TextIO, *, all_issues: bool = False) -> None:
         Text.assemble(
             f"{iso(report.window.start)} → {iso(report.window.end)} · ",
             _literal(report.source),
-            f" · {totals.events:,} events · {totals.requests or 0:,} requests · "
+            f" · {totals.events:,} events · {totals.requests_label} · "
             f"{len(totals.services)} services · {totals.patterns:,} patterns · "
             f"{totals.malformed:,} malformed",
             style="dim",
