@@ -6,6 +6,10 @@ done once per input line, where Python's cost per object would dominate a large 
 
 from collections.abc import Mapping, Sequence
 
+# Seconds between a JSON record and the event it continues, at most (a stack trace shipped one
+# line per record joins the log line before it).
+JOIN_GAP: float
+
 def mask(message: str, routine: bool = False) -> str:
     """`message` with variable parts replaced by `<*>` (see `logsense.mine.masking`)."""
 
@@ -99,6 +103,8 @@ class ScanStats:
     year_assumed: int
     zone_assumed: int
     continuation_dropped: int
+    # JSON records that continued the event before them (a stack trace shipped line by line).
+    joined: int
 
 class HitsPage:
     """What `EventTable.scan_hits` read in one search response besides the events it kept."""

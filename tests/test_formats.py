@@ -261,3 +261,33 @@ def test_a_far_future_text_line_does_not_anchor_the_window(cli: Cli, tmp_path: P
     warnings = " | ".join(report["warnings"])
     assert "1 event at the end of the input came" in warnings
     assert "text read as log4j-level-thread (51)" in warnings
+
+
+def test_triage_of_a_docker_log_joins_each_stack_trace_to_its_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Docker's json-file driver writes every line as a record: a Java error arrives as its
+    log line, then one record per line of its stack trace."""
+    start = datetime(2026, 12, 6, 9, 0, tzinfo=UTC).timestamp()
+    records = []
+    for i in range(600):
+        at = start + 6 * i
+        clock = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        lines = [f"{clock}.123  INFO 1 --- [exec-{i % 9}] c.e.shop.Orders : order {i} placed"]
+        if i >= 400 and i % 3 == 0:
+            lines += [f"{clock}.456 ERROR 1 --- [exec-1] c.e.shop.Payments : payment failed",
+                      "java.net.SocketTimeoutException: Read timed out",
+                      "\tat c.e.shop.Payments.charge(Payments.java:42)"]  # fmt: skip
+        stamp = datetime.fromtimestamp(at, UTC).isoformat()
+        records += [orjson.dumps({"log": f"{line}\n", "stream": "stdout", "time": stamp})
+                    for line in lines]  # fmt: skip
+    path = tmp_path / "container-json.log"
+    path.write_bytes(b"\n".join(records) + b"\n")
+    report = cli.json("triage", "-s", str(path), "--since", "20m", "--no-llm")
+    assert "unknown" not in report["totals"]["services"]
+    assert any("132 records continued the log line" in w for w in report["warnings"]), report[
+        "warnings"
+    ]
+    [issue] = [i for i in report["issues"] if i["root_cause"]["service"] == "c.e.shop.Payments"]
+    assert issue["events"] == 66 and issue["samples"][0].endswith("(Payments.java:42)")
+    assert issue["templates"][0]["fingerprint"]  # its stack keys it

@@ -7,6 +7,7 @@ hands JSON lines to `EventTable.scan_json`. Both must give the same aggregate, s
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -260,6 +261,48 @@ def test_blocks_cut_inside_lines_read_the_same(
     assert stats_of(stats) == stats_of(expected_stats)
 
 
+def docker_records(errors: int) -> list[bytes]:
+    """Docker's json-file log of a Java service: each line a record, a stack trace one record
+    per line, and now and then a line that only looks like one (3 s after its log line)."""
+    records = []
+    for i in range(errors):
+        at = 1714903200.0 + 10 * i
+
+        def record(line: str, seconds: float) -> bytes:
+            stamp = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+            return orjson.dumps({"log": line + "\n", "stream": "stderr", "time": stamp})
+
+        header = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S,000")
+        lines = [f"{header} ERROR [main] com.shop.Pay: charge {i} failed",
+                 "java.net.SocketTimeoutException: Read timed out",
+                 f"\tat com.shop.Pay.charge(Pay.java:{40 + i % 3})", "\tat com.shop.Api.run",
+                 *["x" * 40] * (i % 4)]  # fmt: skip
+        records += [record(line, at + n / 1000) for n, line in enumerate(lines)]
+        if i % 5 == 0:
+            records.append(record("late line", at + 3))
+    return records
+
+
+@pytest.mark.parametrize(("threads", "block"), [(1, 1 << 20), (2, 1 << 20), (2, 977), (2, 7)])
+def test_a_stack_trace_shipped_line_by_line_joins_its_event_in_both_readers(
+    tmp_path: Path, threads: int, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both readers join the same records, wherever blocks and the threads' pieces cut."""
+    path = tmp_path / "docker.jsonl"
+    path.write_bytes(b"\n".join(docker_records(3000)) + b"\n")
+    expected, expected_stats = text_through_python(path, 1)
+    monkeypatch.setattr(files, "_BLOCK", block)
+    table, stats = text_through_scanner(path, threads)
+    assert signature(aggregate(table, -math.inf)) == signature(aggregate(expected, -math.inf))
+    assert text_stats(stats) == text_stats(expected_stats)
+    assert stats.joined == expected_stats.joined == 3000 * 3 + sum(i % 4 for i in range(3000))
+    events = list(FileSource(str(path), FieldMap()).read())
+    errors = [e for e in events if e.level == "error"]
+    assert len(errors) == 3000
+    assert all(e.stack_trace and e.stack_trace.startswith("java.net.") for e in errors)
+    assert [e.message for e in events if e.level != "error"] == ["late line"] * 600
+
+
 # Text lines: formats, prefixes, the fallback, continuation lines, and what goes wrong.
 TRICKY_TEXT = [
     b"Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; uid=0",
@@ -389,10 +432,12 @@ def test_the_text_fixture_reads_the_same_natively() -> None:
 WRAPPED = [
     b'{"log":"2024-05-05 10:11:12,345 ERROR [main] com.shop.Api: trace=t1 boom\\n",'
     b'"stream":"stderr","time":"2024-05-05T10:11:12.345678901Z"}',
+    b'{"log":"\\tat com.shop.Api.run(Api.java:1)\\n","stream":"stderr",'
+    b'"time":"2024-05-05T10:11:12.345679Z"}',
     b'{"log":"Jun 14 15:16:01 combo sshd[19939]: authentication failure\\n","stream":"stdout",'
     b'"time":"2024-05-05T10:11:13Z"}',
     b'{"log":"\\tat com.shop.Api.run(Api.java:1)\\n","stream":"stderr",'
-    b'"time":"2024-05-05T10:11:14Z"}',
+    b'"time":"2024-05-05T10:11:16Z"}',
     b'{"log":"2024-05-05 10:11:15,000 War [main] com.shop.Api: odd level\\n",'
     b'"time":"2024-05-05T10:11:15Z"}',
     b'{"log":"10.0.0.5 - - [03/Feb/2025:08:00:01 +0000] \\"GET /x HTTP/1.1\\" 503 19 \\"-\\"'
@@ -422,8 +467,10 @@ def test_json_records_wrapping_text_lines_read_the_same_natively(
     assert (events[0].level, events[0].service, events[0].request_id, events[0].message) == (
         "error", "com.shop.Api", "t1", "boom"
     )  # fmt: skip
+    assert events[0].stack_trace == "\tat com.shop.Api.run(Api.java:1)"  # its next record
     assert (events[1].service, events[1].message) == ("sshd", "authentication failure")
-    assert events[2].message == "\tat com.shop.Api.run(Api.java:1)"
+    assert events[2].message == "\tat com.shop.Api.run(Api.java:1)"  # 3 s later: its own
+    assert stats.joined == 1
     assert events[4].level == "error"  # the access log's 503
     assert (events[5].level, events[5].service) == ("info", "api")
     assert events[6].message == "a plain message at 2024-05-05T10:11:18Z, no header"

@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import orjson
 
-from logsense._native import EventTable
+from logsense._native import JOIN_GAP, EventTable
 from logsense.config import FieldMap, Settings
 from logsense.errors import InputError, UsageError
 from logsense.model import Event
@@ -264,10 +264,51 @@ class FileSource:
             raise InputError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
     def _json_events(self, lines: Iterable[tuple[int, bytes]]) -> Iterator[Event]:
+        """The events of JSON lines; a record that only continues the log line before it (a
+        container runtime ships a stack trace one line per record) joins that event's stack,
+        as the native scanner does (`logsense/native/src/table/scan.rs`)."""
+        records = self._records
+        held: Event | None = None  # the last event whose message was a log line
         for number, raw in lines:
             event = self._json_event(number, raw)
-            if event is not None:
+            if event is None:
+                if held is not None and raw.strip():
+                    yield held
+                    held = None
+                continue
+            if (
+                held is not None
+                and records.bare
+                and abs(event.timestamp - held.timestamp) <= JOIN_GAP
+            ):
+                self._join(held, event)
+                continue
+            if held is not None:
+                yield held
+                held = None
+            if records.log_line:
+                held = event
+            else:
                 yield event
+        if held is not None:
+            yield held
+
+    def _join(self, held: Event, more: Event) -> None:
+        """Add `more`'s message to `held`'s stack, uncounting it as an event of its own."""
+        stats = self.stats
+        stats.read -= 1
+        stats.missing_level -= 1
+        stats.missing_service -= 1
+        text = len(held.message.encode()) + (
+            len(held.stack_trace.encode()) + 1 if held.stack_trace else 0
+        )
+        if text + len(more.message.encode()) + 1 > self.max_line:
+            stats.continuation_dropped += 1
+            return
+        stats.joined += 1
+        held.stack_trace = (
+            f"{held.stack_trace}\n{more.message}" if held.stack_trace else more.message
+        )
 
     def _json_event(self, number: int, raw: bytes) -> Event | None:
         """The Event of one JSON line, or None (blank, or counted as malformed)."""

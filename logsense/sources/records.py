@@ -138,6 +138,8 @@ class SourceStats:
     zone_name: str = "UTC"
     # Continuation lines not kept: the event's text had reached max_line bytes.
     continuation_dropped: int = 0
+    # JSON records that continued the event before them and joined its stack trace.
+    joined: int = 0
 
     def note_parsed(self, parsed: Parsed) -> None:
         """Count a text event by its format and the rules its time needed."""
@@ -173,6 +175,7 @@ class SourceStats:
         self.year_assumed += scanned.year_assumed
         self.zone_assumed += scanned.zone_assumed
         self.continuation_dropped += scanned.continuation_dropped
+        self.joined += scanned.joined
 
     def warnings(self) -> list[str]:
         """One human line per kind of problem, with counts and where to look."""
@@ -230,6 +233,11 @@ class SourceStats:
             lines.append(
                 f"{self.zone_assumed:,} events had no time zone in their time: read as {zone}"
                 + (" (--timezone sets another)" if zone == "UTC" else " (--timezone)")
+            )
+        if self.joined:
+            lines.append(
+                f"{self.joined:,} records continued the log line before them (a stack trace "
+                "shipped one line per record) and were joined to its event"
             )
         if self.continuation_dropped:
             lines.append(
@@ -364,6 +372,11 @@ class RecordReader:
         self._fields = fields
         self._extractors: dict[frozenset[str], Extractor] = {}
         self._strings: dict[str, str] = {}
+        # Of the last event made: its message was a whole log line (`inner` read it); its
+        # record had nothing but a time and a message that is no log line (a container
+        # runtime's record of one line of a stack trace: `JsonJoiner`).
+        self.log_line = False
+        self.bare = False
 
     def _extractor(self, record: dict[str, Any]) -> Extractor:
         layout = frozenset(record)
@@ -390,6 +403,9 @@ class RecordReader:
         if "\n" in message:
             message, _, rest = message.partition("\n")
             stack = stack if isinstance(stack, str) else rest
+        parsed = None
+        has_service = isinstance(service, str) and bool(service.strip())
+        bare = level is None and not has_service
         if level is None and self.inner is not None and message.strip():
             parsed = self.inner.parse_inner(message.rstrip())
             if parsed is not None:
@@ -404,6 +420,9 @@ class RecordReader:
                     user = parsed.user_id
                 if host is None or host == "":
                     host = parsed.host
+        stack = stack if stack.__class__ is str and stack.strip() else None
+        self.log_line = parsed is not None
+        self.bare = bare and parsed is None and stack is None
         return Event(
             timestamp,
             message.rstrip(),
@@ -411,7 +430,7 @@ class RecordReader:
             self.service(service),
             request if request.__class__ is str else _text(request),
             self._shared_text(user),
-            stack if stack.__class__ is str and stack.strip() else None,
+            stack,
             self._shared_text(host),
             self._shared_text(version),
             origin,

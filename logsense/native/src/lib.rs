@@ -42,6 +42,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fingerprint, m)?)?;
     m.add_function(wrap_pyfunction!(duration_field_unit, m)?)?;
     m.add_function(wrap_pyfunction!(grok_patterns, m)?)?;
+    m.add("JOIN_GAP", table::JOIN_GAP)?;
     table::register(m)?;
     Ok(())
 }

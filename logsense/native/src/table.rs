@@ -19,6 +19,8 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString, PyTuple};
 
+pub use scan::JOIN_GAP;
+
 mod aggregate;
 mod hits;
 mod isotime;
@@ -114,6 +116,7 @@ pub struct ScanStats {
     year_assumed: u64,
     zone_assumed: u64,
     continuation_dropped: u64,
+    joined: u64,
 }
 
 /// What `EventTable.scan_hits` read in one search response besides the events it kept.
@@ -373,6 +376,7 @@ impl EventTable {
             year_assumed: stats.year_assumed,
             zone_assumed: stats.zone_assumed,
             continuation_dropped: stats.continuation_dropped,
+            joined: stats.joined,
         })
     }
 

@@ -2,6 +2,14 @@
 //! that worker threads take in turn; each piece becomes compact rows whose strings are ids into
 //! its worker's `LocalIds`. `store` maps those ids to the table's and merges pieces in line
 //! order.
+//!
+//! A container runtime ships each line a program writes as its own record (`{"log": …}`), so a
+//! stack trace after a log line arrives as records with no level, service or log-line header of
+//! their own. In a file, such a record *continues* the event before it when that event's message
+//! was a whole log line and the two are at most `JOIN_GAP` seconds apart: it joins that event's
+//! stack, as a continuation line of a text file does. Records at the start of a piece that
+//! could continue the previous piece's last event are kept as rows and listed in
+//! `Piece::leading`; `store` joins them when it merges the pieces in order.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -26,6 +34,8 @@ pub const MAX_EXAMPLES: usize = 3;
 const MIN_PIECE: usize = 256 * 1024;
 /// The UTF-8 byte order mark, ignored at the start of a line (of a file, or of files joined).
 pub const BOM: &[u8] = b"\xef\xbb\xbf";
+/// Continuation records are at most this many seconds from the event they continue.
+pub const JOIN_GAP: f64 = 2.0;
 /// A block is cut in this many pieces per thread, which threads take in turn: a thread that
 /// drew cheap lines takes more pieces instead of waiting for the others.
 const PIECES_PER_THREAD: usize = 4;
@@ -76,6 +86,10 @@ pub struct PieceStats {
     pub missing_service: u64,
     /// Events whose message was read as a log line, per format (`TextFormats::names`).
     pub inner_formats: Vec<u64>,
+    /// Continuation records joined to the event before them, and those dropped from an event
+    /// that reached the line cap.
+    pub joined: u64,
+    pub continuation_dropped: u64,
 }
 
 /// The strings and shapes one worker met in one block; its pieces' rows refer to them.
@@ -105,6 +119,14 @@ pub struct Piece {
     pub dropped: u64,
     /// The worker whose `LocalIds` the rows use.
     pub worker: usize,
+    /// Rows (indices into `rows`) of the records that open the piece and could continue the
+    /// event before it (see the module's doc); their records alone came before them.
+    pub leading: Vec<usize>,
+    /// Whether a record other than `leading` ones was read (the event before no longer takes
+    /// continuations).
+    pub broke: bool,
+    /// The time of the piece's last row when it takes continuations still.
+    pub open_owner: Option<f64>,
     /// Where the piece starts in the block (orders the pieces).
     first_byte: usize,
 }
@@ -122,7 +144,9 @@ pub fn is_blank_line(line: &[u8]) -> bool {
 
 /// Scan `data` on `config.threads` threads; lines longer than `max_line` bytes (without their
 /// newline) that are not blank are rejected as too long.
-pub fn scan_block(config: &Config, data: &[u8], max_line: usize) -> Block {
+/// With `join`, records that continue the event before them join it (files, not search hits,
+/// whose order is not the input's).
+pub fn scan_block(config: &Config, data: &[u8], max_line: usize, join: bool) -> Block {
     let threads = config.threads;
     let pieces = if threads > 1 {
         threads * PIECES_PER_THREAD
@@ -132,7 +156,7 @@ pub fn scan_block(config: &Config, data: &[u8], max_line: usize) -> Block {
     let ranges = split(data, pieces);
     let next = AtomicUsize::new(0);
     let work = |worker: usize| {
-        let mut scanner = Scanner::new(config, max_line);
+        let mut scanner = Scanner::new(config, max_line, join);
         let mut done = Vec::new();
         while let Some(range) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) {
             done.push(scanner.piece(data, range.clone(), worker));
@@ -194,10 +218,21 @@ struct Scanner<'c, 'd> {
     /// The piece being read.
     piece: Piece,
     scratch: Scratch,
+    join: bool,
+    /// The event that takes continuation records (see the module's doc), while it does.
+    owner: Option<Owner>,
+}
+
+/// A row of the piece being read whose message was a whole log line, while continuation
+/// records may follow it: its index in `Piece::rows`, its time, whether any joined it.
+struct Owner {
+    row: usize,
+    ts: f64,
+    joined: bool,
 }
 
 impl<'c, 'd> Scanner<'c, 'd> {
-    fn new(config: &'c Config, max_line: usize) -> Self {
+    fn new(config: &'c Config, max_line: usize, join: bool) -> Self {
         Self {
             config,
             max_line,
@@ -207,6 +242,8 @@ impl<'c, 'd> Scanner<'c, 'd> {
             ids: LocalIds::default(),
             piece: Piece::default(),
             scratch: Scratch::default(),
+            join,
+            owner: None,
         }
     }
 
@@ -233,6 +270,8 @@ impl<'c, 'd> Scanner<'c, 'd> {
             start = end + 1;
         }
         self.piece.lines = index;
+        self.piece.open_owner = self.owner.as_ref().map(|owner| owner.ts);
+        self.close_owner();
         std::mem::take(&mut self.piece)
     }
 
@@ -243,44 +282,143 @@ impl<'c, 'd> Scanner<'c, 'd> {
             return;
         }
         if whole.len() > self.max_line {
+            // Not read at all (as in Python): it neither continues nor ends an event.
             return self.reject(index, Reason::TooLong);
         }
         let Ok(line) = std::str::from_utf8(raw) else {
+            self.break_chain();
             self.piece.handed_back.push((index, range));
             return;
         };
         let root = match self.doc.parse(line) {
             Ok(root) => root,
-            Err(json_scan::Error::Invalid) => return self.reject(index, Reason::InvalidJson),
+            Err(json_scan::Error::Invalid) => {
+                self.break_chain();
+                return self.reject(index, Reason::InvalidJson);
+            }
             Err(json_scan::Error::Unsure) => {
+                self.break_chain();
                 self.piece.handed_back.push((index, range));
                 return;
             }
         };
         if self.doc.node(root).kind != Kind::Object {
+            self.break_chain();
             return self.reject(index, Reason::NotObject);
         }
         match self.records.event(&self.doc, line, root) {
-            Outcome::Event(draft) => match self.inner(draft) {
-                Some(draft) => self.event(draft, index),
-                None => self.piece.handed_back.push((index, range)),
-            },
-            Outcome::Reject(reason) => self.reject(index, reason),
-            Outcome::HandBack => self.piece.handed_back.push((index, range)),
+            Outcome::Event(draft) => {
+                let bare = draft.missing_level && draft.service.is_none() && draft.stack.is_none();
+                match self.inner(draft) {
+                    Some((draft, log_line)) => {
+                        self.record(draft, index, bare && !log_line, log_line)
+                    }
+                    None => {
+                        self.break_chain();
+                        self.piece.handed_back.push((index, range));
+                    }
+                }
+            }
+            Outcome::Reject(reason) => {
+                self.break_chain();
+                self.reject(index, reason);
+            }
+            Outcome::HandBack => {
+                self.break_chain();
+                self.piece.handed_back.push((index, range));
+            }
         }
     }
 
+    /// One record's event: joined to the open owner when it continues it, else a row (an
+    /// owner itself when its message was a whole log line).
+    fn record(&mut self, draft: Draft<'d>, index: u64, bare: bool, log_line: bool) {
+        let continues = self.join && bare;
+        if continues {
+            if let Some(owner) = &self.owner {
+                if (draft.ts - owner.ts).abs() <= JOIN_GAP {
+                    return self.join_owner(&draft.message);
+                }
+            }
+        }
+        let leading =
+            continues && !self.piece.broke && self.piece.rows.len() == self.piece.leading.len();
+        self.close_owner();
+        if !leading {
+            self.piece.broke = true;
+        }
+        let ts = draft.ts;
+        let Some(row) = self.event(draft, index) else {
+            return;
+        };
+        if leading {
+            self.piece.leading.push(row);
+        } else if log_line && self.join {
+            self.owner = Some(Owner {
+                row,
+                ts,
+                joined: false,
+            });
+        }
+    }
+
+    /// Append a continuation record's message to the owner's text (its stack), or count it
+    /// dropped when the event would pass the line cap.
+    fn join_owner(&mut self, message: &str) {
+        let Some(owner) = self.owner.as_mut() else {
+            return;
+        };
+        let piece = &mut self.piece;
+        let row = &mut piece.rows[owner.row];
+        if (row.text.end - row.text.start) as usize + message.len() + 1 > self.max_line {
+            piece.stats.continuation_dropped += 1;
+            return;
+        }
+        // The owner is the piece's last row: its text ends the piece's text.
+        piece.text.push(b'\n');
+        piece.text.extend_from_slice(message.as_bytes());
+        row.text.end = piece.text.len() as u32;
+        piece.stats.joined += 1;
+        owner.joined = true;
+    }
+
+    /// A record that is no continuation: the owner takes none from here on.
+    fn break_chain(&mut self) {
+        self.piece.broke = true;
+        self.close_owner();
+    }
+
+    /// Stop the owner taking continuations; one that took some is keyed by its stack now.
+    fn close_owner(&mut self) {
+        let Some(owner) = self.owner.take() else {
+            return;
+        };
+        if !owner.joined {
+            return;
+        }
+        let start = self.piece.rows[owner.row].text.start as usize;
+        let print = self.fingerprint(start);
+        let row = &mut self.piece.rows[owner.row];
+        let (service, class, masked, _) = self.ids.shapes[row.shape as usize];
+        row.shape = self
+            .ids
+            .shapes
+            .insert_full((service, class, masked, print))
+            .0 as u32;
+    }
+
     /// A record without a level whose message is a whole log line (`RecordReader.inner`): the
-    /// line's fields fill what the record lacks. None: Python must decide (an unknown level).
-    fn inner(&mut self, mut draft: Draft<'d>) -> Option<Draft<'d>> {
+    /// line's fields fill what the record lacks; with whether it was one. None: Python must
+    /// decide (an unknown level).
+    fn inner(&mut self, mut draft: Draft<'d>) -> Option<(Draft<'d>, bool)> {
         let Some(text) = self.config.text.as_ref() else {
-            return Some(draft);
+            return Some((draft, false));
         };
         if !draft.missing_level || !has_content(&draft.message) {
-            return Some(draft);
+            return Some((draft, false));
         }
         let Some(header) = text.parse_inner(&draft.message, &mut self.scratch) else {
-            return Some(draft);
+            return Some((draft, false));
         };
         let level = match header.level.as_deref() {
             Some(raw) => Some(self.config.levels.of_str(raw)?),
@@ -310,7 +448,7 @@ impl<'c, 'd> Scanner<'c, 'd> {
         if draft.user.as_deref().is_none_or(str::is_empty) {
             draft.user = header.user.map(Cow::Owned);
         }
-        Some(draft)
+        Some((draft, true))
     }
 
     fn reject(&mut self, index: u64, reason: Reason) {
@@ -322,7 +460,8 @@ impl<'c, 'd> Scanner<'c, 'd> {
         }
     }
 
-    fn event(&mut self, draft: Draft<'d>, index: u64) {
+    /// Make `draft` a row of the piece; its index, None when floor or ceiling dropped it.
+    fn event(&mut self, draft: Draft<'d>, index: u64) -> Option<usize> {
         let piece = &mut self.piece;
         piece.stats.read += 1;
         piece.stats.missing_level += u64::from(draft.missing_level);
@@ -332,7 +471,7 @@ impl<'c, 'd> Scanner<'c, 'd> {
         }
         if self.config.out_of_bounds(draft.ts) {
             piece.dropped += 1;
-            return;
+            return None;
         }
         let start = piece.text.len();
         piece.text.extend_from_slice(draft.message.as_bytes());
@@ -369,6 +508,7 @@ impl<'c, 'd> Scanner<'c, 'd> {
             user,
             text: start as u32..piece.text.len() as u32,
         });
+        Some(piece.rows.len() - 1)
     }
 
     /// The worker-local fingerprint id of the event text appended at `start` of the piece's

@@ -8,7 +8,9 @@ use indexmap::IndexSet;
 
 use super::hits::{hit_seq, id_stem, parse_page, source_lines, HitRef};
 use super::record::{level_class, level_rank, plausible, Reason};
-use super::scan::{is_blank_line, scan_block, Config, LocalIds, Piece, BOM, MAX_EXAMPLES};
+use super::scan::{
+    is_blank_line, scan_block, Config, LocalIds, Piece, BOM, JOIN_GAP, MAX_EXAMPLES,
+};
 use super::strings::{intern, remap, Shapes, Strings, NO_ID};
 use super::text::{Header, Parsed, Scratch};
 use crate::durations::pack;
@@ -143,6 +145,8 @@ pub struct Stats {
     pub continuation_dropped: u64,
     /// JSON: events whose message was read as a log line, per format.
     pub inner_formats: Vec<u64>,
+    /// JSON: records that continued the event before them and joined its stack.
+    pub joined: u64,
 }
 
 /// A text event whose continuation lines may still follow.
@@ -214,6 +218,9 @@ pub struct Table {
     scratch: Scratch,
     /// Rows came from search hits: equal (time, seq) are ordered by origin (`{index}/{id}`).
     pub ordered_by_origin: bool,
+    /// JSON files: the (time, seq) of the last row while continuation records may still join
+    /// it (`scan`'s module doc).
+    json_owner: Option<(f64, u64)>,
 }
 
 /// What `scan_hits` tells Python about a page.
@@ -303,6 +310,7 @@ impl Table {
             dropped_header: false,
             scratch: Scratch::default(),
             ordered_by_origin: false,
+            json_owner: None,
         }
     }
 
@@ -595,10 +603,11 @@ impl Table {
     /// Read the lines of `data` (numbered from `next_line`) on up to `threads` threads; add the
     /// (line number, raw line) of the lines left to Python to `handed_back`, in line order.
     fn scan(&mut self, data: &[u8], handed_back: &mut Vec<(u64, Vec<u8>)>) {
-        let block = scan_block(&self.config, data, self.max_line);
+        let block = scan_block(&self.config, data, self.max_line, true);
         let maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
         let mut line = self.next_line;
-        for piece in block.pieces {
+        for mut piece in block.pieces {
+            let joined = self.join_leading(&mut piece);
             handed_back.extend(
                 piece
                     .handed_back
@@ -607,11 +616,71 @@ impl Table {
             );
             let lines = piece.lines;
             let worker = piece.worker;
+            let renewed = piece.broke || joined < piece.leading.len();
+            let open = piece.open_owner.is_some();
             self.absorb(piece, &maps[worker], &Place::Lines(line));
+            if renewed {
+                self.json_owner = open
+                    .then(|| self.rows.last().map(|r| (r.ts, r.seq)))
+                    .flatten();
+            }
             line += lines;
         }
         self.next_line = line;
         self.maybe_compact();
+    }
+
+    /// Join the rows that open `piece` and continue the table's last row (see `scan`'s module
+    /// doc) to that row, and take them out of the piece; how many joined.
+    fn join_leading(&mut self, piece: &mut Piece) -> usize {
+        let Some((owner_ts, owner_seq)) = self.json_owner else {
+            return 0;
+        };
+        let joining: Vec<usize> = piece
+            .leading
+            .iter()
+            .copied()
+            .take_while(|&row| (piece.rows[row].ts - owner_ts).abs() <= JOIN_GAP)
+            .collect();
+        // Compaction may have dropped the owner (an old line of an unordered file).
+        let last = self.rows.len().wrapping_sub(1);
+        if joining.is_empty() || self.rows.last().is_none_or(|row| row.seq != owner_seq) {
+            return 0;
+        }
+        self.last = None;
+        let mut text = self.text(&self.rows[last]).to_string();
+        for &row in &joining {
+            let range = piece.rows[row].text.clone();
+            let line = std::str::from_utf8(&piece.text[range.start as usize..range.end as usize])
+                .unwrap_or_default();
+            if text.len() + line.len() + 1 > self.max_line {
+                self.stats.continuation_dropped += 1;
+                continue;
+            }
+            text.push('\n');
+            text.push_str(line);
+        }
+        let (service, class, masked, _) = self.shapes[self.rows[last].shape as usize];
+        let print = fingerprint(&text).map_or(NO_ID, |p| intern(&mut self.fingerprints, &p));
+        let shape = self.shapes.insert_full((service, class, masked, print)).0 as u32;
+        let old = self.rows[last].len as usize;
+        let (chunk, start) = self.push_text(text.as_bytes());
+        self.live_text -= old;
+        let row = &mut self.rows[last];
+        (row.chunk, row.start, row.len, row.shape) = (chunk, start, text.len() as u32, shape);
+        // The joined records were counted as events of their own by the piece.
+        let stats = &mut piece.stats;
+        let count = joining.len() as u64;
+        stats.read -= count;
+        stats.missing_level -= count;
+        stats.missing_service -= count;
+        stats.joined += count;
+        let mut index = 0;
+        piece.rows.retain(|_| {
+            index += 1;
+            index > joining.len()
+        });
+        joining.len()
     }
 
     /// The global ids of a worker's local strings and shapes (adding those not seen before).
@@ -721,7 +790,7 @@ impl Table {
             })
             .collect();
         self.ordered_by_origin = true;
-        let block = scan_block(&self.config, &lines, max_line);
+        let block = scan_block(&self.config, &lines, max_line, false);
         let maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
         let mut first = 0_usize;
         for piece in block.pieces {
@@ -779,6 +848,8 @@ impl Table {
         }
         stats.missing_level += found.missing_level;
         stats.missing_service += found.missing_service;
+        stats.joined += found.joined;
+        stats.continuation_dropped += found.continuation_dropped;
         if stats.inner_formats.len() < found.inner_formats.len() {
             stats.inner_formats.resize(found.inner_formats.len(), 0);
         }
