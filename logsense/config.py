@@ -46,13 +46,17 @@ class FieldMap(_Strict):
     """
 
     # After ECS, the loggers' own keys: logstash-logback-encoder's `logger_name`, zap's
-    # `logger`, pino's and bunyan's `name`, Serilog's `@t`/`@l`, MongoDB's `t`/`s`/`c`.
-    timestamp: list[str] = ["@timestamp", "timestamp", "time", "ts", "@t", "asctime", "t.$date"]
-    message: list[str] = ["message", "msg", "log", "@m"]
-    level: list[str] = ["log.level", "level", "severity", "levelname", "lvl", "@l", "s"]
+    # `logger`, pino's and bunyan's `name`, Serilog's `@t`/`@l`, MongoDB's `t`/`s`/`c`,
+    # journald's (`journalctl -o json`) upper-case fields.
+    timestamp: list[str] = [
+        "@timestamp", "timestamp", "time", "ts", "@t", "asctime", "t.$date",
+        "__REALTIME_TIMESTAMP",
+    ]  # fmt: skip
+    message: list[str] = ["message", "msg", "log", "@m", "MESSAGE"]
+    level: list[str] = ["log.level", "level", "severity", "levelname", "lvl", "@l", "s", "PRIORITY"]
     service: list[str] = [
         "service.name", "service", "app", "logger", "log.logger", "logger_name", "component",
-        "name", "c",
+        "name", "c", "SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT",
     ]  # fmt: skip
     request_id: list[str] = [
         "trace.id", "transaction.id", "http.request.id", "request_id", "trace_id", "traceId",
@@ -64,7 +68,7 @@ class FieldMap(_Strict):
         "exc_info",
     ]  # fmt: skip
     version: list[str] = ["service.version", "version"]
-    host: list[str] = ["host.name", "host", "hostname"]
+    host: list[str] = ["host.name", "host", "hostname", "_HOSTNAME"]
     # Seconds per unit from the key's last word (`took_ms`), else nanoseconds as ECS says.
     duration: list[str] = ["event.duration"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from logsense.config import FieldMap
 from logsense.sources.files import FileSource
 from logsense.sources.formats.text import Parsed, TextParser, library
 from logsense.sources.formats.times import Zone, read_time, resolve
-from logsense.sources.records import LEVEL_NAMES
+from logsense.sources.records import LEVEL_NAMES, event_table
 from tests.conftest import Cli
 
 NOW = 1796558400.0  # 2026-12-06T12:00:00Z
@@ -166,6 +167,11 @@ def test_loggers_json_reads_with_no_field_given(tmp_path: Path) -> None:
         '"message":"lost","exc_info":"Traceback (most recent call last):\\n  x"}\n'
         '{"t":{"$date":"2024-12-06T10:00:06.123+00:00"},"s":"E","c":"STORAGE","id":22435,'
         '"ctx":"initandlisten","msg":"WiredTiger error"}\n'
+        '{"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1733479207123456","PRIORITY":"3",'
+        '"_HOSTNAME":"db1","SYSLOG_IDENTIFIER":"postgres","_SYSTEMD_UNIT":"postgresql.service",'
+        '"MESSAGE":"could not connect"}\n'
+        '{"__REALTIME_TIMESTAMP":"1733479208000000","PRIORITY":"6","_SYSTEMD_UNIT":"cron.service",'
+        '"MESSAGE":"job done"}\n'
     )
     source = FileSource(str(path), FieldMap(), now=NOW)
     read = [(e.level, e.service, e.request_id, e.stack_trace is not None) for e in source.read()]
@@ -177,8 +183,19 @@ def test_loggers_json_reads_with_no_field_given(tmp_path: Path) -> None:
         ("warn", "c.s.Api", "t-5", False),
         ("error", "app.db", None, True),
         ("error", "STORAGE", None, False),
+        ("error", "postgres", None, False),  # journald's `journalctl -o json`
+        ("info", "cron.service", None, False),
     ]
     assert source.stats.malformed == 0
+    journald = list(FileSource(str(path), FieldMap(), now=NOW).read())[-2]
+    assert (journald.timestamp, journald.host) == (1733479207.123456, "db1")
+    table = event_table(FieldMap(), "apps")
+    FileSource(str(path), FieldMap(), now=NOW).fill(table)
+    assert table.stats.read == 9 and not table.stats.malformed_reasons  # natively too
+    shapes = table.aggregate(-math.inf, -math.inf, math.inf, 5).shapes
+    assert [(s.service, s.level) for s in shapes][-2:] == [
+        ("postgres", "error"), ("cron.service", "info")
+    ]  # fmt: skip
 
 
 def test_nothing_known_is_malformed_with_the_reason(tmp_path: Path) -> None:

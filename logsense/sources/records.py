@@ -57,10 +57,15 @@ _LEVEL_NAMES = {
     "d1": "debug", "d2": "debug", "d3": "debug", "d4": "debug", "d5": "debug",
     "fatal error": "fatal", "parse error": "error", "catchable fatal error": "error",
     "recoverable fatal error": "error", "deprecated": "info", "strict standards": "info",
+    # journald's PRIORITY: a syslog severity as a string (its numbers are never pino's)
+    "0": "fatal", "1": "fatal", "2": "fatal", "3": "error", "4": "warn", "5": "info",
+    "6": "info", "7": "debug",
 }  # fmt: skip
 _LEVEL_NAMES |= {name.upper(): level for name, level in list(_LEVEL_NAMES.items())}
 # Every level name and the normalized level it stands for (exact first, then lowercased).
 LEVEL_NAMES = _LEVEL_NAMES
+# A string of at least this many digits is an epoch time (shorter ones may be ISO dates).
+_EPOCH_DIGITS = 10
 # pino/bunyan numeric levels
 _NUMERIC_LEVELS = ((60, "fatal"), (50, "error"), (40, "warn"), (30, "info"), (0, "debug"))
 _MAX_EXAMPLES = 3
@@ -88,11 +93,15 @@ def normalize_level(raw: object) -> str | None:
 
 
 def parse_timestamp(raw: object) -> float | None:
-    """UTC epoch seconds from ISO 8601 (any offset; naive means UTC) or epoch s/ms/µs/ns; else
-    None. The result may be implausible (see `plausible`)."""
+    """UTC epoch seconds from ISO 8601 (any offset; naive means UTC) or epoch s/ms/µs/ns (a
+    number, or a string of at least 10 digits); else None. The result may be implausible (see
+    `plausible`)."""
     if isinstance(raw, str):
+        text = raw.strip()
+        if len(text) >= _EPOCH_DIGITS and text.isascii() and text.isdigit():
+            return parse_timestamp(int(text))  # journald's `__REALTIME_TIMESTAMP` (µs)
         try:
-            parsed = datetime.fromisoformat(raw.strip().replace(",", "."))
+            parsed = datetime.fromisoformat(text.replace(",", "."))
         except ValueError:
             return None
         if parsed.tzinfo is None:

@@ -369,28 +369,42 @@ fn pino_level(value: f64) -> Option<u8> {
     })
 }
 
+/// A string of at least this many digits is an epoch time (`_EPOCH_DIGITS`).
+const EPOCH_DIGITS: usize = 10;
+
+/// Epoch seconds of an integer time, its unit told by its magnitude (`parse_timestamp`).
+fn epoch(raw: i64) -> f64 {
+    // Python compares the int exactly (these bounds are exact doubles), then converts it to the
+    // nearest double before dividing, as `as f64` does.
+    if raw > 100_000_000_000_000_000 {
+        raw as f64 / 1e9
+    } else if raw > 100_000_000_000_000 {
+        raw as f64 / 1e6
+    } else if raw > 100_000_000_000 {
+        raw as f64 / 1000.0
+    } else {
+        raw as f64
+    }
+}
+
 /// `parse_timestamp` of a field: Ok(None) when Python finds no timestamp, Err when only Python
 /// can tell. The time may be implausible; the caller checks.
 fn timestamp(doc: &Doc, line: &str, value: Option<NodeId>) -> Result<Option<f64>, HandBack> {
     let Some(node) = value else { return Ok(None) };
     match doc.node(node).kind {
-        Kind::Str => parse_iso(doc.text(line, node).as_bytes())
-            .map(Some)
-            .ok_or(HandBack),
-        Kind::Int => {
-            let raw = doc.int(line, node).ok_or(HandBack)?;
-            // Python compares the int exactly (these bounds are exact doubles), then converts it
-            // to the nearest double before dividing, as `as f64` does.
-            Ok(Some(if raw > 100_000_000_000_000_000 {
-                raw as f64 / 1e9
-            } else if raw > 100_000_000_000_000 {
-                raw as f64 / 1e6
-            } else if raw > 100_000_000_000 {
-                raw as f64 / 1000.0
-            } else {
-                raw as f64
-            }))
+        Kind::Str => {
+            let text = doc.text(line, node);
+            let digits = text.trim_matches(|c: char| c.is_ascii_whitespace());
+            if digits.len() >= EPOCH_DIGITS && digits.bytes().all(|b| b.is_ascii_digit()) {
+                // journald's `__REALTIME_TIMESTAMP`: Python reads it as the int it spells.
+                return digits
+                    .parse()
+                    .map(|raw| Some(epoch(raw)))
+                    .map_err(|_| HandBack);
+            }
+            parse_iso(text.as_bytes()).map(Some).ok_or(HandBack)
         }
+        Kind::Int => Ok(Some(epoch(doc.int(line, node).ok_or(HandBack)?))),
         Kind::Float => {
             let raw = doc.float(line, node);
             Ok(Some(if raw > 1e17 {
@@ -604,6 +618,11 @@ pub(crate) mod tests {
             Some(1700000000.123456)
         );
         assert_eq!(time(r#"{"ts":1.7e18,"message":"x"}"#), Some(1.7e9));
+        assert_eq!(
+            time(r#"{"ts":" 1700000000123456","message":"x"}"#),
+            Some(1700000000.123456),
+            "journald's microseconds, as a string"
+        );
         for line in [
             r#"{"ts":0,"message":"x"}"#,
             r#"{"ts":12.5,"message":"x"}"#,
