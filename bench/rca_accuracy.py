@@ -1,11 +1,13 @@
 """Root-cause accuracy on real incidents: Nezha's TrainTicket faults, from their logs alone.
 
-    python -m bench.rca_accuracy [--faults N] [--keep DIR] [--verbose]
+    python -m bench.rca_accuracy [--faults N] [--window S] [--baseline S] [--keep DIR] [--verbose]
 
 For each injected fault of `../shared/data/nezha-tt-2023-01-29` (`bench/nezha.py`), writes the
 fault's logs as ECS JSON lines a shipper would (with the fault-free minutes placed just before
 as the baseline), runs `logsense triage --from <injection> --until <injection+3m> --baseline 3m
---format json` through the library, with a fresh state directory, and reads the root-cause
+--format json` through the library (`--window` and `--baseline` set other lengths, in seconds:
+the data holds the three minutes from the injection's minute), with a fresh state directory,
+and reads the root-cause
 services of the issues in rank order. AS@k is the share of faults whose injected service is among
 the first k distinct root-cause services named; the table gives it per fault type beside Nezha's
 own multi-modal result for this day (metrics, traces and logs).
@@ -57,14 +59,21 @@ def rank_services(report: dict[str, object]) -> list[str]:
     return list(seen)
 
 
-def run_fault(fault: nezha.Fault, work: Path, embedder: Embedder) -> Outcome:
-    """Triage one fault's window as a user would and return what it named."""
+def run_fault(
+    fault: nezha.Fault,
+    work: Path,
+    embedder: Embedder,
+    window: float = WINDOW,
+    baseline: float = WINDOW,
+) -> Outcome:
+    """Triage one fault's `window` seconds after a `baseline` as a user would and return what
+    it named."""
     path = work / f"fault-{int(fault.injected)}.jsonl"
     nezha.fault_input(fault, path)
     state = work / f"state-{int(fault.injected)}"
     settings = load_settings(None, state_dir=state, llm={"enabled": False})
     spec = WindowSpec.from_options(
-        None, iso(fault.injected + WINDOW), iso(fault.injected), f"{WINDOW:.0f}s"
+        None, iso(fault.injected + window), iso(fault.injected), f"{baseline:.0f}s"
     )
     report = report_to_dict(
         triage(
@@ -84,6 +93,8 @@ def main() -> None:
     """Run every fault (or the first `--faults`) and print AS@1 / AS@3 per fault type."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faults", type=int, default=0, help="only the first N faults")
+    parser.add_argument("--window", type=float, default=WINDOW, help="seconds of window")
+    parser.add_argument("--baseline", type=float, default=WINDOW, help="seconds of baseline")
     parser.add_argument("--keep", type=Path, help="keep the converted inputs in this directory")
     parser.add_argument("--verbose", "-v", action="store_true", help="one line per fault")
     args = parser.parse_args()
@@ -98,7 +109,7 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         outcomes = []
         for fault in chosen:
-            outcome = run_fault(fault, work, embedder)
+            outcome = run_fault(fault, work, embedder, args.window, args.baseline)
             outcomes.append(outcome)
             if args.verbose:
                 mark = "ok " if outcome.hit(1) else ("ok3" if outcome.hit(3) else "MISS")
