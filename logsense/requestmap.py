@@ -11,7 +11,8 @@ numbers, so comparing two patterns request by request is a merge of sorted array
   event (of a pattern, or of several): what says whose event came first inside a request.
 
 Sets and maps compare only with those of the same names (one table, or `HAND_MADE`), except
-that an empty one goes with any.
+that an empty one goes with any. They are never changed in place (operations return new ones,
+or one of their operands), so patterns and issues can share them.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class RequestMap(RequestSet):
         return RequestMap(_NO_IDS, _NO_TIMES, _NO_POSITIONS, HAND_MADE)
 
     @classmethod
-    def of(  # type: ignore[override]
+    def from_dict(
         cls, firsts: Mapping[str, tuple[float, int]], names: RequestIds = HAND_MADE
     ) -> RequestMap:
         """The map of {request id text: (time, position)}, numbered in `names`."""
@@ -209,7 +210,7 @@ class RequestMap(RequestSet):
         return RequestMap(ids[first], times[first], positions[first], names)
 
     def to_dict(self) -> dict[str, tuple[float, int]]:
-        """The map as {request id text: (time, position)}, in id order (the inverse of `of`)."""
+        """The map as {request id text: (time, position)}, in id order (`from_dict`'s inverse)."""
         firsts = zip(self.times.tolist(), self.positions.tolist(), strict=True)
         return dict(zip(self.texts(), firsts, strict=True))
 

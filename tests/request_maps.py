@@ -21,4 +21,4 @@ def random_maps(seed: int, count: int = 5) -> list[Firsts]:
 def as_arrays(maps: list[Firsts]) -> list[RequestMap]:
     """The maps numbered together, as one table would number them."""
     names = RequestIds()
-    return [RequestMap.of(m, names) for m in maps]
+    return [RequestMap.from_dict(m, names) for m in maps]

@@ -13,7 +13,7 @@ from logsense.requestmap import RequestMap, RequestSet
 
 def caller_error(level: str = "error") -> Pattern:
     pattern = Pattern(id="call", service="checkout", level=level, template="calling <*> failed")
-    pattern.requests = RequestMap.of({f"r{n}": (float(n), n) for n in range(40)})
+    pattern.requests = RequestMap.from_dict({f"r{n}": (float(n), n) for n in range(40)})
     pattern.samples = [
         Sample(f"calling payments failed: 500 #{n}", "x", 0.0, f"r{n}") for n in range(3)
     ]
@@ -59,7 +59,7 @@ def test_a_chronic_error_or_a_warning_names_the_callee_but_leaves_its_stop_alone
 
 def named(sample: str, template: str) -> Group:
     error = Pattern(id="call", service="checkout", level="error", template=template)
-    error.requests = RequestMap.of({f"r{n}": (float(n), n) for n in range(40)})
+    error.requests = RequestMap.from_dict({f"r{n}": (float(n), n) for n in range(40)})
     error.samples = [Sample(sample, "x", 0.0, f"r{n}") for n in range(3)]
     return Group([error], error, "the only pattern of this issue", error.requests.keys())
 

@@ -17,8 +17,8 @@ def pattern(pid: str, level: str, now: list[str], before: list[str], *, at: floa
     """A pattern seen in requests `now` (window) and `before` (baseline), at offset `at` within
     each request (so patterns of one request come in order of `at`)."""
     found = Pattern(id=pid, service="svc", level=level, template=pid)
-    found.requests = RequestMap.of({r: (1000.0 + at, i) for i, r in enumerate(now)})
-    found.baseline_requests = RequestMap.of({r: (at, i) for i, r in enumerate(before)})
+    found.requests = RequestMap.from_dict({r: (1000.0 + at, i) for i, r in enumerate(now)})
+    found.baseline_requests = RequestMap.from_dict({r: (at, i) for i, r in enumerate(before)})
     found.count, found.baseline_count = len(now), len(before)
     found.baseline_per_minute = {0: len(before)} if before else {}
     return found

@@ -20,7 +20,7 @@ class NoEmbeddings:
 
 def pattern(pid: str, service: str, requests: dict[str, tuple[float, int]]) -> Pattern:
     made = Pattern(id=pid, service=service, level="error", template=f"{pid} failed <*>")
-    made.requests = RequestMap.of(requests)
+    made.requests = RequestMap.from_dict(requests)
     made.count = len(requests)
     made.first_seen, made.last_seen = 0.0, 600.0
     made.per_minute = {0: made.count}

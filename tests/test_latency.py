@@ -15,7 +15,7 @@ BASELINE = [(0.001 * (1 + n % 20), HAND_MADE.ids([f"b{n}"])[0]) for n in range(2
 
 def pattern(pid: str, service: str, requests: list[str], at: float) -> Pattern:
     found = Pattern(id=pid, service=service, level="info", template=f"{pid} <*>")
-    found.requests = RequestMap.of(dict.fromkeys(requests, (at, 0)))
+    found.requests = RequestMap.from_dict(dict.fromkeys(requests, (at, 0)))
     found.count = len(requests)
     return found
 

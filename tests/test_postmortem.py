@@ -336,7 +336,7 @@ def pattern(
         made.count += n
         for k in range(min(n, requests)):
             firsts[f"{prefix}{offset}-{k}"] = (M0 + offset * 60 + k, k)
-    made.requests = RequestMap.of(firsts)
+    made.requests = RequestMap.from_dict(firsts)
     made.first_seen = M0 + min(per_minute) * 60 + 5.0
     made.last_seen = M0 + max(per_minute) * 60 + 50.0
     made.baseline_count = baseline

@@ -42,7 +42,7 @@ def test_set_algebra_is_the_set_algebra_of_the_ids(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_first_texts_are_the_earliest_requests(seed: int) -> None:
     (firsts,) = random_maps(seed, count=1)
-    found = RequestMap.of(firsts).first_texts(7)
+    found = RequestMap.from_dict(firsts).first_texts(7)
     # Equal (time, position) pairs do not occur in one map, so the order is unique.
     assert found == sorted(firsts, key=firsts.__getitem__)[:7]
 

@@ -20,8 +20,8 @@ def pattern(
 ) -> Pattern:
     """A pattern at offset `at` inside each of its requests (window `now`, baseline `before`)."""
     found = Pattern(id=pid, service=service, level=level, template=f"{pid} <*>")
-    found.requests = RequestMap.of(dict.fromkeys(now, (1000.0 + at, 0)))
-    found.baseline_requests = RequestMap.of(dict.fromkeys(before, (at, 0)))
+    found.requests = RequestMap.from_dict(dict.fromkeys(now, (1000.0 + at, 0)))
+    found.baseline_requests = RequestMap.from_dict(dict.fromkeys(before, (at, 0)))
     found.count, found.baseline_count = len(now), len(before)
     return found
 
