@@ -1,6 +1,7 @@
 """End-to-end triage throughput on a ~1M-line generated file, next to a plain Drain3 loop.
 
     python -m bench.triage_throughput [--lines 1000000] [--rounds 2]
+                                      [--old-checkout /path/to/an/older/logsense]
 
 Generates (once, cached under bench/out/) a JSON-lines file with `fixtures/generate.py`, and the
 same events rendered as log4j text (`bench/text_render.py`), then alternates, in the same run,
@@ -11,7 +12,9 @@ the hour before as baseline (what a triage usually does: every pattern's change,
 the gaps inside requests are tested too). Each command runs in its own process; the table shows
 the best wall time, lines/s, peak RSS and the ratio to the plain loop on the same file.
 logsense's time includes starting Python, importing torch and loading the embedding model when
-grouping needs it.
+grouping needs it; peak RSS is that of the command's largest process (the model runs in a child).
+With `--old-checkout`, the two JSON triage commands of that checkout (first on `PYTHONPATH`) run
+in the same rounds, and each row of this checkout's shows its time and peak RSS against them.
 """
 
 from __future__ import annotations
@@ -62,11 +65,14 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
-def triage(path: Path, since: str) -> list[str]:
-    """The `logsense triage` command line for the last `since` of `path`, as JSON."""
+def triage(path: Path, since: str, checkout: Path = ROOT) -> list[str]:
+    """The `logsense triage` command line of `checkout` for the last `since` of `path`, as
+    JSON (each checkout with a state directory of its own)."""
+    state = OUT / ("state" if checkout == ROOT else "state-old-checkout")
     return [
-        sys.executable, "-m", "logsense", "triage", "--source", str(path), "--since", since,
-        "--format", "json", "--quiet", "--state-dir", str(OUT / "state"), "--reset-state",
+        "env", f"PYTHONPATH={checkout}", sys.executable, "-P", "-m", "logsense", "triage",
+        "--source", str(path), "--since", since, "--format", "json", "--quiet",
+        "--state-dir", str(state), "--reset-state",
     ]  # fmt: skip
 
 
@@ -75,6 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--old-checkout", type=Path)
     args = parser.parse_args()
     path = generated_file(args.lines)
     text = text_file(path)
@@ -89,6 +96,14 @@ def main() -> None:
         "plain Drain3 loop (text)": [*plain, "--text", str(text)],
         "logsense triage (log4j text)": triage(text, "30d"),
     }
+    old = {}
+    if args.old_checkout:
+        checkout = args.old_checkout.resolve()
+        old = {
+            "logsense triage (JSON)": triage(path, "30d", checkout),
+            "logsense triage (JSON), last hour vs baseline": triage(path, "1h", checkout),
+        }
+        contenders |= {f"{name}, old checkout": command for name, command in old.items()}
     runs: dict[str, list[Run]] = {name: [] for name in contenders}
     for _ in range(args.rounds):
         for name, command in contenders.items():
@@ -98,19 +113,30 @@ def main() -> None:
         title=f"triage throughput on {path.name} ({lines:,} lines) and {text.name} "
         f"({text_lines:,} lines)"
     )
-    for column in ("contender", "best s", "lines/s", "peak RSS MiB", "speed vs plain"):
+    columns = ["contender", "best s", "lines/s", "peak RSS MiB", "speed vs plain"]
+    if old:
+        columns += ["speed vs old", "RSS vs old"]
+    for column in columns:
         table.add_column(column, justify="left" if column == "contender" else "right")
     for name, run in best.items():
         is_text = "text" in name
         base = best["plain Drain3 loop (text)" if is_text else "plain Drain3 loop (JSON)"].seconds
         count = text_lines if is_text else lines
-        table.add_row(
+        row = [
             name,
             f"{run.seconds:.2f}",
             f"{count / run.seconds:,.0f}",
             f"{run.peak_mib:,.0f}",
             f"{base / run.seconds:.2f}×",
-        )
+        ]
+        if old:
+            before = best.get(f"{name}, old checkout") if name in old else None
+            row += (
+                [f"{before.seconds / run.seconds:.2f}×", f"{run.peak_mib / before.peak_mib:.2f}×"]
+                if before is not None
+                else ["", ""]
+            )
+        table.add_row(*row)
     Console().print(table)
 
 

@@ -26,6 +26,9 @@ def grok_patterns() -> list[tuple[str, str]]:
 FormatSpec = tuple[str, str, Sequence[tuple[str, int]], Sequence[str], bool, bool]
 # (position, text, origin, timestamp, request id) of one kept sample
 SampleRow = tuple[int, str, str, float, str | None]
+# Requests as little-endian buffers sorted by request id: (ids as uint32, time of each one's
+# first event as float64, its input position as int64). Ids index `Aggregate.request_names`.
+RequestBuffers = tuple[bytes, bytes, bytes]
 
 class ShapeStats:
     """Window stats of one message shape: (service, level class, masked message, fingerprint)."""
@@ -41,8 +44,9 @@ class ShapeStats:
     first_seen: float
     last_seen: float
     per_minute: dict[int, int]
-    requests: dict[str, tuple[float, int]]
-    baseline_requests: dict[str, tuple[float, int]]
+    # Each request's first event of the shape, in the window and in the baseline.
+    requests: RequestBuffers
+    baseline_requests: RequestBuffers
     baseline_per_minute: dict[int, int]
     users: set[str]
     samples: list[SampleRow]
@@ -65,14 +69,22 @@ SlotRow = tuple[
 ]
 
 # Seconds measured in the baseline and in the window: (baseline count, window count, baseline
-# sample, window sample), each sample up to 128 (seconds, request id or None) drawn uniformly.
-Timings = tuple[int, int, list[tuple[float, str | None]], list[tuple[float, str | None]]]
+# sample, window sample), each sample up to 128 (seconds, request id or None) drawn uniformly;
+# request ids as in `RequestBuffers`.
+Timings = tuple[int, int, list[tuple[float, int | None]], list[tuple[float, int | None]]]
 
 # (from shape, to shape, baseline gaps, window gaps, baseline sample, window sample): inside a
 # request, the seconds from an event of one shape to the next event, of the other; shapes are
 # indices into `Aggregate.shapes`; each sample holds up to 128 (seconds, request id) pairs, drawn
-# uniformly.
-HopRow = tuple[int, int, int, int, list[tuple[float, str | None]], list[tuple[float, str | None]]]
+# uniformly (request ids as in `RequestBuffers`).
+HopRow = tuple[int, int, int, int, list[tuple[float, int | None]], list[tuple[float, int | None]]]
+
+class RequestNames:
+    """The request ids of an `EventTable` by the ids its aggregates hand out (they never
+    change while the table reads on)."""
+
+    def __getitem__(self, id: int) -> str: ...
+    def __len__(self) -> int: ...
 
 class Aggregate:
     """Everything mining needs from the rows of the final window and its baseline."""
@@ -88,6 +100,7 @@ class Aggregate:
     baseline_requests: int
     baseline_first: float | None
     hops: list[HopRow]
+    request_names: RequestNames
 
 class ScanStats:
     """What the JSON scanner could not use or had to guess (merged into `SourceStats`)."""

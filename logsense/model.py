@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
+from logsense.requestmap import RequestMap, RequestSet
 from logsense.summarize.redact import redact
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ __all__ = [
     "Overview",
     "Pattern",
     "Report",
-    "Requests",
     "Sample",
     "Severity",
     "Slot",
@@ -53,11 +53,9 @@ _LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
-# Request id → (time, input position) of its first event (of a pattern, or of several).
-Requests = dict[str, tuple[float, int]]
 # Seconds measured in the baseline and in the window (a pattern's own durations): counts,
-# then a uniform sample of each period as (seconds, request id or None).
-Timings = tuple[int, int, list[tuple[float, str | None]], list[tuple[float, str | None]]]
+# then a uniform sample of each period as (seconds, request id number or None; `requestmap`).
+Timings = tuple[int, int, list[tuple[float, int | None]], list[tuple[float, int | None]]]
 Status = Literal["new", "ongoing", "regressed", "resolved"]
 # What an issue is made of: logged events (errors, warnings, new lines), a pattern whose normal
 # rate stopped, or the gaps between a request's events growing.
@@ -154,7 +152,7 @@ class Window:
 class Pattern:
     """One template of one service at one level class, with stats over the window.
 
-    `requests` maps each request id that has an event of this pattern to the (timestamp, input
+    `requests` holds each request that has an event of this pattern with the (timestamp, input
     sequence number) of its first such event: it gives both the distinct-request count and the
     order of patterns inside a request, which root-cause detection needs.
     """
@@ -168,13 +166,13 @@ class Pattern:
     first_seen: float = float("inf")
     last_seen: float = float("-inf")
     per_minute: dict[int, int] = field(default_factory=dict)
-    requests: Requests = field(default_factory=dict)
+    requests: RequestMap = field(default_factory=RequestMap.empty)
     users: set[str] = field(default_factory=set)
     samples: list[Sample] = field(default_factory=list)
     baseline_count: int = 0
     # The same for the baseline: each request's first event of this pattern there, and events
     # per minute there.
-    baseline_requests: Requests = field(default_factory=dict)
+    baseline_requests: RequestMap = field(default_factory=RequestMap.empty)
     baseline_per_minute: dict[int, int] = field(default_factory=dict)
     # Durations its events carry (a duration field, or `took 120ms` in the message); None when
     # they carry none.
@@ -346,7 +344,7 @@ class Issue:
     rank: int = 0
     # Ids of the requests the problem affected (`group.Group.requests`): `requests_affected`
     # counts them.
-    requests: set[str] = field(default_factory=set)
+    requests: RequestSet = field(default_factory=RequestSet.empty)
     kind: IssueKind = "events"
     # Against the baseline (None without one): the issue's affected requests now and before.
     change: Change | None = None
@@ -428,9 +426,9 @@ class Issue:
         return warns and self.change is not None and self.change.worsened
 
 
-def requests_of(issues: Iterable[Issue]) -> set[str]:
+def requests_of(issues: Iterable[Issue]) -> RequestSet:
     """The requests that any of `issues` affected."""
-    return set().union(*(issue.requests for issue in issues))
+    return RequestSet.union(issue.requests for issue in issues)
 
 
 @dataclass(slots=True)

@@ -102,12 +102,13 @@ def _began(group: Group, window: Window) -> float:
     (in the window or, failing that, the baseline), never before the window."""
     if group.kind != "stopped":
         return min(p.first_seen for p in group.patterns)
-    seen = [
-        ts for p in (s.pattern for s in group.stopped) for ts in (
-            p.last_seen, *(first for first, _ in p.baseline_requests.values())
-        ) if ts != float("-inf")
-    ]  # fmt: skip
-    return max([window.start, *seen])
+    seen = [window.start]
+    for pattern in (s.pattern for s in group.stopped):
+        if pattern.last_seen != float("-inf"):
+            seen.append(pattern.last_seen)
+        if pattern.baseline_requests:
+            seen.append(float(pattern.baseline_requests.times.max()))
+    return max(seen)
 
 
 def event_span(totals: Totals, window: Window) -> Window:

@@ -8,11 +8,12 @@ from logsense.analyze.change import compare
 from logsense.analyze.group import Group
 from logsense.config import ChangeConfig
 from logsense.model import Evidence, Pattern, Sample, Stopped
+from logsense.requestmap import RequestMap, RequestSet
 
 
 def caller_error(level: str = "error") -> Pattern:
     pattern = Pattern(id="call", service="checkout", level=level, template="calling <*> failed")
-    pattern.requests = {f"r{n}": (float(n), n) for n in range(40)}
+    pattern.requests = RequestMap.from_dict({f"r{n}": (float(n), n) for n in range(40)})
     pattern.samples = [
         Sample(f"calling payments failed: 500 #{n}", "x", 0.0, f"r{n}") for n in range(3)
     ]
@@ -23,7 +24,7 @@ def stopped_payments() -> Group:
     line = Pattern(id="charged", service="payments", level="info", template="Charged <*>")
     change = compare(5, 100, 100, 100, ChangeConfig())
     evidence = Evidence("stopped", "payments", "payments stopped logging “Charged <*>”")
-    requests = {f"r{n}" for n in range(40)}
+    requests = RequestSet.of(f"r{n}" for n in range(40))
     return Group(
         [line], line, evidence.text, requests, kind="stopped", evidence=[evidence],
         stopped=[Stopped(line, change)], change=change,
@@ -32,7 +33,7 @@ def stopped_payments() -> Group:
 
 def test_a_fresh_error_that_names_the_callee_takes_its_stop_along() -> None:
     error = caller_error()
-    errors = Group([error], error, "the only pattern of this issue", set(error.requests))
+    errors = Group([error], error, "the only pattern of this issue", error.requests.keys())
     new = {"call": compare(40, 100, 0, 100, ChangeConfig())}
     stop = stopped_payments()
     groups = infer_callees([errors, stop], ["checkout", "payments"], stop.stopped, new)
@@ -48,7 +49,7 @@ def test_a_chronic_error_or_a_warning_names_the_callee_but_leaves_its_stop_alone
     new = {"call": compare(40, 100, 0, 100, ChangeConfig())}
     for level, changes in (("error", chronic), ("warn", new)):
         error = caller_error(level)
-        errors = Group([error], error, "the only pattern of this issue", set(error.requests))
+        errors = Group([error], error, "the only pattern of this issue", error.requests.keys())
         stop = stopped_payments()
         groups = infer_callees([errors, stop], ["checkout", "payments"], stop.stopped, changes)
         assert groups == [errors, stop], level
@@ -58,9 +59,9 @@ def test_a_chronic_error_or_a_warning_names_the_callee_but_leaves_its_stop_alone
 
 def named(sample: str, template: str) -> Group:
     error = Pattern(id="call", service="checkout", level="error", template=template)
-    error.requests = {f"r{n}": (float(n), n) for n in range(40)}
+    error.requests = RequestMap.from_dict({f"r{n}": (float(n), n) for n in range(40)})
     error.samples = [Sample(sample, "x", 0.0, f"r{n}") for n in range(3)]
-    return Group([error], error, "the only pattern of this issue", set(error.requests))
+    return Group([error], error, "the only pattern of this issue", error.requests.keys())
 
 
 def test_a_healthy_callee_the_caller_cannot_reach_is_not_blamed() -> None:

@@ -8,6 +8,7 @@ import pytest
 from logsense.analyze.change import compare, fdr_cutoff, pattern_changes
 from logsense.config import ChangeConfig
 from logsense.model import Pattern, Totals
+from logsense.requestmap import RequestMap
 
 CONFIG = ChangeConfig()
 
@@ -16,8 +17,8 @@ def pattern(pid: str, level: str, now: list[str], before: list[str], *, at: floa
     """A pattern seen in requests `now` (window) and `before` (baseline), at offset `at` within
     each request (so patterns of one request come in order of `at`)."""
     found = Pattern(id=pid, service="svc", level=level, template=pid)
-    found.requests = {r: (1000.0 + at, i) for i, r in enumerate(now)}
-    found.baseline_requests = {r: (at, i) for i, r in enumerate(before)}
+    found.requests = RequestMap.from_dict({r: (1000.0 + at, i) for i, r in enumerate(now)})
+    found.baseline_requests = RequestMap.from_dict({r: (at, i) for i, r in enumerate(before)})
     found.count, found.baseline_count = len(now), len(before)
     found.baseline_per_minute = {0: len(before)} if before else {}
     return found

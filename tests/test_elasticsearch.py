@@ -28,6 +28,7 @@ from logsense._native import EventTable
 from logsense.config import FieldMap
 from logsense.errors import SourceUnavailable
 from logsense.model import Window
+from logsense.requestmap import RequestMap
 from logsense.sources.elasticsearch import ElasticsearchSource, EsConnection, ReadOptions
 from logsense.sources.files import FileSource
 from logsense.sources.load import load_file
@@ -404,8 +405,10 @@ def test_reader_pushes_range_fields_and_slices_down(
 def _table_view(table: EventTable) -> dict[str, Any]:
     """What mining reads from a table, without the order of equal-time events."""
     found = table.aggregate(0.0, 0.0, 4e9, 1000)
+    names = found.request_names
     shapes = sorted(
-        (s.service, s.level_class, s.masked, s.fingerprint, s.count, sorted(s.requests),
+        (s.service, s.level_class, s.masked, s.fingerprint, s.count,
+         sorted(RequestMap.from_buffers(s.requests, names).texts()),
          sorted((text, origin, ts) for _, text, origin, ts, _ in s.samples))
         for s in found.shapes
     )  # fmt: skip

@@ -4,7 +4,8 @@ import numpy as np
 
 from logsense.analyze.group import group
 from logsense.config import GroupingConfig
-from logsense.model import Pattern, Requests
+from logsense.model import Pattern
+from logsense.requestmap import RequestMap
 
 
 class NoEmbeddings:
@@ -17,9 +18,9 @@ class NoEmbeddings:
         raise AssertionError(f"nothing to embed, asked for {texts}")
 
 
-def pattern(pid: str, service: str, requests: Requests) -> Pattern:
+def pattern(pid: str, service: str, requests: dict[str, tuple[float, int]]) -> Pattern:
     made = Pattern(id=pid, service=service, level="error", template=f"{pid} failed <*>")
-    made.requests = requests
+    made.requests = RequestMap.from_dict(requests)
     made.count = len(requests)
     made.first_seen, made.last_seen = 0.0, 600.0
     made.per_minute = {0: made.count}
@@ -39,7 +40,7 @@ def test_a_symptom_joins_its_cause_and_adds_none_of_its_other_requests() -> None
     (found,) = group([symptom, cause], GroupingConfig(), NoEmbeddings(), total_requests=10_000)
     assert found.root is cause
     assert {p.id for p in found.patterns} == {"db", "gw"}
-    assert found.requests == set(cause.requests)
+    assert found.requests.texts() == cause.requests.texts()
 
 
 def test_unrelated_patterns_stay_apart_with_all_their_requests() -> None:

@@ -6,15 +6,16 @@ from __future__ import annotations
 from logsense.analyze.latency import HopRow, slow_groups
 from logsense.config import ChangeConfig
 from logsense.model import Pattern
+from logsense.requestmap import HAND_MADE, RequestMap
 
 CONFIG = ChangeConfig()
 # Baseline gaps of 1-20 ms: median 10.5 ms, 95th percentile about 19 ms.
-BASELINE = [(0.001 * (1 + n % 20), f"b{n}") for n in range(200)]
+BASELINE = [(0.001 * (1 + n % 20), HAND_MADE.ids([f"b{n}"])[0]) for n in range(200)]
 
 
 def pattern(pid: str, service: str, requests: list[str], at: float) -> Pattern:
     found = Pattern(id=pid, service=service, level="info", template=f"{pid} <*>")
-    found.requests = dict.fromkeys(requests, (at, 0))
+    found.requests = RequestMap.from_dict(dict.fromkeys(requests, (at, 0)))
     found.count = len(requests)
     return found
 
@@ -24,7 +25,7 @@ def hop(source: int, target: int, requests: list[str], slowed: int, by: float) -
     than in the baseline."""
     window = [
         (BASELINE[n % 200][0] + (by if n < slowed else 0.0), request)
-        for n, request in enumerate(requests)
+        for n, request in enumerate(HAND_MADE.ids(requests))
     ]
     return (source, target, len(BASELINE), len(requests), BASELINE, window)
 

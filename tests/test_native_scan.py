@@ -13,9 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from logsense._native import Aggregate, EventTable
+from logsense._native import Aggregate, EventTable, RequestNames
 from logsense.config import FieldMap
 from logsense.mine.sampling import BottomK
+from logsense.model import Timings
+from logsense.requestmap import RequestMap
 from logsense.sources import files
 from logsense.sources.files import FileSource
 from logsense.sources.records import MAX_LINE_BYTES, SourceStats, event_table, push_event
@@ -110,12 +112,22 @@ LONG = [
 ]
 
 
+def timings_texts(timings: Timings | None, names: RequestNames) -> object:
+    """`timings` with request id texts: tables number their requests each their own way."""
+    if timings is None:
+        return None
+    before, now = ([(s, None if r is None else names[r]) for s, r in t] for t in timings[2:])
+    return timings[0], timings[1], before, now
+
+
 def signature(aggregate: Aggregate) -> tuple[object, ...]:
     """Everything an aggregate says, as plain comparable data."""
+    names = aggregate.request_names
     shapes = [
         (s.service, s.level_class, s.masked, s.fingerprint, s.first_position, s.level, s.count,
          s.baseline_count, s.first_seen, s.last_seen, sorted(s.per_minute.items()),
-         sorted(s.requests.items()), sorted(s.users), s.samples, s.durations)
+         sorted(RequestMap.from_buffers(s.requests, names).to_dict().items()), sorted(s.users),
+         s.samples, timings_texts(s.durations, names))
         for s in aggregate.shapes
     ]  # fmt: skip
     per_minute = sorted(aggregate.requests_per_minute.items())

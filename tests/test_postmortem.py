@@ -24,6 +24,7 @@ from esnode import EsNode  # tests/ is on sys.path
 from logsense.config import load_settings
 from logsense.model import Issue, Pattern, Report, Totals, Window
 from logsense.postmortem import course_of, draft, render_html, render_json, render_markdown
+from logsense.requestmap import RequestMap
 from tests.conftest import FIXTURES, Cli, generator
 from tests.llm_server import FakeLLM, wrong_numbers
 from tests.test_llm import incident_log
@@ -323,14 +324,19 @@ def test_a_rejected_answer_leaves_the_rules_hypothesis(cli: Cli, tmp_path: Path)
 M0 = 1_800_000_000 // 60 * 60  # a minute boundary
 
 
-def pattern(per_minute: dict[int, int], baseline: int = 0, requests: int = 0) -> Pattern:
-    """A pattern with these events per minute offset; each event is its own request."""
+def pattern(
+    per_minute: dict[int, int], baseline: int = 0, requests: int = 0, prefix: str = "r"
+) -> Pattern:
+    """A pattern with these events per minute offset; each event is its own request (its id
+    starts with `prefix`)."""
     made = Pattern(id="p", service="svc", level="error", template="boom <*>")
+    firsts = {}
     for offset, n in per_minute.items():
         made.per_minute[M0 // 60 + offset] = n
         made.count += n
         for k in range(min(n, requests)):
-            made.requests[f"r{offset}-{k}"] = (M0 + offset * 60 + k, k)
+            firsts[f"{prefix}{offset}-{k}"] = (M0 + offset * 60 + k, k)
+    made.requests = RequestMap.from_dict(firsts)
     made.first_seen = M0 + min(per_minute) * 60 + 5.0
     made.last_seen = M0 + max(per_minute) * 60 + 50.0
     made.baseline_count = baseline
@@ -408,10 +414,9 @@ def test_without_request_ids_events_stand_in(cli: Cli, tmp_path: Path) -> None:
 
 def test_contributing_issues_count_in_the_impact() -> None:
     report = report_for(pattern({1: 1}))
-    first, second = pattern({2: 10, 3: 10}, requests=5), pattern({3: 4}, requests=4)
+    first = pattern({2: 10, 3: 10}, requests=5, prefix="p")
+    second = pattern({3: 4}, requests=4, prefix="q")
     second.id, second.service = "q", "other"
-    for made in (first, second):
-        made.requests = {f"{made.id}{k}": v for k, v in enumerate(made.requests.values())}
     low, early = pattern({4: 2}, requests=2), pattern({0: 3}, requests=3)
     low.id, early.id = "r", "s"
     report.issues = [issue_of(first, 1), issue_of(second, 2), issue_of(low, 3), issue_of(early, 4)]
@@ -428,5 +433,5 @@ def issue_of(made: Pattern, rank: int) -> Issue:
         id=f"i{rank}", patterns=[made], root=made, root_why="first", events=made.count,
         requests_affected=len(made.requests), share_of_requests=len(made.requests) / 1000,
         users_affected=None, first_seen=made.first_seen, last_seen=made.last_seen,
-        severity="high", status="new", rank=rank, requests=set(made.requests),
+        severity="high", status="new", rank=rank, requests=made.requests.keys(),
     )  # fmt: skip

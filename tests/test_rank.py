@@ -5,6 +5,7 @@ from logsense.analyze.group import Group
 from logsense.config import ChangeConfig, SeverityConfig
 from logsense.model import Issue, Pattern, Totals, Window
 from logsense.rank import rank
+from logsense.requestmap import RequestMap
 
 WINDOW = Window(0.0, 3600.0)
 TOTALS = Totals(events=10_000, requests=1000, first_seen=0.0, last_seen=3599.0)
@@ -13,11 +14,13 @@ TOTALS = Totals(events=10_000, requests=1000, first_seen=0.0, last_seen=3599.0)
 def group(pid: str, level: str, requests: int, offset: int = 0, count: int = 0) -> Group:
     """A one-pattern group whose events hit `requests` requests (ids from `offset`)."""
     pattern = Pattern(id=pid, service="svc", level=level, template=f"{pid} <*>")
-    pattern.requests = {f"r{offset + n}": (float(n), n) for n in range(requests)}
+    pattern.requests = RequestMap.from_dict(
+        {f"r{offset + n}": (float(n), n) for n in range(requests)}
+    )
     pattern.count = count or requests
     pattern.first_seen, pattern.last_seen = 10.0, 3000.0
     pattern.per_minute = {0: pattern.count}
-    return Group([pattern], pattern, "the only pattern of this issue", set(pattern.requests))
+    return Group([pattern], pattern, "the only pattern of this issue", pattern.requests.keys())
 
 
 def ranked(*groups: Group) -> list[Issue]:

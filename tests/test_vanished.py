@@ -12,6 +12,7 @@ from logsense.analyze.group import Group
 from logsense.analyze.vanished import attach_stops
 from logsense.config import ChangeConfig
 from logsense.model import Pattern, Stopped
+from logsense.requestmap import RequestMap
 from tests.conftest import Cli
 
 CONFIG = ChangeConfig()
@@ -24,8 +25,8 @@ def pattern(
 ) -> Pattern:
     """A pattern at offset `at` inside each of its requests (window `now`, baseline `before`)."""
     found = Pattern(id=pid, service=service, level=level, template=f"{pid} <*>")
-    found.requests = dict.fromkeys(now, (1000.0 + at, 0))
-    found.baseline_requests = dict.fromkeys(before, (at, 0))
+    found.requests = RequestMap.from_dict(dict.fromkeys(now, (1000.0 + at, 0)))
+    found.baseline_requests = RequestMap.from_dict(dict.fromkeys(before, (at, 0)))
     found.count, found.baseline_count = len(now), len(before)
     return found
 
@@ -41,7 +42,7 @@ def world(caller_logs_after: bool) -> tuple[Group, Stopped, list[Pattern], dict[
         "normal", "checkout", "info", WINDOW, BASELINE, at=6.0 if caller_logs_after else 0.5
     )
     stop = Stopped(done, compare(40, 100, 100, 100, CONFIG, context=begin))
-    errors = Group([timeout], timeout, "the only pattern of this issue", set(timeout.requests))
+    errors = Group([timeout], timeout, "the only pattern of this issue", timeout.requests.keys())
     changes = {"timeout": compare(60, 100, 0, 100, CONFIG), "done": stop.change}
     return errors, stop, [begin, done, timeout, normal], changes
 
@@ -53,7 +54,7 @@ def test_errors_of_a_caller_that_waited_for_an_unfinished_step_join_the_stop() -
     (found,) = groups
     assert (found.kind, found.root.id) == ("stopped", "done")
     assert [p.id for p in found.patterns] == ["done", "timeout"]
-    assert found.requests == set(WINDOW[:60])
+    assert set(found.requests.texts()) == set(WINDOW[:60])
     assert [e.kind for e in found.evidence] == ["stopped", "caller_waited"]
     assert {e.service for e in found.evidence} == {"tax"}
 

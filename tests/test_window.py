@@ -5,6 +5,7 @@ import pytest
 from logsense.config import FieldMap
 from logsense.errors import UsageError
 from logsense.model import Event
+from logsense.requestmap import RequestMap
 from logsense.sources.records import push_event
 from logsense.sources.window import (
     Relative,
@@ -96,4 +97,7 @@ def test_out_of_order_events_are_sorted_and_kept() -> None:
     events = [event(base + 120, "r2"), event(base + 60, "r1"), event(base + 180, "r3")]
     result = windowed(events, WindowSpec.from_options("1h", None, None))
     (shape,) = result.aggregate.shapes
-    assert shape.requests == {"r1": (base + 60, 0), "r2": (base + 120, 1), "r3": (base + 180, 2)}
+    requests = RequestMap.from_buffers(shape.requests, result.aggregate.request_names)
+    assert requests.to_dict() == {
+        "r1": (base + 60, 0), "r2": (base + 120, 1), "r3": (base + 180, 2)
+    }  # fmt: skip

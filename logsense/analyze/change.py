@@ -23,15 +23,15 @@ one to expect; it is *new* when the baseline never had it.
 from __future__ import annotations
 
 import math
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
-from logsense.analyze.request_sets import code_requests, earlier_in_shared, incidence
+from logsense.analyze.request_sets import earlier_in_shared, incidence
 from logsense.config import ChangeConfig
-from logsense.model import Pattern, Requests, Totals, level_rank
+from logsense.model import Pattern, Totals, level_rank
+from logsense.requestmap import RequestMap, RequestSet
 
 __all__ = ["Change", "Trend", "compare", "fdr_cutoff", "issue_change", "pattern_changes"]
 
@@ -134,7 +134,7 @@ def pattern_changes(
         events_total = totals.events
         if pattern.baseline_count:
             events_total = max(round(totals.baseline_events * scale), pattern.count)
-        now, before = pattern.requests.keys(), pattern.baseline_requests.keys()
+        now, before = pattern.requests, pattern.baseline_requests
         counts.append(_counts(now, before, events, events_total, context, totals))
         bases.append("requests" if now or before else "events")
         chosen.append(context)
@@ -184,16 +184,16 @@ def issue_change(
     that a new failure now also leads to does not make the new failure look chronic."""
     if root_change is None:
         return None
-    now: set[str] = set().union(*(p.requests.keys() for p in core))
-    before: set[str] = set().union(*(p.baseline_requests.keys() for p in core))
+    now = RequestSet.union(p.requests for p in core)
+    before = RequestSet.union(p.baseline_requests for p in core)
     events = (sum(p.count for p in core), sum(p.baseline_count for p in core))
     counts = _counts(now, before, events, root_change.now_total, root_change.context, totals)
     return compare(*counts, config, root_change.basis, _used_context(root_change.context))
 
 
 def _counts(
-    now: AbstractSet[str],
-    before: AbstractSet[str],
+    now: RequestSet,
+    before: RequestSet,
     events: tuple[int, int],
     events_total: int,
     context: Pattern | None,
@@ -205,9 +205,9 @@ def _counts(
     used = _used_context(context)
     if used is not None:
         return (
-            len(now & used.requests.keys()),
+            now.shared(used.requests),
             len(used.requests),
-            len(before & used.baseline_requests.keys()),
+            before.shared(used.baseline_requests),
             len(used.baseline_requests),
         )
     if now or before:
@@ -228,7 +228,7 @@ def _contexts(patterns: list[Pattern]) -> dict[str, Pattern]:
     pool = [i for i, p in enumerate(patterns) if level_rank(p.level) < 2]
     if not pool:
         return {}
-    sets = code_requests([_all_requests(p) for p in patterns])
+    sets = [_all_requests(p) for p in patterns]
     sizes = np.array([len(s) for s in sets])
     matrix = incidence(sets)
     shared = sparse.csr_matrix(matrix @ matrix[pool].T)
@@ -247,9 +247,9 @@ def _contexts(patterns: list[Pattern]) -> dict[str, Pattern]:
     return found
 
 
-def _all_requests(pattern: Pattern) -> Requests:
+def _all_requests(pattern: Pattern) -> RequestMap:
     """The pattern's requests of the window and the baseline (a request in both: its first)."""
-    return {**pattern.requests, **pattern.baseline_requests}
+    return RequestMap.earliest([pattern.requests, pattern.baseline_requests])
 
 
 def _verdicts(

@@ -31,13 +31,7 @@ import numpy.typing as npt
 
 from logsense.analyze.change import Change
 from logsense.analyze.embed import Embedder, embedding_text
-from logsense.analyze.request_sets import (
-    RequestSet,
-    code_requests,
-    earlier_in_shared,
-    first_in_shared,
-    shared_counts,
-)
+from logsense.analyze.request_sets import earlier_in_shared, first_in_shared, shared_counts
 from logsense.config import GroupingConfig
 from logsense.model import (
     Evidence,
@@ -49,6 +43,7 @@ from logsense.model import (
     level_class,
     level_rank,
 )
+from logsense.requestmap import RequestMap, RequestSet
 
 __all__ = ["Age", "Group", "age", "candidates", "exception_types", "find_root", "group", "prefetch"]
 
@@ -99,7 +94,7 @@ class Group:
     patterns: list[Pattern]
     root: Pattern
     why: str
-    requests: set[str]
+    requests: RequestSet
     kind: IssueKind = "events"
     evidence: list[Evidence] = field(default_factory=list)
     stopped: list[Stopped] = field(default_factory=list)
@@ -136,8 +131,7 @@ def group(
         return []
     changes = changes or {}
     nodes = _members(_same_meaning(patterns, config, embedder, changes))
-    sets = code_requests([p.requests for p in patterns])
-    node_requests = [sets[node[0]].union(*(sets[i] for i in node[1:])) for node in nodes]
+    node_requests = [RequestMap.earliest([patterns[i].requests for i in node]) for node in nodes]
     ages = [age([patterns[i] for i in node], changes) for node in nodes]
     links = [
         (child, parent)
@@ -155,10 +149,8 @@ def group(
     groups = []
     for member_ids in _members(labels):
         group_patterns = [patterns[i] for i in member_ids]
-        root, why = find_root(
-            group_patterns, [sets[i] for i in member_ids], _chronic(group_patterns, changes)
-        )
-        requests = set().union(*(affected[node] for node in set(node_of[member_ids].tolist())))
+        root, why = find_root(group_patterns, _chronic(group_patterns, changes))
+        requests = RequestSet.union(affected[node] for node in set(node_of[member_ids].tolist()))
         evidence = Evidence(_why_kind(why), root.service, why, root.id)
         core = [patterns[i] for i in nodes[int(node_of[patterns.index(root)])]]
         groups.append(Group(group_patterns, root, why, requests, evidence=[evidence], core=core))
@@ -190,13 +182,13 @@ def _why_kind(why: str) -> EvidenceKind:
     return "only_pattern" if why.startswith("the only") else "earliest"
 
 
-def _affected_requests(nodes: list[list[Pattern]], causes: dict[int, int]) -> list[set[str]]:
+def _affected_requests(nodes: list[list[Pattern]], causes: dict[int, int]) -> list[RequestSet]:
     """Per node, the requests its problem affected: all of its requests when it has no cause,
     else those where its cause (and so on up the chain) is seen too."""
-    own = [set().union(*(p.requests for p in node)) for node in nodes]
-    found: dict[int, set[str]] = {}
+    own = [RequestSet.union(p.requests for p in node) for node in nodes]
+    found: dict[int, RequestSet] = {}
 
-    def affected(node: int) -> set[str]:
+    def affected(node: int) -> RequestSet:
         if node not in found:
             found[node] = own[node]  # where a chain would close on itself, it stops here
             cause = causes.get(node)
@@ -300,7 +292,7 @@ def _share_minutes(a: Pattern, b: Pattern) -> bool:
 
 
 def _caused_by(
-    nodes: list[RequestSet], config: GroupingConfig, total_requests: int | None
+    nodes: list[RequestMap], config: GroupingConfig, total_requests: int | None
 ) -> list[tuple[int, int]]:
     """(child, parent) pairs: the child happens inside the parent's requests, after it."""
     sizes = np.array([len(node) for node in nodes], dtype=np.float64)
@@ -318,7 +310,7 @@ def _caused_by(
 
 def _best_parent(
     child: int,
-    nodes: list[RequestSet],
+    nodes: list[RequestMap],
     shared: Matrix,
     sizes: Matrix,
     total: int,
@@ -356,7 +348,7 @@ def _log_chance(together: float, n: float, chance: float) -> float:
     return float(stats.binom.logsf(together - 1, n, chance))
 
 
-def _comes_first(parent: RequestSet, child: RequestSet) -> bool:
+def _comes_first(parent: RequestMap, child: RequestMap) -> bool:
     """True when the parent's event precedes the child's in most requests they share."""
     shared, first = earlier_in_shared(parent, child)
     return first > shared - first
@@ -364,26 +356,23 @@ def _comes_first(parent: RequestSet, child: RequestSet) -> bool:
 
 def find_root(
     patterns: list[Pattern],
-    requests: list[RequestSet] | None = None,
     excluded: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[Pattern, str]:
     """The pattern that comes first inside the affected requests, and a sentence saying why.
 
     Only warn-and-above patterns can be the root when the group has any, and never one whose id
     is `excluded` (unless all are). Only requests where two or more of them appear take part;
-    without such requests the earliest pattern in time wins. `requests` are the patterns'
-    request sets, coded together, when the caller has them.
+    without such requests the earliest pattern in time wins.
     """
     if len(patterns) == 1:
         return patterns[0], "the only pattern of this issue"
-    coded = requests or code_requests([p.requests for p in patterns])
     allowed = [i for i, p in enumerate(patterns) if p.id not in excluded] or list(
         range(len(patterns))
     )
     warn_or_worse = [i for i in allowed if level_rank(patterns[i].level) >= 2]
     chosen = warn_or_worse or allowed
     eligible = [patterns[i] for i in chosen]
-    sets = [coded[i] for i in chosen]
+    sets = [patterns[i].requests for i in chosen]
     contested, first = first_in_shared(sets)
     if not len(contested):
         root = min(eligible, key=lambda p: (p.first_seen, -p.count))
@@ -391,7 +380,7 @@ def find_root(
     wins = np.bincount(first, minlength=len(eligible)).tolist()
     best = max(range(len(eligible)), key=lambda i: (wins[i], eligible[i].count))
     root = eligible[best]
-    together = np.count_nonzero(np.isin(contested, sets[best].codes, assume_unique=True))
+    together = np.count_nonzero(np.isin(contested, sets[best].ids, assume_unique=True))
     others = sorted({p.service for p in eligible} - {root.service})
     callers = f", before {', '.join(others)}" if others else ""
     return root, (

@@ -39,15 +39,17 @@ the same requests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from logsense.analyze.change import Change, compare, fdr_cutoff
 from logsense.analyze.group import Group, age
 from logsense.config import ChangeConfig
 from logsense.model import Evidence, Pattern, SlowHop, level_rank, short_template
+from logsense.requestmap import RequestSet, run_starts
 
 __all__ = ["attach_slowdowns", "slow_groups"]
 
@@ -61,8 +63,11 @@ _ERROR = level_rank("error")
 # callee's slowed requests.
 _INSIDE = 0.9
 
-# Seconds measured with the request they were measured in (None: a line without one).
-GapSample = list[tuple[float, str | None]]
+# Seconds measured with the request they were measured in (its id number; None: a line
+# without one).
+GapSample = list[tuple[float, int | None]]
+Ids = npt.NDArray[np.uint32]
+Times = npt.NDArray[np.float64]
 HopRow = tuple[int, int, int, int, GapSample, GapSample]
 
 
@@ -85,7 +90,7 @@ class _Slowed:
 
     hop: SlowHop
     change: Change
-    requests: set[str]
+    requests: RequestSet
     excess: float
 
 
@@ -134,10 +139,10 @@ def attach_slowdowns(
     ]
     alone = []
     for group in slow:
-        host = max(hosts, key=lambda h: len(h.requests & group.requests), default=None)
+        host = max(hosts, key=lambda h: h.requests.shared(group.requests), default=None)
         if (
             host is None
-            or 2 * len(host.requests & group.requests) < len(group.requests)
+            or 2 * host.requests.shared(group.requests) < len(group.requests)
             or (not group.requests)
         ):
             alone.append(group)
@@ -155,28 +160,22 @@ def _inside(
     (sampled) requests, has slowed hops of its own and scores at least half as high; of several,
     the one in the fewest requests (the nearest)."""
     patterns = {p.id: p for hop in merged for p in (hop.source, hop.target)}
-    first: dict[str, dict[str, float]] = {}
-    last: dict[str, dict[str, float]] = {}
-    for pattern in patterns.values():
-        early = first.setdefault(pattern.service, {})
-        late = last.setdefault(pattern.service, {})
-        for request, (at, _) in pattern.requests.items():
-            early[request] = min(early.get(request, at), at)
-            late[request] = max(late.get(request, at), at)
+    first, last = _first_and_last(patterns.values())
+    no_requests = (np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float64))
     order = sorted(by_service, key=lambda s: (-scores[s], s))
     hosts = {service: service for service in order}
     for service in order:
-        seen = set().union(*(item.requests for item in by_service[service]))
+        seen = RequestSet.union(item.requests for item in by_service[service])
         callers = [
             other
             for other in order
             if other != service
             and hosts[other] == other
             and scores[other] * 2 >= scores[service]
-            and _waits(seen, first.get(service, {}), last.get(other, {}))
+            and _waits(seen, first.get(service, no_requests), last.get(other, no_requests))
         ]
         if callers:
-            hosts[service] = min(callers, key=lambda other: len(last.get(other, {})))
+            hosts[service] = min(callers, key=lambda other: len(last.get(other, no_requests)[0]))
     for service in order:  # a caller that joined its own caller takes its callees along
         while hosts[hosts[service]] != hosts[service]:
             hosts[service] = hosts[hosts[service]]
@@ -186,12 +185,40 @@ def _inside(
     return list(kept.items())
 
 
-def _waits(requests: set[str], callee: dict[str, float], caller: dict[str, float]) -> bool:
+def _first_and_last(
+    patterns: Iterable[Pattern],
+) -> tuple[dict[str, tuple[Ids, Times]], dict[str, tuple[Ids, Times]]]:
+    """Per service, its requests (sorted ids) with the time of its first event in each of them
+    (of its patterns' first events: the earliest), and with the latest of those times."""
+    by_service: dict[str, list[Pattern]] = {}
+    for pattern in patterns:
+        by_service.setdefault(pattern.service, []).append(pattern)
+    first: dict[str, tuple[Ids, Times]] = {}
+    last: dict[str, tuple[Ids, Times]] = {}
+    for service, found in by_service.items():
+        ids = np.concatenate([p.requests.ids for p in found])
+        times = np.concatenate([p.requests.times for p in found])
+        by = np.argsort(ids, kind="stable")
+        ids, times = ids[by], times[by]
+        starts = run_starts(ids)
+        if not len(starts):
+            first[service] = last[service] = (ids, times)
+            continue
+        first[service] = (ids[starts], np.minimum.reduceat(times, starts))
+        last[service] = (ids[starts], np.maximum.reduceat(times, starts))
+    return first, last
+
+
+def _waits(requests: RequestSet, callee: tuple[Ids, Times], caller: tuple[Ids, Times]) -> bool:
     """True when in almost all of `requests` the caller logs after the callee began."""
     if not requests:
         return False
-    after = sum(1 for r in requests if r in caller and r in callee and caller[r] > callee[r])
-    return after >= _INSIDE * len(requests)
+    both, in_callee, in_caller = np.intersect1d(
+        callee[0], caller[0], assume_unique=True, return_indices=True
+    )
+    waited = both[caller[1][in_caller] > callee[1][in_callee]]
+    after = np.count_nonzero(np.isin(requests.ids, waited, assume_unique=True))
+    return bool(after >= _INSIDE * len(requests))
 
 
 def _scores(merged: list[_Hop], slowed: list[_Slowed]) -> dict[str, float]:
@@ -259,7 +286,10 @@ def _slowed(hop: _Hop, config: ChangeConfig) -> _Slowed | None:
     )
     if change.excess <= 0 or slow_now < _MIN_SLOW:
         return None
-    requests = {request for gap, request in hop.window if gap > threshold and request is not None}
+    slow_ids = [request for gap, request in hop.window if gap > threshold and request is not None]
+    # A gap inside a request ends at an event of it: the target pattern holds that request, so
+    # its names are the ones these ids number.
+    requests = RequestSet(np.unique(np.array(slow_ids, dtype=np.uint32)), hop.target.requests.names)
     found = SlowHop(
         hop.source, hop.target, before_median, median, hop.count, slow_now, len(now),
         change.p_value,
@@ -283,7 +313,7 @@ def _group(service: str, items: list[_Slowed]) -> Group:
     patterns = list(dict.fromkeys([*own, *(p for hop in hops for p in (hop.source, hop.target))]))
     strongest = items[0]
     evidence = [_evidence(service, item) for item in items]
-    requests = set().union(*(item.requests for item in items))
+    requests = RequestSet.union(item.requests for item in items)
     return Group(
         patterns, own[0], _why(strongest.hop), requests, kind="slow", evidence=evidence,
         slowed=hops, change=strongest.change, estimate=round(_distinct(service, items)),
@@ -312,26 +342,26 @@ def _distinct(service: str, items: list[_Slowed]) -> float:
         per_request = len(pattern.requests) / max(pattern.count, len(pattern.requests), 1)
         _, excess = sides.get((pattern.id, into), (pattern, 0.0))
         sides[(pattern.id, into)] = (pattern, excess + item.excess * per_request)
-    own = set().union(*(p.requests.keys() for p, _ in sides.values() if p.service == service))
-    counted: dict[str, float] = {}
+    own = RequestSet.union(p.requests for p, _ in sides.values() if p.service == service)
+    every = RequestSet.union(p.requests for p, _ in sides.values())
+    counted = np.zeros(len(every), dtype=np.float64)
     total = 0.0
     for pattern, excess in sorted(sides.values(), key=lambda side: (-side[1], side[0].id)):
         # Another service's hops joined because their slowed requests pass through this one.
         requests = (
             pattern.requests.keys()
             if pattern.service == service
-            else (pattern.requests.keys() & own or pattern.requests.keys())
+            else (pattern.requests & own or pattern.requests.keys())
         )
         if not requests:
             continue
         # A slowdown slows the same requests on every hop it touches (those after its onset):
         # of each request, only the part of this pattern's slowed share not already counted.
         share = min(excess / len(requests), 1.0)
-        for request in requests:
-            before = counted.get(request, 0.0)
-            if share > before:
-                total += share - before
-                counted[request] = share
+        at = np.searchsorted(every.ids, requests.ids)
+        before = counted[at]
+        total += float(np.sum(np.maximum(share - before, 0.0)))
+        counted[at] = np.maximum(before, share)
     return total
 
 

@@ -36,9 +36,10 @@ import numpy as np
 
 from logsense.analyze.change import Change
 from logsense.analyze.group import Group, age
-from logsense.analyze.request_sets import RequestSet, code_requests, earlier_in_shared
+from logsense.analyze.request_sets import earlier_in_shared
 from logsense.config import ChangeConfig
 from logsense.model import Evidence, Pattern, Stopped, level_rank, short_template
+from logsense.requestmap import RequestMap, RequestSet, earlier
 
 __all__ = ["attach_stops", "stopped_patterns"]
 
@@ -120,8 +121,7 @@ def _waited_for(stop: Stopped, host: Group, patterns: list[Pattern]) -> bool:
         return False
     if any(p.service == service and level_rank(p.level) >= _WARN for p in host.patterns):
         return False
-    began, root_requests = code_requests([context.requests, root.requests])
-    together, first = earlier_in_shared(began, root_requests)
+    together, first = earlier_in_shared(context.requests, root.requests)
     if not together or first * 2 <= together:
         return False
     waiting = [
@@ -131,46 +131,44 @@ def _waited_for(stop: Stopped, host: Group, patterns: list[Pattern]) -> bool:
     ]
     if not waiting:
         return False
-    stopped, *others = code_requests(
-        [pattern.baseline_requests, *(p.baseline_requests for p in waiting)]
-    )
-    shared, after = _followed(stopped, others)
+    stopped = pattern.baseline_requests
+    shared, after = _followed(stopped, [p.baseline_requests for p in waiting])
     return shared * 2 >= len(stopped) and after * 2 > shared
 
 
-def _followed(first: RequestSet, others: list[RequestSet]) -> tuple[int, int]:
+def _followed(first: RequestMap, others: list[RequestMap]) -> tuple[int, int]:
     """(how many of `first`'s requests have an event of `others`, in how many of them one
     comes after `first`'s)."""
     shared = np.zeros(len(first), dtype=bool)
     after = np.zeros(len(first), dtype=bool)
     for other in others:
         _, mine, theirs = np.intersect1d(
-            first.codes, other.codes, assume_unique=True, return_indices=True
+            first.ids, other.ids, assume_unique=True, return_indices=True
         )
         shared[mine] = True
-        after[mine[other.orders[theirs] > first.orders[mine]]] = True
+        after[mine[earlier(first, mine, other, theirs)]] = True
     return int(np.count_nonzero(shared)), int(np.count_nonzero(after))
 
 
-def affected_requests(stop: Stopped) -> set[str]:
+def affected_requests(stop: Stopped) -> RequestSet:
     """The window requests that reached the stop's context but not the pattern (empty when the
     context did not nearly always lead to it, or there is no context)."""
     context = stop.change.context
     if context is None or stop.change.baseline_share < _DETERMINED:
-        return set()
-    return context.requests.keys() - stop.pattern.requests.keys()
+        return RequestSet.empty()
+    return context.requests - stop.pattern.requests
 
 
 def _explaining_group(groups: list[Group], stop: Stopped, fraction: float) -> Group | None:
     """Of `groups`, the one outside whose requests the stopped pattern has not stopped; the
     one that restores it most."""
     change, pattern = stop.change, stop.pattern
-    context = change.context.requests.keys() if change.context is not None else None
+    context = change.context.requests if change.context is not None else None
     best: tuple[float, Group] | None = None
     for group in groups:
         failed = group.requests & context if context is not None else group.requests
         left = change.now_total - len(failed)
-        still = change.now - len(pattern.requests.keys() & failed)
+        still = change.now - pattern.requests.shared(failed)
         restored = still / left if left > 0 else 1.0
         if restored > fraction * change.baseline_share and (best is None or restored > best[0]):
             best = (restored, group)
@@ -181,7 +179,7 @@ def _group(service: str, stops: list[Stopped], caused: list[Group]) -> Group:
     """A `stopped` group: the service's stopped patterns, the most significant as its root,
     and the errors they `caused` (their groups' patterns and requests)."""
     root = stops[0]
-    requests = set().union(*(affected_requests(s) for s in stops))
+    requests = RequestSet.union(affected_requests(s) for s in stops)
     evidence = [_evidence(stop) for stop in stops]
     estimate = None if requests else round(-sum(s.change.excess for s in stops))
     patterns = [s.pattern for s in stops]

@@ -27,7 +27,6 @@ from logsense.mine.templates import TemplateTree
 from logsense.model import (
     Event,
     Pattern,
-    Requests,
     Sample,
     Slot,
     Timings,
@@ -35,6 +34,7 @@ from logsense.model import (
     Window,
     level_rank,
 )
+from logsense.requestmap import RequestMap, RequestNames
 from logsense.sources.records import event_table, push_event
 
 if TYPE_CHECKING:
@@ -46,8 +46,19 @@ __all__ = ["Mined", "Miner", "mine", "mine_aggregate", "mine_every_event", "patt
 TreeKey = tuple[str, ...]
 # (tree, Drain cluster id in it, stack fingerprint): where a shape's stats go.
 PatternKey = tuple[TreeKey, int, str | None]
-# A pattern's stats while folding, its samples, and the shapes folded into it.
-_Entry = tuple[Pattern, BottomK[Sample], list[ShapeStats]]
+
+
+@dataclass
+class _Entry:
+    """A pattern's stats while shapes fold in; its shapes' requests are merged once, at the
+    end (merging them one by one would copy the pattern's arrays once per shape), and the
+    shapes themselves (for the words their slots hold, `text_slots`)."""
+
+    pattern: Pattern
+    samples: BottomK[Sample]
+    requests: list[RequestMap] = field(default_factory=list)
+    baseline_requests: list[RequestMap] = field(default_factory=list)
+    shapes: list[ShapeStats] = field(default_factory=list)
 
 
 def pattern_id(service: str, level_cls: str, template: str, stack: str | None) -> str:
@@ -69,9 +80,16 @@ class Mined:
 
 class Miner:
     """Folds shapes into patterns. Call `add` per shape in order of first occurrence, then
-    `patterns()` once."""
+    `patterns()` once. Request ids are numbers in `names` (the table's)."""
 
-    def __init__(self, samples_per_pattern: int = 5, sim_th: float = 0.9, depth: int = 4) -> None:
+    def __init__(
+        self,
+        names: RequestNames,
+        samples_per_pattern: int = 5,
+        sim_th: float = 0.9,
+        depth: int = 4,
+    ) -> None:
+        self._names = names
         self._samples_per_pattern = samples_per_pattern
         self._sim_th = sim_th
         self._depth = depth
@@ -89,8 +107,8 @@ class Miner:
         if entry is None:
             pattern = Pattern(id="", service=shape.service, level=shape.level, template="")
             pattern.fingerprint = shape.fingerprint
-            entry = self._stats[key] = (pattern, BottomK(self._samples_per_pattern), [])
-        _fold(entry, shape)
+            entry = self._stats[key] = _Entry(pattern, BottomK(self._samples_per_pattern))
+        _fold(entry, shape, self._names)
         return key
 
     def _cluster(self, service: str, lcls: str, masked: str) -> tuple[TreeKey, int]:
@@ -108,13 +126,16 @@ class Miner:
     def patterns(self) -> list[Pattern]:
         """Final patterns: templates read from Drain now that they are fully generalized."""
         merged: dict[str, Pattern] = {}
-        for key, (stats, samples, shapes) in self._stats.items():
+        for key, entry in self._stats.items():
             tree, cluster_id, stack = key
             template = self._trees[tree].template(cluster_id)
             pid = pattern_id(tree[0], tree[1], template, stack)
+            stats = entry.pattern
             stats.id, stats.template = pid, template
-            stats.samples = samples.items
-            for slot in text_slots(template, shapes):
+            stats.samples = entry.samples.items
+            stats.requests = RequestMap.earliest(entry.requests)
+            stats.baseline_requests = RequestMap.earliest(entry.baseline_requests)
+            for slot in text_slots(template, entry.shapes):
                 into = stats.slots.setdefault(slot.token, Slot(slot.token, "text", slot.name))
                 add_slot(into, "text", slot.minutes.items(), slot.top)
             if pid in merged:
@@ -138,20 +159,20 @@ class _Stats(Protocol):
     last_seen: float
     level: str
     per_minute: dict[int, int]
-    requests: Requests
-    baseline_requests: Requests
     baseline_per_minute: dict[int, int]
     durations: Timings | None
     users: set[str]
 
 
-def _fold(entry: _Entry, shape: ShapeStats) -> None:
+def _fold(entry: _Entry, shape: ShapeStats, names: RequestNames) -> None:
     """Add one shape's stats and samples to a pattern's."""
-    pattern, samples, shapes = entry
-    shapes.append(shape)
+    pattern = entry.pattern
+    entry.shapes.append(shape)
     _add_stats(pattern, shape)
+    entry.requests.append(RequestMap.from_buffers(shape.requests, names))
+    entry.baseline_requests.append(RequestMap.from_buffers(shape.baseline_requests, names))
     for position, text, origin, ts, request in shape.samples:
-        samples.offer(position, Sample(text, origin, ts, request))
+        entry.samples.offer(position, Sample(text, origin, ts, request))
     for token, unit, minutes, top in shape.slots:
         into = pattern.slots.get(token) or pattern.slots.setdefault(
             token, Slot(token, unit, slot_label(shape.masked, token, unit))
@@ -162,6 +183,10 @@ def _fold(entry: _Entry, shape: ShapeStats) -> None:
 def _merge_into(target: Pattern, other: Pattern) -> None:
     """Merge a pattern into another that got the same template at the end."""
     _add_stats(target, other)
+    target.requests = RequestMap.earliest([target.requests, other.requests])
+    target.baseline_requests = RequestMap.earliest(
+        [target.baseline_requests, other.baseline_requests]
+    )
     target.samples = (target.samples + other.samples)[: max(len(target.samples), 1)]
     for slot in other.slots.values():
         into = target.slots.setdefault(slot.token, Slot(slot.token, slot.unit, slot.name))
@@ -181,8 +206,6 @@ def _add_stats(target: Pattern, other: _Stats) -> None:
     ):
         for minute, n in more.items():
             counts[minute] = counts.get(minute, 0) + n
-    _add_requests(target.requests, other.requests)
-    _add_requests(target.baseline_requests, other.baseline_requests)
     target.durations = _add_durations(target.durations, other.durations)
     target.users |= other.users
 
@@ -197,20 +220,10 @@ def _add_durations(
     return into[0] + more[0], into[1] + more[1], into[2] + more[2], into[3] + more[3]
 
 
-def _add_requests(requests: Requests, other: Requests) -> None:
-    """Merge `other` into `requests`, keeping each request's earliest (time, position).
-
-    Only requests in both need a comparison; the rest are copied at C speed.
-    """
-    earlier = {r: requests[r] for r in requests.keys() & other.keys() if requests[r] < other[r]}
-    requests.update(other)
-    requests.update(earlier)
-
-
 def mine_aggregate(aggregate: Aggregate, samples_per_pattern: int = 5) -> Mined:
     """Patterns and totals of an EventTable's aggregate (baseline-only shapes count toward
     `baseline_count`)."""
-    miner = Miner(samples_per_pattern=samples_per_pattern)
+    miner = Miner(aggregate.request_names, samples_per_pattern=samples_per_pattern)
     keys = [miner.add(shape) for shape in aggregate.shapes]
     patterns = [p for p in miner.patterns() if p.count or p.baseline_count]
     totals = Totals(

@@ -26,9 +26,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from logsense.config import QUIET_MINUTES
 from logsense.model import Issue, Pattern, Report, requests_of
 from logsense.rank import event_span, series_minutes
+from logsense.requestmap import RequestMap, RequestSet
 
 __all__ = ["QUIET_MINUTES", "Course", "Minute", "course_of"]
 
@@ -106,7 +109,7 @@ def _span(report: Report, active: dict[int, int]) -> list[int]:
 
 
 def _minutes(
-    patterns: list[Pattern], requests: set[str], report: Report, by_requests: bool
+    patterns: list[Pattern], requests: RequestSet, report: Report, by_requests: bool
 ) -> list[Minute]:
     events: dict[int, int] = {}
     for pattern in patterns:
@@ -123,19 +126,11 @@ def _minutes(
     ]
 
 
-def _first_minutes(patterns: list[Pattern], requests: set[str]) -> dict[int, int]:
+def _first_minutes(patterns: list[Pattern], requests: RequestSet) -> dict[int, int]:
     """The `requests` per minute of their first event among `patterns`."""
-    first: dict[str, float] = {}
-    for pattern in patterns:
-        for request in pattern.requests.keys() & requests:
-            ts = pattern.requests[request][0]
-            if ts < first.get(request, math.inf):
-                first[request] = ts
-    counts: dict[int, int] = {}
-    for ts in first.values():
-        minute = int(ts // 60)
-        counts[minute] = counts.get(minute, 0) + 1
-    return counts
+    first = RequestMap.earliest([p.requests.only(requests) for p in patterns])
+    minutes, counts = np.unique(np.floor_divide(first.times, 60), return_counts=True)
+    return dict(zip(minutes.astype(np.int64).tolist(), counts.tolist(), strict=True))
 
 
 def _all_events(report: Report) -> dict[int, int]:

@@ -57,8 +57,7 @@ def lucene_query(pattern: Pattern, fields: FieldMap) -> str:
 def _trace_ids(issue: Issue, samples: list[Sample]) -> list[str]:
     """The samples' request ids, then the issue's earliest affected requests."""
     found = [s.request_id for s in samples if s.request_id]
-    earliest = sorted(issue.root.requests.items(), key=lambda item: item[1])
-    found += [request for request, _ in earliest]
+    found += issue.root.requests.first_texts(_MAX_TRACE_IDS)
     return list(dict.fromkeys(found))[:_MAX_TRACE_IDS]
 
 

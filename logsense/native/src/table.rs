@@ -26,6 +26,7 @@ mod hits;
 mod isotime;
 mod json_scan;
 mod record;
+mod requests;
 mod scan;
 mod slots;
 mod store;
@@ -35,6 +36,7 @@ mod times;
 
 use aggregate::AggregateOut;
 use record::{level_rank, FieldPlan, Levels, CLASS_NAMES, LEVEL_NAMES};
+use requests::{request_buffers, RequestBuffers, RequestNames};
 use scan::Config;
 use store::{Pushed, Table, DEFAULT_MAX_LINE};
 use strings::{Strings, NO_ID};
@@ -46,6 +48,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Aggregate>()?;
     m.add_class::<ShapeStats>()?;
     m.add_class::<HitsPage>()?;
+    m.add_class::<RequestNames>()?;
     Ok(())
 }
 
@@ -63,8 +66,8 @@ pub struct ShapeStats {
     first_seen: f64,
     last_seen: f64,
     per_minute: Py<PyDict>,
-    requests: Py<PyDict>,
-    baseline_requests: Py<PyDict>,
+    requests: RequestBuffers,
+    baseline_requests: RequestBuffers,
     baseline_per_minute: Py<PyDict>,
     users: Py<PySet>,
     samples: Py<PyList>,
@@ -100,6 +103,7 @@ pub struct Aggregate {
     baseline_requests: u64,
     baseline_first: Option<f64>,
     hops: Py<PyList>,
+    request_names: Py<RequestNames>,
 }
 
 /// What the JSON scanner could not use or had to guess (merged into `SourceStats`).
@@ -413,17 +417,19 @@ impl EventTable {
     }
 
     fn aggregate(
-        &mut self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         low: f64,
         window_start: f64,
         window_end: f64,
         samples: usize,
     ) -> PyResult<Aggregate> {
-        let table = &mut self.table;
+        let py = slf.py();
+        let names = Py::new(py, RequestNames::new(slf.clone().unbind()))?;
+        let mut this = slf.borrow_mut();
+        let table = &mut this.table;
         let out = py.allow_threads(|| table.aggregate(low, window_start, window_end, samples));
         let _paused = GcPause::new(py);
-        Converter::new(py, &self.table).aggregate(out)
+        Converter::new(py, &this.table).aggregate(out, names)
     }
 
     /// (origin, shape index in the last aggregate's shapes) of every row it kept, in seq order.
@@ -448,8 +454,9 @@ impl EventTable {
 
 /// Python's cyclic garbage collector paused while alive (restored as it was on drop).
 ///
-/// An aggregate is some 400k new tuples, dicts and sets, none in a cycle: each few hundred
-/// would otherwise start a collection that walks every tracked object.
+/// An aggregate of 830k events is some 250k new tuples (most of them gap and slot samples),
+/// dicts and sets, none in a cycle: each few hundred would otherwise start a collection that
+/// walks every tracked object.
 struct GcPause {
     was_enabled: bool,
 }
@@ -501,7 +508,7 @@ impl<'py, 't> Converter<'py, 't> {
         }
     }
 
-    fn aggregate(mut self, out: AggregateOut) -> PyResult<Aggregate> {
+    fn aggregate(mut self, out: AggregateOut, names: Py<RequestNames>) -> PyResult<Aggregate> {
         let py = self.py;
         let shapes = PyList::empty_bound(py);
         for shape in &out.shapes {
@@ -524,22 +531,13 @@ impl<'py, 't> Converter<'py, 't> {
             baseline_requests: out.baseline_requests,
             baseline_first: out.baseline_first,
             hops: self.hops(&out.hops).unbind(),
+            request_names: names,
         })
-    }
-
-    /// {request id: (time, position)} of (request, time, position) triples.
-    fn requests_dict(&mut self, requests: &[(u32, f64, u64)]) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new_bound(self.py);
-        for &(request, ts, position) in requests {
-            let key = cached(self.py, &mut self.requests, &self.table.requests, request);
-            dict.set_item(key, (ts, position))?;
-        }
-        Ok(dict)
     }
 
     /// The hops as (from shape, to shape, baseline count, window count, baseline gaps, window
     /// gaps), each gap a (seconds, request id) pair.
-    fn hops(&mut self, hops: &[aggregate::HopOut]) -> Bound<'py, PyList> {
+    fn hops(&self, hops: &[aggregate::HopOut]) -> Bound<'py, PyList> {
         let py = self.py;
         let items: Vec<PyObject> = hops
             .iter()
@@ -555,23 +553,13 @@ impl<'py, 't> Converter<'py, 't> {
     /// (seconds, request id or None).
     #[allow(clippy::type_complexity)]
     fn timings(
-        &mut self,
+        &self,
         timings: &aggregate::Timings,
-    ) -> (
-        u64,
-        u64,
-        Vec<(f64, Option<Py<PyString>>)>,
-        Vec<(f64, Option<Py<PyString>>)>,
-    ) {
-        let (py, table) = (self.py, self.table);
-        let mut sample = |items: &[(f64, u32)]| -> Vec<(f64, Option<Py<PyString>>)> {
+    ) -> (u64, u64, Vec<(f64, Option<u32>)>, Vec<(f64, Option<u32>)>) {
+        let sample = |items: &[(f64, u32)]| -> Vec<(f64, Option<u32>)> {
             items
                 .iter()
-                .map(|&(seconds, request)| {
-                    let id = (request != NO_ID)
-                        .then(|| cached(py, &mut self.requests, &table.requests, request));
-                    (seconds, id)
-                })
+                .map(|&(seconds, request)| (seconds, (request != NO_ID).then_some(request)))
                 .collect()
         };
         let (before, now) = (sample(&timings.baseline), sample(&timings.window));
@@ -585,8 +573,6 @@ impl<'py, 't> Converter<'py, 't> {
             .map(|d| self.timings(d).into_py(self.py));
         let (py, table) = (self.py, self.table);
         let (service, class, masked, print) = table.shapes[shape.shape as usize];
-        let requests = self.requests_dict(&shape.requests)?;
-        let baseline_requests = self.requests_dict(&shape.baseline_requests)?;
         let users = PySet::empty_bound(py)?;
         for &user in &shape.users {
             users.add(cached(py, &mut self.users, &table.users, user))?;
@@ -627,8 +613,8 @@ impl<'py, 't> Converter<'py, 't> {
             first_seen: shape.first_seen,
             last_seen: shape.last_seen,
             per_minute: counts_dict(py, &shape.per_minute)?,
-            requests: requests.unbind(),
-            baseline_requests: baseline_requests.unbind(),
+            requests: request_buffers(py, &shape.requests),
+            baseline_requests: request_buffers(py, &shape.baseline_requests),
             baseline_per_minute: counts_dict(py, &shape.baseline_per_minute)?,
             durations,
             users: users.unbind(),
