@@ -206,8 +206,14 @@ class EventTable:
         stack_trace: str | None,
         origin: str,
         duration: float | None = None,
+        version: str | None = None,
+        host: str | None = None,
     ) -> None:
-        """Add one event normalized in Python (`duration` in seconds)."""
+        """Add one event normalized in Python (`duration` in seconds; an empty `version` or
+        `host` is none)."""
+    def instances(self) -> list[tuple[str, str | None, str | None, float, float, int]]:
+        """Every (service, version, host, first time, last time, events) among the events kept
+        (counted as they arrive: rows dropped later still count), by service, then first time."""
     @property
     def stats(self) -> ScanStats: ...
     @property

@@ -25,6 +25,7 @@ __all__ = [
     "Event",
     "Evidence",
     "EvidenceKind",
+    "Instance",
     "Issue",
     "IssueKind",
     "LeadingIndicator",
@@ -88,6 +89,19 @@ def short_template(template: str, limit: int = 90) -> str:
     if len(template) <= limit:
         return template
     return template[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One (service, version, host) among the events read: when first and last, how often
+    (`EventTable.instances`: every event counts, not only those of the window)."""
+
+    service: str
+    version: str | None
+    host: str | None
+    first: float
+    last: float
+    events: int
 
 
 @dataclass(slots=True)

@@ -98,7 +98,7 @@ def triage(
         )
     report = Report(
         window, baseline, source.name, totals, issues, warnings=warnings, patterns=mined.patterns,
-        changes=rollouts(mined.patterns),
+        changes=rollouts(mined.patterns, windowed.instances, window),
         leading_indicators=leading_indicators(mined.patterns, window, covered, issues),
     )  # fmt: skip
     report.headline = headline(issues, totals)

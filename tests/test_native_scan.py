@@ -217,6 +217,8 @@ def test_fixtures_read_the_same_natively_with_any_thread_count(fixture: str) -> 
         table, stats = through_scanner(path, threads)
         assert signature(aggregate(table, start)) == want
         assert stats_of(stats) == stats_of(expected_stats)
+        assert table.instances() == expected.instances()  # versions and hosts of services
+    assert any(version for _, version, *_ in expected.instances())
 
 
 def test_a_bounded_table_forgets_only_what_cannot_matter(tmp_path: Path) -> None:
@@ -307,6 +309,7 @@ def test_a_stack_trace_shipped_line_by_line_joins_its_event_in_both_readers(
     table, stats = text_through_scanner(path, threads)
     assert signature(aggregate(table, -math.inf)) == signature(aggregate(expected, -math.inf))
     assert text_stats(stats) == text_stats(expected_stats)
+    assert table.instances() == expected.instances()  # joined records are no events of theirs
     assert stats.joined == expected_stats.joined == 3000 * 3 + sum(i % 4 for i in range(3000))
     events = list(FileSource(str(path), FieldMap()).read())
     errors = [e for e in events if e.level == "error"]
@@ -385,6 +388,7 @@ def assert_same_text(path: Path, **kw: object) -> SourceStats:
     assert signature(aggregate(table, -math.inf)) == signature(aggregate(expected, -math.inf))
     assert text_stats(stats) == text_stats(expected_stats)
     assert table.anchor() == expected.anchor()
+    assert table.instances() == expected.instances()
     return stats
 
 

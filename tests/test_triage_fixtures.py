@@ -166,6 +166,11 @@ def test_deploys_and_restarts_are_changes_never_issues(cli: Cli) -> None:
     )
     kinds = [(c["service"], c["kind"]) for c in report["changes"]]
     assert ("orders", "deploy") in kinds and ("orders", "rollback") in kinds
+    # The events' versions and hosts tell them too, and give the facts to the line's words.
+    rollback = next(c for c in report["changes"] if c["kind"] == "rollback")
+    assert rollback["from"] == "version, host"
+    assert rollback["text"].startswith("Rolling back to version 2.16.10")
+    assert "version 2.17.0 withdrawn, 2.16.10 goes on; all 2 instances replaced" in rollback["text"]
     change_words = ("Deploying version", "Rolling back", "SIGTERM", "Graceful shutdown", "Started")
     for issue in report["issues"]:
         assert not any(word in issue["title"] for word in change_words), issue["title"]

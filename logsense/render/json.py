@@ -218,7 +218,13 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "issues": [issue_to_dict(issue, report.window) for issue in report.issues],
         "leading_indicators": [_indicator(i) for i in report.leading_indicators],
         "changes": [
-            {"at": iso(c.at), "service": c.service, "kind": c.kind, "text": c.text}
+            {
+                "at": iso(c.at),
+                "service": c.service,
+                "kind": c.kind,
+                "text": c.text,
+                "from": c.source,
+            }
             for c in report.changes
         ],
         "warnings": report.warnings,

@@ -306,6 +306,8 @@ def push_event(table: EventTable, seq: int, event: Event) -> None:
         event.stack_trace,
         event.origin,
         event.duration,
+        event.version,
+        event.host,
     )
 
 

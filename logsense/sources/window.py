@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from logsense._native import Aggregate, EventTable
 from logsense.config import FieldMap
 from logsense.errors import UsageError
-from logsense.model import Window, iso
+from logsense.model import Instance, Window, iso
 from logsense.sources.records import EARLIEST, LATEST, event_table, plausible
 
 __all__ = [
@@ -152,7 +152,8 @@ def _at(value: float | Relative, anchor: float) -> float:
 
 @dataclass
 class WindowedEvents:
-    """The window, its baseline, the aggregate of the events in them, and what fell outside."""
+    """The window, its baseline, the aggregate of the events in them, what fell outside, and
+    the service instances of everything read."""
 
     window: Window
     baseline: Window | None
@@ -161,6 +162,7 @@ class WindowedEvents:
     earliest_seen: float | None
     # What the window's reader must know: events that did not anchor it.
     warnings: list[str] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
 
 
 def new_table(
@@ -205,8 +207,9 @@ def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int)
             warnings.append(_detached_warning(newest, detached, detached_first, silence))
     aggregate = table.aggregate(_low(window, baseline), window.start, window.end, samples)
     return WindowedEvents(
-        window, baseline, aggregate, aggregate.outside, table.earliest, warnings=warnings
-    )
+        window, baseline, aggregate, aggregate.outside, table.earliest, warnings=warnings,
+        instances=[Instance(*seen) for seen in table.instances()],
+    )  # fmt: skip
 
 
 def _detached_warning(newest: float, detached: int, first: float, silence: float) -> str:

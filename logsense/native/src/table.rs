@@ -23,6 +23,7 @@ pub use scan::JOIN_GAP;
 
 mod aggregate;
 mod hits;
+mod instances;
 mod isotime;
 mod json_scan;
 mod record;
@@ -310,7 +311,7 @@ impl EventTable {
     }
 
     /// Add one event normalized in Python.
-    #[pyo3(signature = (seq, timestamp, message, level, service, request_id, user_id, stack_trace, origin, duration = None))]
+    #[pyo3(signature = (seq, timestamp, message, level, service, request_id, user_id, stack_trace, origin, duration = None, version = None, host = None))]
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -324,6 +325,8 @@ impl EventTable {
         stack_trace: Option<&str>,
         origin: &str,
         duration: Option<f64>,
+        version: Option<&str>,
+        host: Option<&str>,
     ) -> PyResult<()> {
         let level = level_rank(level)
             .ok_or_else(|| PyValueError::new_err(format!("unknown level {level:?}")))?;
@@ -338,8 +341,42 @@ impl EventTable {
             stack: stack_trace,
             origin: Some(origin),
             duration,
+            version: version.filter(|text| !text.is_empty()),
+            host: host.filter(|text| !text.is_empty()),
         });
         Ok(())
+    }
+
+    /// Every (service, version or None, host or None, first time, last time, events) among the
+    /// events kept, by service, then first time.
+    #[allow(clippy::type_complexity)]
+    fn instances(&self) -> Vec<(&str, Option<&str>, Option<&str>, f64, f64, u64)> {
+        let table = &self.table;
+        fn text(strings: &strings::Strings, id: u32) -> Option<&str> {
+            (id != strings::NO_ID).then(|| &*strings[id as usize])
+        }
+        let mut found: Vec<_> = table
+            .instances
+            .seen
+            .iter()
+            .map(|(&(service, version, host), seen)| {
+                (
+                    &*table.services[service as usize],
+                    text(&table.versions, version),
+                    text(&table.hosts, host),
+                    seen.first,
+                    seen.last,
+                    seen.events,
+                )
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            a.0.cmp(b.0)
+                .then(a.3.total_cmp(&b.3))
+                .then(a.1.cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+        });
+        found
     }
 
     #[getter]

@@ -38,7 +38,7 @@ pub fn level_rank(name: &str) -> Option<u8> {
         .map(|rank| rank as u8)
 }
 
-/// The fields of an event, in FieldMap order (version and host are not needed here).
+/// The fields of an event, in FieldMap order.
 #[derive(Clone, Copy)]
 enum Field {
     Timestamp = 0,
@@ -48,11 +48,13 @@ enum Field {
     RequestId,
     UserId,
     StackTrace,
+    Version,
+    Host,
     Duration,
 }
-const FIELDS: usize = 8;
+const FIELDS: usize = 10;
 /// The position of each `Field`'s candidate list among the FieldMap's lists.
-const FIELD_MAP_INDEX: [usize; FIELDS] = [0, 1, 2, 3, 4, 5, 6, 9];
+const FIELD_MAP_INDEX: [usize; FIELDS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const FIELD_MAP_LISTS: usize = 10;
 
 /// One candidate key: its literal top-level slot and, when dotted, the head slot and the path
@@ -222,6 +224,9 @@ pub struct Draft<'a> {
     /// The event's own duration in seconds, from a duration field.
     pub duration: Option<f64>,
     pub missing_level: bool,
+    /// The service's version and host (`Instances`), when not empty.
+    pub version: Option<Cow<'a, str>>,
+    pub host: Option<Cow<'a, str>>,
 }
 
 /// What became of one JSON object.
@@ -281,9 +286,11 @@ impl<'c> RecordReader<'c> {
             Ok(level) => level,
             Err(HandBack) => return Outcome::HandBack,
         };
-        let (Ok(request), Ok(user)) = (
+        let (Ok(request), Ok(user), Ok(version), Ok(host)) = (
             id_text(doc, line, field(Field::RequestId)),
             id_text(doc, line, field(Field::UserId)),
+            id_text(doc, line, field(Field::Version)),
+            id_text(doc, line, field(Field::Host)),
         ) else {
             return Outcome::HandBack;
         };
@@ -297,6 +304,8 @@ impl<'c> RecordReader<'c> {
             user,
             duration: self.duration(doc, line),
             missing_level,
+            version: version.filter(|text| !text.is_empty()),
+            host: host.filter(|text| !text.is_empty()),
         })
     }
 

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ahash::AHashMap;
 
+use super::instances::{InstanceKey, Instances};
 use super::json_scan::{self, Doc, Kind};
 use super::record::{
     level_class, level_rank, Draft, FieldPlan, Levels, Outcome, Reason, RecordReader,
@@ -100,6 +101,8 @@ pub struct LocalIds {
     pub fingerprints: Strings,
     pub requests: Strings,
     pub users: Strings,
+    pub versions: Strings,
+    pub hosts: Strings,
     pub shapes: Shapes,
 }
 
@@ -119,9 +122,12 @@ pub struct Piece {
     pub dropped: u64,
     /// The worker whose `LocalIds` the rows use.
     pub worker: usize,
-    /// Rows (indices into `rows`) of the records that open the piece and could continue the
-    /// event before it (see the module's doc); their records alone came before them.
-    pub leading: Vec<usize>,
+    /// Rows (indices into `rows`, with their instances) of the records that open the piece and
+    /// could continue the event before it (see the module's doc); their records alone came
+    /// before them.
+    pub leading: Vec<(usize, InstanceKey)>,
+    /// The service instances of the piece's rows (worker-local ids).
+    pub instances: Instances,
     /// Whether a record other than `leading` ones was read (the event before no longer takes
     /// continuations).
     pub broke: bool,
@@ -348,11 +354,12 @@ impl<'c, 'd> Scanner<'c, 'd> {
             self.piece.broke = true;
         }
         let ts = draft.ts;
-        let Some(row) = self.event(draft, index) else {
+        // A leading row's instance is counted when the merge knows it is an event of its own.
+        let Some((row, instance)) = self.event(draft, index, !leading) else {
             return;
         };
         if leading {
-            self.piece.leading.push(row);
+            self.piece.leading.push((row, instance));
         } else if log_line && self.join {
             self.owner = Some(Owner {
                 row,
@@ -448,6 +455,9 @@ impl<'c, 'd> Scanner<'c, 'd> {
         if draft.user.as_deref().is_none_or(str::is_empty) {
             draft.user = header.user.map(Cow::Owned);
         }
+        if draft.host.is_none() {
+            draft.host = header.host.map(Cow::Owned);
+        }
         Some((draft, true))
     }
 
@@ -460,8 +470,14 @@ impl<'c, 'd> Scanner<'c, 'd> {
         }
     }
 
-    /// Make `draft` a row of the piece; its index, None when floor or ceiling dropped it.
-    fn event(&mut self, draft: Draft<'d>, index: u64) -> Option<usize> {
+    /// Make `draft` a row of the piece, its instance counted if `counted`; its index and
+    /// instance, None when floor or ceiling dropped it.
+    fn event(
+        &mut self,
+        draft: Draft<'d>,
+        index: u64,
+        counted: bool,
+    ) -> Option<(usize, InstanceKey)> {
         let piece = &mut self.piece;
         piece.stats.read += 1;
         piece.stats.missing_level += u64::from(draft.missing_level);
@@ -492,6 +508,16 @@ impl<'c, 'd> Scanner<'c, 'd> {
         );
         let key: ShapeKey = (service, class, masked, fingerprint);
         let shape = ids.shapes.insert_full(key).0 as u32;
+        let version = draft
+            .version
+            .map_or(NO_ID, |text| intern(&mut ids.versions, &text));
+        let host = draft
+            .host
+            .map_or(NO_ID, |text| intern(&mut ids.hosts, &text));
+        let instance = (service, version, host);
+        if counted {
+            piece.instances.see(instance, draft.ts);
+        }
         let request = draft
             .request
             .map_or(NO_ID, |text| intern(&mut ids.requests, &text));
@@ -508,7 +534,7 @@ impl<'c, 'd> Scanner<'c, 'd> {
             user,
             text: start as u32..piece.text.len() as u32,
         });
-        Some(piece.rows.len() - 1)
+        Some((piece.rows.len() - 1, instance))
     }
 
     /// The worker-local fingerprint id of the event text appended at `start` of the piece's

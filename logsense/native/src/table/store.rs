@@ -7,6 +7,7 @@ use ahash::AHashMap;
 use indexmap::IndexSet;
 
 use super::hits::{hit_seq, id_stem, parse_page, source_lines, HitRef};
+use super::instances::Instances;
 use super::record::{level_class, level_rank, plausible, Reason};
 use super::scan::{
     is_blank_line, scan_block, Config, LocalIds, Piece, BOM, JOIN_GAP, MAX_EXAMPLES,
@@ -183,6 +184,10 @@ pub struct Table {
     pub fingerprints: Strings,
     pub requests: Strings,
     pub users: Strings,
+    pub versions: Strings,
+    pub hosts: Strings,
+    /// The service instances of every event kept (rows dropped later stay counted).
+    pub instances: Instances,
     pub shapes: Shapes,
     pub origins: Vec<Box<str>>,
     /// Origins of hits whose id ends with their seq: (`{index}/{id before the number}`, the
@@ -253,9 +258,12 @@ enum Place<'a> {
 
 /// Global ids of one worker's local shapes, request ids and user ids.
 struct IdMaps {
+    services: Vec<u32>,
     shapes: Vec<u32>,
     requests: Vec<u32>,
     users: Vec<u32>,
+    versions: Vec<u32>,
+    hosts: Vec<u32>,
 }
 
 /// A normalized event handed in by Python (`EventTable.push`).
@@ -272,6 +280,9 @@ pub struct Pushed<'a> {
     pub origin: Option<&'a str>,
     /// Seconds, from a duration field.
     pub duration: Option<f64>,
+    /// The service's version and host, if known and not empty.
+    pub version: Option<&'a str>,
+    pub host: Option<&'a str>,
 }
 
 impl Table {
@@ -289,6 +300,9 @@ impl Table {
             fingerprints: Strings::default(),
             requests: Strings::default(),
             users: Strings::default(),
+            versions: Strings::default(),
+            hosts: Strings::default(),
+            instances: Instances::default(),
             shapes: Shapes::default(),
             origins: Vec::new(),
             stems: IndexSet::default(),
@@ -579,6 +593,8 @@ impl Table {
             stack: stack.map(String::as_str),
             origin: None,
             duration: None,
+            version: None,
+            host: header.host.as_deref(),
         });
     }
 
@@ -608,6 +624,10 @@ impl Table {
         let mut line = self.next_line;
         for mut piece in block.pieces {
             let joined = self.join_leading(&mut piece);
+            for &(row, instance) in &piece.leading[joined..] {
+                let ts = piece.rows[row - joined].ts; // the joined rows, first, are gone
+                piece.instances.see(instance, ts);
+            }
             handed_back.extend(
                 piece
                     .handed_back
@@ -639,7 +659,7 @@ impl Table {
         let joining: Vec<usize> = piece
             .leading
             .iter()
-            .copied()
+            .map(|&(row, _)| row)
             .take_while(|&row| (piece.rows[row].ts - owner_ts).abs() <= JOIN_GAP)
             .collect();
         // Compaction may have dropped the owner (an old line of an unordered file).
@@ -707,9 +727,12 @@ impl Table {
             })
             .collect();
         IdMaps {
+            services,
             shapes,
             requests: remap(&mut self.requests, &ids.requests),
             users: remap(&mut self.users, &ids.users),
+            versions: remap(&mut self.versions, &ids.versions),
+            hosts: remap(&mut self.hosts, &ids.hosts),
         }
     }
 
@@ -722,6 +745,12 @@ impl Table {
             self.see(ts);
         }
         let global = |map: &[u32], id: u32| if id == NO_ID { NO_ID } else { map[id as usize] };
+        self.instances.absorb(
+            &piece.instances,
+            &maps.services,
+            &maps.versions,
+            &maps.hosts,
+        );
         let chunk = self.texts.len() as u32;
         self.rows.reserve(piece.rows.len());
         for row in &piece.rows {
@@ -871,6 +900,8 @@ impl Table {
             stack,
             origin,
             duration,
+            version,
+            host,
         } = event;
         self.last = None;
         self.see(ts);
@@ -901,6 +932,9 @@ impl Table {
         };
         let request = request.map_or(NO_ID, |id| intern(&mut self.requests, id));
         let user = user.map_or(NO_ID, |id| intern(&mut self.users, id));
+        let version = version.map_or(NO_ID, |text| intern(&mut self.versions, text));
+        let host = host.map_or(NO_ID, |text| intern(&mut self.hosts, text));
+        self.instances.see((service, version, host), ts);
         self.keep(Row {
             ts,
             seq,
@@ -1185,6 +1219,8 @@ mod tests {
             stack: None,
             origin: Some("app.log:14"),
             duration: None,
+            version: None,
+            host: None,
         });
         let out = table.aggregate(0.0, 1700000041.0, 1700000180.0, 5);
         assert_eq!(out.outside, 0);
@@ -1226,6 +1262,8 @@ mod tests {
                 stack: None,
                 origin: Some("o"),
                 duration: None,
+                version: None,
+                host: None,
             });
         }
         let out = table.aggregate(0.0, 60.0, 200.0, 5);
@@ -1274,6 +1312,8 @@ mod tests {
                 stack: Some("  at x"),
                 origin: Some("o"),
                 duration: None,
+                version: None,
+                host: None,
             });
         }
         assert!(table.rows.len() < 2 * MIN_COMPACTION_ROWS);
@@ -1296,6 +1336,8 @@ mod tests {
             stack: None,
             origin: Some("o"),
             duration: None,
+            version: None,
+            host: None,
         });
     }
 

@@ -155,6 +155,8 @@ pub struct Header {
     pub service: Option<String>,
     pub request: Option<String>,
     pub user: Option<String>,
+    /// The host the line names (syslog's, a collector's), stripped.
+    pub host: Option<String>,
     pub message: String,
     pub year_assumed: bool,
     pub zone_assumed: bool,
@@ -427,6 +429,7 @@ impl TextFormats {
             format: name,
             ts,
             service: stripped(get(Field::Service)),
+            host: stripped(get(Field::Host)),
             request: get(Field::RequestId)
                 .filter(|v| !v.is_empty())
                 .map(str::to_string),
