@@ -210,3 +210,10 @@ class EventTable:
         self, low: float, window_start: float, window_end: float, samples: int
     ) -> Aggregate: ...
     def row_shapes(self) -> list[tuple[str, int]]: ...
+    def partial(self) -> bytes:
+        """The rows of this table and what they refer to (strings, shapes, origins, texts), with
+        the earliest time it saw and the rows it dropped, as bytes for `merge`."""
+    def merge(self, data: bytes) -> None:
+        """Add the rows of another table's `partial()`, as if this table had read them (its
+        aggregate is then that of one table that read both); ValueError, and nothing added,
+        when `data` is not a whole partial of this logsense version."""

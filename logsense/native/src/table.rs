@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString, PyTuple};
 
 mod aggregate;
+mod export;
 mod hits;
 mod isotime;
 mod json_scan;
@@ -420,6 +421,20 @@ impl EventTable {
         let out = py.allow_threads(|| table.aggregate(low, window_start, window_end, samples));
         let _paused = GcPause::new(py);
         Converter::new(py, &self.table).aggregate(out)
+    }
+
+    /// The rows of this table and what they refer to, as bytes for `merge` (a worker's part).
+    fn partial<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let data = py.allow_threads(|| export::encode(&self.table));
+        PyBytes::new_bound(py, &data)
+    }
+
+    /// Add the rows of another table's `partial()`, as if this table had read them; ValueError
+    /// (and nothing added) when `data` is not a whole partial.
+    fn merge(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        let table = &mut self.table;
+        py.allow_threads(|| export::merge(table, data))
+            .map_err(|reason| PyValueError::new_err(format!("cannot merge: {reason}")))
     }
 
     /// (origin, shape index in the last aggregate's shapes) of every row it kept, in seq order.
