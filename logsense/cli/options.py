@@ -28,7 +28,7 @@ from logsense.sources.files import FileSource
 from logsense.sources.window import WindowSpec
 
 if TYPE_CHECKING:
-    from logsense.sources.elasticsearch import EsConnection
+    from logsense.sources.elasticsearch import ElasticsearchSource, EsConnection
 
 __all__ = [
     "BaselineOpt",
@@ -44,6 +44,7 @@ __all__ = [
     "SourceOpt",
     "StateDirOpt",
     "WindowOptions",
+    "WorkersOpt",
     "open_source",
     "spread_groups",
 ]
@@ -122,6 +123,15 @@ ResetStateOpt = Annotated[
     typer.Option("--reset-state", help="Start the pattern registry afresh (ids are reassigned)."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+WorkersOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workers",
+        envvar="LOGSENSE_WORKERS",
+        help="Dask scheduler (tcp://HOST:8786) whose workers read the input: the file's path "
+        "must be theirs too; needs logsense[dask].",
+    ),
+]
 
 
 # --- the window (triage, digest) ---
@@ -304,10 +314,32 @@ class EsOptions(OptionGroup):
 
 
 def open_source(
-    path: str | None, settings: Settings, window: WindowOptions, es: EsOptions, quiet: bool
+    path: str | None,
+    settings: Settings,
+    window: WindowOptions,
+    es: EsOptions,
+    quiet: bool,
+    workers: str | None = None,
 ) -> tuple[Source, WindowSpec, float | None]:
     """The source, the window spec and the anchor: a file/stdin (anchored at its newest event,
-    None) or Elasticsearch (now, or its newest document with `--until latest`)."""
+    None) or Elasticsearch (now, or its newest document with `--until latest`); read by the
+    Dask cluster whose scheduler is at `workers`, if given."""
+    source, spec, anchor = _source(path, settings, window, es, quiet)
+    if workers is None:
+        return source, spec, anchor
+    try:
+        from logsense.sources.cluster import ClusterSource
+    except ImportError as exc:
+        raise UsageError(
+            f"--workers needs the Dask distributed package ({exc.msg}): "
+            "pip install 'logsense[dask]'"
+        ) from None
+    return ClusterSource(source, workers, spec, anchor, settings), spec, anchor
+
+
+def _source(
+    path: str | None, settings: Settings, window: WindowOptions, es: EsOptions, quiet: bool
+) -> tuple[FileSource | ElasticsearchSource, WindowSpec, float | None]:
     latest = window.until is not None and window.until.strip().lower() == "latest"
     spec = WindowSpec.from_options(
         window.since, None if latest else window.until, window.start,

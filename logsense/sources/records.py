@@ -174,6 +174,25 @@ class SourceStats:
         self.zone_assumed += scanned.zone_assumed
         self.continuation_dropped += scanned.continuation_dropped
 
+    def merge(self, part: SourceStats) -> None:
+        """Add what another reader of a part of the same input counted (a cluster worker's
+        slice): counts add up, the examples stay the first by line, notes follow."""
+        self.read += part.read
+        self.malformed += part.malformed
+        self.malformed_reasons.update(part.malformed_reasons)
+        examples = [*self.malformed_examples, *part.malformed_examples]
+        self.malformed_examples = sorted(examples, key=_line_of)[:_MAX_EXAMPLES]
+        self.missing_service += part.missing_service
+        self.missing_level += part.missing_level
+        self.unknown_levels.update(part.unknown_levels)
+        self.undecodable += part.undecodable
+        self.notes += part.notes
+        self.detected = self.detected or part.detected
+        self.formats.update(part.formats)
+        self.year_assumed += part.year_assumed
+        self.zone_assumed += part.zone_assumed
+        self.continuation_dropped += part.continuation_dropped
+
     def warnings(self) -> list[str]:
         """One human line per kind of problem, with counts and where to look."""
         lines: list[str] = list(self.notes)

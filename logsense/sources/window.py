@@ -164,13 +164,19 @@ class WindowedEvents:
 
 
 def new_table(
-    spec: WindowSpec, anchor: float | None, fields: FieldMap, source: str, threads: int = 1
+    spec: WindowSpec,
+    anchor: float | None,
+    fields: FieldMap,
+    source: str,
+    threads: int = 1,
+    forget: bool = True,
 ) -> EventTable:
     """An empty EventTable that keeps only events that can fall in the window or its baseline.
 
     With an `anchor` (live sources: now), or absolute times, the windows are known up front.
     Without one, the newest event will be the anchor: the table forgets events too old to
-    matter as it reads, so memory follows the window, not the file.
+    matter as it reads, so memory follows the window, not the file — unless `forget` is False
+    (a part of the input read apart: only the whole input knows its newest event).
     """
     known = _known_windows(spec, anchor)
     if known is not None:
@@ -183,8 +189,9 @@ def new_table(
     if isinstance(spec.start, float) and spec.baseline is not None:
         floor = spec.start - spec.baseline
     return event_table(
-        fields, source, floor=floor, lookback=_lookback(spec), threads=threads, now=time.time()
-    )
+        fields, source, floor=floor, lookback=_lookback(spec) if forget else None,
+        threads=threads, now=time.time(),
+    )  # fmt: skip
 
 
 def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int) -> WindowedEvents:
