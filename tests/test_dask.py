@@ -217,6 +217,25 @@ def test_a_worker_killed_mid_slice_leaves_the_report_whole(
     assert spread == {**index_report, "source": f"{relay.url}/dask"}
 
 
+@pytest.mark.es
+def test_the_node_lost_mid_read_is_one_line_and_no_report(
+    cli: Cli, scheduler: str, client: Client, es_node: Any, es_index: str
+) -> None:
+    relay = _SlowRelay(("127.0.0.1", int(es_node.url.rsplit(":", 1)[1])))
+    args = index_args(relay.url, "--page-size", "500", "--es-retries", "0", "-q")
+    ended: list[tuple[int, str, str]] = []
+    reading = threading.Thread(
+        target=lambda: ended.append(cli("triage", *args, "--workers", scheduler)), daemon=True
+    )
+    reading.start()
+    _busy_worker(client)
+    relay.cut()
+    reading.join(timeout=120)
+    code, out, err = ended[0]
+    assert code == 4 and not out
+    one_error_line(err, f"Elasticsearch at {relay.url} did not answer")
+
+
 def _slices_rerun(client: Client) -> int:
     """Slices the scheduler took back from a worker that was running them (and gave again)."""
 

@@ -173,7 +173,8 @@ class ClusterSource:
             yield from _results(client, [client.submit(_whole_file, file, tables, pure=False)])
             return
         size = Path(source.path).stat().st_size
-        count = max(1, min(math.ceil(size / _MIN_SLICE), max(2 * threads, size // _MAX_SLICE)))
+        count = min(math.ceil(size / _MIN_SLICE), max(2 * threads, math.ceil(size / _MAX_SLICE)))
+        count = max(count, 1)
         offsets = [size * n // count for n in range(count)] + [size]
         bounds = [
             client.submit(_slice_bounds, file, kind, offsets[n], offsets[n + 1], pure=False)
