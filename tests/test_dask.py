@@ -28,7 +28,7 @@ from distributed import Client, LocalCluster
 from tcp_relay import Relay
 
 from logsense.config import FieldMap
-from logsense.sources import cluster
+from logsense.sources import workers as cluster
 from logsense.sources.elasticsearch import EsConnection
 from logsense.sources.files import FileSource
 from logsense.sources.load import load_file

@@ -328,7 +328,7 @@ def open_source(
     if workers is None:
         return source, spec, anchor
     try:
-        from logsense.sources.cluster import ClusterSource
+        from logsense.sources.workers import ClusterSource
     except ImportError as exc:
         raise UsageError(
             f"--workers needs the Dask distributed package ({exc.msg}): "
