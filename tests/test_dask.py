@@ -236,6 +236,35 @@ def test_the_node_lost_mid_read_is_one_line_and_no_report(
     one_error_line(err, f"Elasticsearch at {relay.url} did not answer")
 
 
+@pytest.mark.es
+def test_workers_that_keep_dying_end_the_run_without_a_report(
+    cli: Cli, scheduler: str, client: Client, es_node: Any, es_index: str
+) -> None:
+    def allow(dask_scheduler: Any, failures: int) -> int:
+        before: int = dask_scheduler.allowed_failures
+        dask_scheduler.allowed_failures = failures
+        return before
+
+    relay = _SlowRelay(("127.0.0.1", int(es_node.url.rsplit(":", 1)[1])))
+    args = index_args(relay.url, "--slices", "2", "--page-size", "500", "-q")
+    ended: list[tuple[int, str, str]] = []
+    reading = threading.Thread(
+        target=lambda: ended.append(cli("triage", *args, "--workers", scheduler)), daemon=True
+    )
+    before = client.run_on_scheduler(allow, failures=0)
+    try:
+        reading.start()
+        victim = _busy_worker(client)
+        os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
+        reading.join(timeout=120)
+    finally:
+        client.run_on_scheduler(allow, failures=before)
+        relay.cut()
+    code, out, err = ended[0]
+    assert code == 4 and not out
+    one_error_line(err, f"the Dask workers at {scheduler} died", "no report was made")
+
+
 def _slices_rerun(client: Client) -> int:
     """Slices the scheduler took back from a worker that was running them (and gave again)."""
 
@@ -280,6 +309,17 @@ def test_an_unreachable_scheduler_is_one_line(cli: Cli, json_file: Path) -> None
     code, out, err = cli("triage", "-s", str(json_file), "--workers", address, "-q")
     assert code == 4 and not out
     one_error_line(err, f"no Dask scheduler answered at {address}", "refused")
+
+
+def test_a_cluster_without_workers_is_one_line(
+    cli: Cli, json_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cluster, "_WORKERS_TIMEOUT", 1.0)
+    with LocalCluster(n_workers=0, dashboard_address=":0") as empty:
+        address = empty.scheduler_address
+        code, out, err = cli("triage", "-s", str(json_file), "--workers", address, "-q")
+    assert code == 4 and not out
+    one_error_line(err, f"the Dask scheduler at {address} has no workers")
 
 
 def test_bad_worker_options_are_usage_errors(cli: Cli, json_file: Path, scheduler: str) -> None:
