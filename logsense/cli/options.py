@@ -128,8 +128,8 @@ WorkersOpt = Annotated[
     typer.Option(
         "--workers",
         envvar="LOGSENSE_WORKERS",
-        help="Dask scheduler (tcp://HOST:8786) whose workers read the input: the file's path "
-        "must be theirs too; needs logsense[dask].",
+        help="Dask scheduler (tcp://HOST:8786) whose workers read the input (a file at the "
+        "same path); needs the `distributed` package (the dask extra).",
     ),
 ]
 
