@@ -265,6 +265,30 @@ def test_workers_that_keep_dying_end_the_run_without_a_report(
     one_error_line(err, f"the Dask workers at {scheduler} died", "no report was made")
 
 
+@pytest.mark.es
+def test_the_scheduler_lost_mid_read_is_one_line_and_no_report(
+    cli: Cli, es_node: Any, es_index: str
+) -> None:
+    relay = _SlowRelay(("127.0.0.1", int(es_node.url.rsplit(":", 1)[1])))
+    args = index_args(relay.url, "--page-size", "500", "-q")
+    ended: list[tuple[int, str, str]] = []
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as doomed,
+        Client(doomed, set_as_default=False) as watcher,
+    ):
+        address = doomed.scheduler_address
+        reading = threading.Thread(
+            target=lambda: ended.append(cli("triage", *args, "--workers", address)), daemon=True
+        )
+        reading.start()
+        _busy_worker(watcher)
+    reading.join(timeout=120)
+    relay.cut()
+    code, out, err = ended[0]
+    assert code == 4 and not out
+    one_error_line(err, f"the Dask scheduler at {address}", "no report was made")
+
+
 def _slices_rerun(client: Client) -> int:
     """Slices the scheduler took back from a worker that was running them (and gave again)."""
 
