@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import inspect
 import os
 import typing
@@ -327,13 +328,12 @@ def open_source(
     source, spec, anchor = _source(path, settings, window, es, quiet)
     if workers is None:
         return source, spec, anchor
-    try:
-        from logsense.sources.workers import ClusterSource
-    except ImportError as exc:
+    if importlib.util.find_spec("distributed") is None:
         raise UsageError(
-            f"--workers needs the Dask distributed package ({exc.msg}): "
-            "pip install 'logsense[dask]'"
-        ) from None
+            "--workers needs the Dask distributed package: pip install 'logsense[dask]'"
+        )
+    from logsense.sources.workers import ClusterSource
+
     return ClusterSource(source, workers, spec, anchor, settings), spec, anchor
 
 
