@@ -15,7 +15,6 @@ import os
 import random
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,12 +26,14 @@ import pytest
 from distributed import Client, LocalCluster
 from tcp_relay import Relay
 
-from logsense.config import FieldMap
+from logsense.config import FieldMap, load_settings
 from logsense.sources import workers as cluster
 from logsense.sources.elasticsearch import EsConnection
 from logsense.sources.files import FileSource
 from logsense.sources.load import load_file
 from logsense.sources.records import event_table
+from logsense.sources.window import WindowSpec, cut, new_table
+from logsense.sources.workers import ClusterSource
 from tests.conftest import FIXTURES, Cli, generator
 
 
@@ -98,6 +99,26 @@ def test_file_triage_on_the_cluster_is_the_single_process_report(
     spread = triage(cli, "-s", path, "--since", "30m", workers=scheduler)
     assert alone["issues"] and alone["totals"]["events"] > 5000
     assert spread == alone
+
+
+def test_only_the_rows_from_the_baseline_on_travel(json_file: Path, scheduler: str) -> None:
+    """A window that ends at the file's newest event is placed from the slices' events per
+    hour first; the rows before its baseline stay on the workers, counted as outside."""
+    settings = load_settings(None)
+    spec = WindowSpec.from_options("2m", None, None)
+    alone = FileSource.from_settings(str(json_file), settings)
+    whole = new_table(spec, None, settings.fields, alone.name)
+    alone.fill(whole)
+    inner = FileSource.from_settings(str(json_file), settings)
+    spread = new_table(spec, None, settings.fields, inner.name)
+    ClusterSource(inner, scheduler, spec, None, settings).fill(spread)
+    expected, got = cut(whole, spec, None, 5), cut(spread, spec, None, 5)
+    kept = expected.aggregate.events + expected.aggregate.baseline_events
+    assert 0 < kept == spread.rows < whole.rows == 15_000 - alone.stats.malformed
+    assert (got.window, got.outside, got.earliest_seen) == (
+        expected.window, expected.outside, expected.earliest_seen,
+    )  # fmt: skip
+    assert inner.stats == alone.stats
 
 
 def test_slices_cut_at_event_starts_read_as_the_whole_file(text_file: Path, tmp_path: Path) -> None:
@@ -361,7 +382,8 @@ def test_a_worker_of_another_version_is_refused(
     worker = sorted(client.nthreads())[0]
 
     def set_version(version: str) -> str:
-        logsense = sys.modules["logsense"]
+        import logsense  # a worker started again since has not imported it yet
+
         old: str = logsense.__version__
         logsense.__version__ = version
         return old

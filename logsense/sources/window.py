@@ -34,6 +34,7 @@ __all__ = [
     "new_table",
     "parse_duration",
     "parse_time",
+    "reach",
 ]
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -196,6 +197,24 @@ def new_table(
 
 def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int) -> WindowedEvents:
     """The windows, and the aggregate of the table's events in them (`samples` per shape)."""
+    window, baseline, warnings = _windows(table, spec, anchor)
+    aggregate = table.aggregate(_low(window, baseline), window.start, window.end, samples)
+    return WindowedEvents(
+        window, baseline, aggregate, aggregate.outside, table.earliest, warnings=warnings
+    )
+
+
+def reach(table: EventTable, spec: WindowSpec, anchor: float | None) -> float:
+    """The time from which `cut` takes the table's events (its baseline's start, or its
+    window's), as the table's `anchor()` has it now."""
+    window, baseline, _ = _windows(table, spec, anchor)
+    return _low(window, baseline)
+
+
+def _windows(
+    table: EventTable, spec: WindowSpec, anchor: float | None
+) -> tuple[Window, Window | None, list[str]]:
+    """The window and baseline of `cut`, and what the window's reader must know."""
     known = _known_windows(spec, anchor)
     warnings: list[str] = []
     found = table.anchor() if known is None else None
@@ -210,10 +229,7 @@ def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int)
         window, baseline = spec.resolve(newest + 0.001)
         if detached and detached_first is not None:
             warnings.append(_detached_warning(newest, detached, detached_first, silence))
-    aggregate = table.aggregate(_low(window, baseline), window.start, window.end, samples)
-    return WindowedEvents(
-        window, baseline, aggregate, aggregate.outside, table.earliest, warnings=warnings
-    )
+    return window, baseline, warnings
 
 
 def _detached_warning(newest: float, detached: int, first: float, silence: float) -> str:

@@ -14,7 +14,9 @@ A task scans its slice into its own `EventTable`, as a single process scans it, 
 the table's rows with the strings they refer to (`EventTable.partial`) and its `SourceStats`.
 The driver merges them (`EventTable.merge`, `SourceStats.merge`), then windows, mines and ranks
 as usual: the report is the one a single process makes, since rows are ordered by (time, line or
-document) wherever they were read.
+document) wherever they were read. A file's window may end at its newest event: its slices stay
+on the workers until the driver, from their events per hour (`EventTable.hours`), knows where
+the window and its baseline start, and only the rows from there on travel.
 
 Rows travel rather than per-shape aggregates: the window of a file is known only once its
 newest event is (the whole input decides its anchor), and the hops inside a request cross
@@ -35,7 +37,7 @@ from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import logsense
 from logsense._native import EventTable
@@ -46,7 +48,7 @@ from logsense.progress import event_progress
 from logsense.sources.elasticsearch import ElasticsearchSource
 from logsense.sources.files import FileSource
 from logsense.sources.records import SourceStats
-from logsense.sources.window import WindowSpec, new_table
+from logsense.sources.window import WindowSpec, new_table, reach
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -69,6 +71,27 @@ class _Part:
 
     rows: bytes
     stats: SourceStats
+
+
+class _Scanned:
+    """A slice scanned on a worker, kept there until the driver knows which of its rows it
+    needs. Dask may move it (or spill it to disk): then it travels as all its rows, which
+    merge back into a table exactly like it."""
+
+    def __init__(self, tables: _Tables, table: EventTable, stats: SourceStats) -> None:
+        self.tables = tables
+        self.table = table
+        self.stats = stats
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_scanned, (self.tables, self.table.partial(), self.stats))
+
+
+def _scanned(tables: _Tables, rows: bytes, stats: SourceStats) -> _Scanned:
+    """A `_Scanned` that travelled (see `_Scanned.__reduce__`)."""
+    table = tables.new()
+    table.merge(rows)
+    return _Scanned(tables, table, stats)
 
 
 @dataclass(frozen=True)
@@ -148,7 +171,7 @@ class ClusterSource:
             shown_progress = progress or (isinstance(inner, ElasticsearchSource) and inner.progress)
             with event_progress(label, shown_progress) as shown:
                 if isinstance(inner, FileSource):
-                    parts = self._file_parts(client, inner, threads)
+                    parts = self._file_parts(client, inner, threads, table)
                 else:
                     parts = self._index_parts(client, inner, threads)
                 for part in parts:
@@ -158,9 +181,12 @@ class ClusterSource:
         if isinstance(inner, ElasticsearchSource):
             inner.fill_before(table)
 
-    def _file_parts(self, client: Client, source: FileSource, threads: int) -> Iterator[_Part]:
+    def _file_parts(
+        self, client: Client, source: FileSource, threads: int, table: EventTable
+    ) -> Iterator[_Part]:
         """The parts of the file, in file order: byte ranges cut at event starts, or the whole
-        file in one task when it cannot be cut."""
+        file in one task when it cannot be cut. Once they are scanned, `table` gets their events
+        per hour, which place the window, and only the rows from the baseline's start on."""
         settings = self._settings
         file = _File(
             str(Path(source.path).resolve()), source.name, settings.fields,
@@ -170,9 +196,25 @@ class ClusterSource:
         kind = file.source().slicing()  # a reader of its own: its counts are not the input's
         tables = self._tables
         if kind is None:
-            yield from _results(client, [client.submit(_whole_file, file, tables, pure=False)])
-            return
-        size = Path(source.path).stat().st_size
+            scanned = [client.submit(_whole_file, file, tables, pure=False)]
+        else:
+            scanned = self._file_slices(client, file, kind, threads)
+        try:
+            hours = [client.submit(_hours, one, pure=False) for one in scanned]
+            for counts in _results(client, hours):
+                table.add_hours(counts)
+            low = reach(table, tables.spec, tables.anchor)
+            parts = [client.submit(_rows, one, low, pure=False) for one in scanned]
+            yield from _results(client, parts)
+        finally:
+            client.cancel(scanned)
+
+    def _file_slices(
+        self, client: Client, file: _File, kind: str, threads: int
+    ) -> list[Future[_Scanned]]:
+        """The file scanned in byte ranges cut at event starts, their lines numbered as in the
+        whole file (a first round counts them)."""
+        size = Path(file.path).stat().st_size
         count = min(math.ceil(size / _MIN_SLICE), max(2 * threads, math.ceil(size / _MAX_SLICE)))
         count = max(count, 1)
         offsets = [size * n // count for n in range(count)] + [size]
@@ -186,12 +228,11 @@ class ClusterSource:
             starts.append((start, 1 + lines_before + skipped))
             lines_before += newlines
         ends = [start for start, _ in starts[1:]] + [size]
-        parts = [
-            client.submit(_file_range, file, tables, start, end, line, kind, pure=False)
+        return [
+            client.submit(_file_range, file, self._tables, start, end, line, kind, pure=False)
             for (start, line), end in zip(starts, ends, strict=True)
             if start < end or start == 0
         ]
-        yield from _results(client, parts)
 
     def _index_parts(
         self, client: Client, source: ElasticsearchSource, threads: int
@@ -225,20 +266,30 @@ def _slice_bounds(file: _File, kind: str, offset: int, end: int) -> tuple[int, i
 
 def _file_range(
     file: _File, tables: _Tables, start: int, end: int, first_line: int, kind: str
-) -> _Part:
+) -> _Scanned:
     """Scan bytes [`start`, `end`) of the file into a table of the task's own."""
     with _readable(file.path):
         source, table = file.source(), tables.new()
         source.fill_range(table, start, end, first_line, kind)
-        return _Part(table.partial(), source.stats)
+        return _Scanned(tables, table, source.stats)
 
 
-def _whole_file(file: _File, tables: _Tables) -> _Part:
+def _whole_file(file: _File, tables: _Tables) -> _Scanned:
     """Scan the whole file into a table of the task's own, as `FileSource.fill` does."""
     with _readable(file.path):
         source, table = file.source(), tables.new()
         source.fill(table)
-        return _Part(table.partial(), source.stats)
+        return _Scanned(tables, table, source.stats)
+
+
+def _hours(scanned: _Scanned) -> list[tuple[int, int, float, float]]:
+    """The events per clock hour of a scanned slice."""
+    return scanned.table.hours()
+
+
+def _rows(scanned: _Scanned, low: float) -> _Part:
+    """The rows of a scanned slice from time `low` on (its hours went ahead, see `_hours`)."""
+    return _Part(scanned.table.partial(low, hours=False), scanned.stats)
 
 
 def _index_slice(

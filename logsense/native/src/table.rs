@@ -423,10 +423,24 @@ impl EventTable {
         Converter::new(py, &self.table).aggregate(out)
     }
 
-    /// The rows of this table and what they refer to, as bytes for `merge` (a worker's part).
-    fn partial<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let data = py.allow_threads(|| export::encode(&self.table));
+    /// The rows of this table from time `low` on (all without one) and what they refer to, as
+    /// bytes for `merge` (a worker's part); its `hours()` too, unless `hours` is False.
+    #[pyo3(signature = (low = None, hours = true))]
+    fn partial<'py>(&self, py: Python<'py>, low: Option<f64>, hours: bool) -> Bound<'py, PyBytes> {
+        let data = py.allow_threads(|| export::encode(&self.table, low, hours));
         PyBytes::new_bound(py, &data)
+    }
+
+    /// The kept events per clock hour: (hour, events, oldest time, newest time).
+    fn hours(&self) -> Vec<(i64, u64, f64, f64)> {
+        self.table.hour_counts().collect()
+    }
+
+    /// Count events kept elsewhere, as `hours()` gives them, toward this table's `anchor()`.
+    fn add_hours(&mut self, hours: Vec<(i64, u64, f64, f64)>) {
+        for (hour, count, oldest, newest) in hours {
+            self.table.add_hour(hour, count, oldest, newest);
+        }
     }
 
     /// Add the rows of another table's `partial()`, as if this table had read them; ValueError

@@ -1,31 +1,49 @@
 //! A table's rows as bytes, and merging such bytes into another table: how a worker that read
 //! one slice of an input hands its part to the process that triages the whole.
 //!
-//! A partial carries what a row refers to (interned strings, shapes, origins, texts), the rows,
-//! and the bookkeeping the rows alone cannot give back (the earliest time seen, rows dropped by
-//! floor or ceiling). Merging re-interns the strings and keeps each row as if it had been read
-//! here: the merged table aggregates exactly as one that read every slice itself, since
-//! aggregation orders rows by (time, seq[, origin]), never by arrival.
+//! A partial carries what a row refers to (interned strings, shapes, origins, texts), the rows
+//! (those from a given time on, when the caller knows where the events that matter start), and
+//! the bookkeeping the rows alone cannot give back: the earliest time seen, the rows dropped (by
+//! floor or ceiling, or left out), the events per clock hour of every row kept (they decide where
+//! a window without an end ends). Merging re-interns the strings and keeps each row as if it had
+//! been read here: the merged table aggregates exactly as one that read every slice itself,
+//! since aggregation orders rows by (time, seq[, origin]), never by arrival.
 //!
 //! Layout (little-endian): magic, ordered-by-origin flag, earliest (NaN: none), dropped; the
-//! services, masked messages, fingerprints, request ids, user ids, origins as string lists; the
-//! shapes; the origin stems; the rows; the rows' texts in row order.
+//! hours; the services, masked messages, fingerprints, request ids, user ids, origins as string
+//! lists; the shapes; the origin stems; the rows; the rows' texts in row order.
 
 use super::store::{Row, Table, CHUNK_BYTES, STEM};
 use super::strings::{intern, Strings, NO_ID};
 
-const MAGIC: &[u8; 8] = b"LSPART01";
+const MAGIC: &[u8; 8] = b"LSPART02";
 
-/// The rows of `table` and everything they refer to, as bytes for `merge`.
-pub fn encode(table: &Table) -> Vec<u8> {
-    let text_bytes: usize = table.rows.iter().map(|row| row.len as usize).sum();
-    let mut out = Writer(Vec::with_capacity(
-        64 + table.rows.len() * ROW_BYTES + text_bytes,
-    ));
+/// The rows of `table` from time `low` on (all without one) and everything they refer to, as
+/// bytes for `merge`; the rows before `low` count as dropped. With `hours`, the events per clock
+/// hour of every row kept go along (without, the receiving table has them: `add_hour`).
+pub fn encode(table: &Table, low: Option<f64>, hours: bool) -> Vec<u8> {
+    let rows: Vec<&Row> = match low {
+        Some(low) => table.rows.iter().filter(|row| row.ts >= low).collect(),
+        None => table.rows.iter().collect(),
+    };
+    let text_bytes: usize = rows.iter().map(|row| row.len as usize).sum();
+    let mut out = Writer(Vec::with_capacity(64 + rows.len() * ROW_BYTES + text_bytes));
     out.bytes(MAGIC);
     out.u8(u8::from(table.ordered_by_origin));
     out.f64(table.earliest.unwrap_or(f64::NAN));
-    out.u64(table.dropped);
+    out.u64(table.dropped + (table.rows.len() - rows.len()) as u64);
+    let counts: Vec<_> = if hours {
+        table.hour_counts().collect()
+    } else {
+        Vec::new()
+    };
+    out.u64(counts.len() as u64);
+    for (hour, count, oldest, newest) in counts {
+        out.i64(hour);
+        out.u64(count);
+        out.f64(oldest);
+        out.f64(newest);
+    }
     for strings in [
         &table.services,
         &table.masked,
@@ -48,8 +66,8 @@ pub fn encode(table: &Table) -> Vec<u8> {
         out.str(stem);
         out.u64(*digits as u64);
     }
-    out.u64(table.rows.len() as u64);
-    for row in &table.rows {
+    out.u64(rows.len() as u64);
+    for row in &rows {
         out.f64(row.ts);
         out.u64(row.seq);
         out.u32(row.shape);
@@ -60,7 +78,7 @@ pub fn encode(table: &Table) -> Vec<u8> {
         out.u8(row.level);
         out.u16(row.duration);
     }
-    for row in &table.rows {
+    for row in rows {
         out.bytes(table.text(row).as_bytes());
     }
     out.0
@@ -105,6 +123,9 @@ pub fn merge(table: &mut Table, data: &[u8]) -> Result<(), String> {
     if let Some(earliest) = partial.earliest {
         table.see(earliest);
     }
+    for &(hour, count, oldest, newest) in &partial.hours {
+        table.add_hour(hour, count, oldest, newest);
+    }
     let mut text = &data[partial.texts_at..];
     let mut chunk: Vec<u8> = Vec::new();
     for row in partial.rows {
@@ -120,7 +141,7 @@ pub fn merge(table: &mut Table, data: &[u8]) -> Result<(), String> {
             stem if stem & STEM != 0 => STEM | stems[(stem & !STEM) as usize],
             index => first_origin + index,
         };
-        table.keep(Row {
+        table.place(Row {
             shape: shapes[row.shape as usize],
             request: global(&requests, row.request),
             user: global(&users, row.user),
@@ -148,6 +169,7 @@ struct Partial {
     ordered_by_origin: bool,
     earliest: Option<f64>,
     dropped: u64,
+    hours: Vec<(i64, u64, f64, f64)>,
     services: Vec<Box<str>>,
     masked: Vec<Box<str>>,
     fingerprints: Vec<Box<str>>,
@@ -170,6 +192,11 @@ fn decode(data: &[u8]) -> Result<Partial, String> {
     let ordered_by_origin = at.u8()? != 0;
     let earliest = Some(at.f64()?).filter(|ts| !ts.is_nan());
     let dropped = at.u64()?;
+    let count = at.count(32)?;
+    let mut hours = Vec::with_capacity(count);
+    for _ in 0..count {
+        hours.push((at.u64()? as i64, at.u64()?, at.f64()?, at.f64()?));
+    }
     let services = at.strings()?;
     let masked = at.strings()?;
     let fingerprints = at.strings()?;
@@ -232,6 +259,7 @@ fn decode(data: &[u8]) -> Result<Partial, String> {
         ordered_by_origin,
         earliest,
         dropped,
+        hours,
         services,
         masked,
         fingerprints,
@@ -270,6 +298,9 @@ impl Writer {
         self.bytes(&value.to_le_bytes());
     }
     fn u64(&mut self, value: u64) {
+        self.bytes(&value.to_le_bytes());
+    }
+    fn i64(&mut self, value: i64) {
         self.bytes(&value.to_le_bytes());
     }
     fn f64(&mut self, value: f64) {
@@ -382,6 +413,14 @@ mod tests {
         });
     }
 
+    impl Table {
+        fn add_hour_counts(&mut self, other: &Table) {
+            for (hour, count, oldest, newest) in other.hour_counts() {
+                self.add_hour(hour, count, oldest, newest);
+            }
+        }
+    }
+
     fn events() -> Vec<(u64, f64, String, String, String)> {
         (0..200)
             .map(|seq| {
@@ -402,8 +441,8 @@ mod tests {
             .collect()
     }
 
-    fn summary(table: &mut Table) -> String {
-        let out = table.aggregate(1_700_000_000.0, 1_700_000_200.0, 1_700_000_600.0, 3);
+    fn summary(table: &mut Table, low: f64) -> String {
+        let out = table.aggregate(low, 1_700_000_200.0, 1_700_000_600.0, 3);
         let shapes: Vec<_> = out
             .shapes
             .iter()
@@ -457,12 +496,40 @@ mod tests {
             for (seq, ts, message, request, origin) in slice {
                 push(&mut part, *seq, *ts, message, request, origin);
             }
-            merge(&mut merged, &encode(&part)).unwrap();
+            merge(&mut merged, &encode(&part, None, true)).unwrap();
         }
         assert_eq!(merged.rows.len(), whole.rows.len());
         assert_eq!(merged.earliest, whole.earliest);
         assert_eq!(merged.anchor(), whole.anchor());
-        assert_eq!(summary(&mut merged), summary(&mut whole));
+        assert_eq!(
+            summary(&mut merged, 1_700_000_000.0),
+            summary(&mut whole, 1_700_000_000.0)
+        );
+    }
+
+    #[test]
+    fn rows_left_out_before_low_still_count_and_anchor() {
+        let all = events();
+        let mut whole = table(None, 1);
+        let mut merged = table(None, 1);
+        let low = 1_700_000_150.0;
+        for slice in all.chunks(70) {
+            let mut part = table(None, 1);
+            for (seq, ts, message, request, origin) in slice {
+                push(&mut part, *seq, *ts, message, request, origin);
+                push(&mut whole, *seq, *ts, message, request, origin);
+            }
+            // Hours ahead of the rows, as the driver gets them to find the window first.
+            merged.add_hour_counts(&part);
+            merge(&mut merged, &encode(&part, Some(low), false)).unwrap();
+        }
+        assert!(merged.rows.len() < whole.rows.len());
+        assert_eq!(
+            (merged.earliest, merged.newest),
+            (whole.earliest, whole.newest)
+        );
+        assert_eq!(merged.anchor(), whole.anchor());
+        assert_eq!(summary(&mut merged, low), summary(&mut whole, low));
     }
 
     #[test]
@@ -471,7 +538,7 @@ mod tests {
         for (seq, ts, message, request, origin) in events().iter().take(10) {
             push(&mut part, *seq, *ts, message, request, origin);
         }
-        let data = encode(&part);
+        let data = encode(&part, None, true);
         let mut target = table(None, 1);
         assert!(merge(&mut target, &data[..data.len() - 1]).is_err());
         assert!(merge(&mut target, &data[..40]).is_err());

@@ -855,11 +855,44 @@ impl Table {
 
     /// Keep a row that passed floor and ceiling.
     pub(super) fn keep(&mut self, row: Row) {
+        self.count_hour(row.ts);
+        self.place(row);
+    }
+
+    /// Keep a row whose hour is counted already (a merged partial brings its hours along).
+    pub(super) fn place(&mut self, row: Row) {
         if self.newest.is_none_or(|newest| row.ts > newest) {
             self.newest = Some(row.ts);
         }
-        self.count_hour(row.ts);
         self.rows.push(row);
+    }
+
+    /// The kept events per clock hour: (hour, events, oldest time, newest time), in no order.
+    pub(super) fn hour_counts(&self) -> impl ExactSizeIterator<Item = (i64, u64, f64, f64)> + '_ {
+        self.hours
+            .iter()
+            .map(|h| (h.hour, h.count, h.oldest, h.newest))
+    }
+
+    /// Count `count` events kept elsewhere in clock hour `hour`, between `oldest` and `newest`
+    /// (they decide the anchor as if this table had kept them).
+    pub(super) fn add_hour(&mut self, hour: i64, count: u64, oldest: f64, newest: f64) {
+        let slot = *self.hour_index.entry(hour).or_insert_with(|| {
+            self.hours.push(Hour {
+                hour,
+                count: 0,
+                oldest,
+                newest,
+            });
+            self.hours.len() - 1
+        });
+        let entry = &mut self.hours[slot];
+        entry.count += count;
+        entry.oldest = entry.oldest.min(oldest);
+        entry.newest = entry.newest.max(newest);
+        if self.newest.is_none_or(|kept| newest > kept) {
+            self.newest = Some(newest);
+        }
     }
 
     /// Count a kept event in its clock hour (rows arrive mostly in time order: the hour of the
