@@ -18,9 +18,10 @@ document) wherever they were read. A file's window may end at its newest event: 
 on the workers until the driver, from their events per hour (`EventTable.hours`), knows where
 the window and its baseline start, and only the rows from there on travel.
 
-Rows travel rather than per-shape aggregates: the window of a file is known only once its
-newest event is (the whole input decides its anchor), and the hops inside a request cross
-slices, so aggregates could not be merged exactly. A row is 48 bytes and its text.
+Rows travel rather than per-shape aggregates: the hops inside a request (from one of its events
+to the next) cross slices, and the positions that pick samples and order first appearances are
+positions in the whole window, so aggregates of slices could not be merged exactly. A row is 48
+bytes and its text.
 
 Faults: an unreachable scheduler, a cluster without workers, a worker with another logsense
 version: one line, before anything is read. A worker that dies mid-slice: the scheduler gives
