@@ -236,3 +236,16 @@ class EventTable:
         self, low: float, window_start: float, window_end: float, samples: int
     ) -> Aggregate: ...
     def row_shapes(self) -> list[tuple[str, int]]: ...
+    def partial(self, low: float | None = None, hours: bool = True) -> bytes:
+        """The rows of this table from time `low` on (all without one) and what they refer to
+        (strings, shapes, origins, texts), with the earliest time it saw, the rows it dropped
+        or left out and (unless `hours` is False: the receiving table got them by `add_hours`)
+        its `hours()`, as bytes for `merge`."""
+    def hours(self) -> list[tuple[int, int, float, float]]:
+        """The kept events per clock hour: (hour, events, oldest time, newest time)."""
+    def add_hours(self, hours: Sequence[tuple[int, int, float, float]]) -> None:
+        """Count events kept elsewhere (another table's `hours()`) toward `anchor()`."""
+    def merge(self, data: bytes) -> None:
+        """Add the rows of another table's `partial()`, as if this table had read them (its
+        aggregate is then that of one table that read both); ValueError, and nothing added,
+        when `data` is not a whole partial of this logsense version."""

@@ -49,6 +49,8 @@ def _isolated_state(
     """Never read the developer's own config or state."""
     monkeypatch.setenv("LOGSENSE_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     monkeypatch.delenv("LOGSENSE_CONFIG", raising=False)
+    # Read in this process unless a test gives --workers (tests/test_dask.py).
+    monkeypatch.delenv("LOGSENSE_WORKERS", raising=False)
     # One reading thread unless a test asks for more (tests/test_native_scan.py does).
     monkeypatch.setenv("LOGSENSE_THREADS", "1")
     # A developer's real key must never send test logs to a real model.

@@ -18,6 +18,7 @@ from logsense.cli.options import (
     SmtpOptions,
     StateDirOpt,
     WindowOptions,
+    WorkersOpt,
     open_source,
 )
 from logsense.cli.output import output_errors
@@ -108,6 +109,7 @@ def digest(
     ] = False,
     state: StateDirOpt = None,
     es: EsOptions,
+    workers: WorkersOpt = None,
 ) -> None:
     """Email what is new, worse, ongoing or resolved since the last digest (for cron)."""
     from logsense.digest import DigestOptions, default_sender
@@ -124,7 +126,7 @@ def digest(
     if sender is not None:
         parse_sender(sender)
     password = None if out else smtp.password(settings.smtp.user)
-    read_from, spec, anchor = open_source(source, settings, window, es, quiet)
+    read_from, spec, anchor = open_source(source, settings, window, es, quiet, workers)
     report = run_triage(
         read_from, spec, settings, anchor=anchor, progress=not quiet and anchor is None
     )

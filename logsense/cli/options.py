@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import inspect
 import os
 import typing
@@ -28,7 +29,7 @@ from logsense.sources.files import FileSource
 from logsense.sources.window import WindowSpec
 
 if TYPE_CHECKING:
-    from logsense.sources.elasticsearch import EsConnection
+    from logsense.sources.elasticsearch import ElasticsearchSource, EsConnection
 
 __all__ = [
     "BaselineOpt",
@@ -44,6 +45,7 @@ __all__ = [
     "SourceOpt",
     "StateDirOpt",
     "WindowOptions",
+    "WorkersOpt",
     "open_source",
     "spread_groups",
 ]
@@ -122,6 +124,15 @@ ResetStateOpt = Annotated[
     typer.Option("--reset-state", help="Start the pattern registry afresh (ids are reassigned)."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+WorkersOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workers",
+        envvar="LOGSENSE_WORKERS",
+        help="Dask scheduler (tcp://HOST:8786) whose workers read the input (a file at the "
+        "same path); needs the `distributed` package (the dask extra).",
+    ),
+]
 
 
 # --- the window (triage, digest) ---
@@ -304,10 +315,31 @@ class EsOptions(OptionGroup):
 
 
 def open_source(
-    path: str | None, settings: Settings, window: WindowOptions, es: EsOptions, quiet: bool
+    path: str | None,
+    settings: Settings,
+    window: WindowOptions,
+    es: EsOptions,
+    quiet: bool,
+    workers: str | None = None,
 ) -> tuple[Source, WindowSpec, float | None]:
     """The source, the window spec and the anchor: a file/stdin (anchored at its newest event,
-    None) or Elasticsearch (now, or its newest document with `--until latest`)."""
+    None) or Elasticsearch (now, or its newest document with `--until latest`); read by the
+    Dask cluster whose scheduler is at `workers`, if given."""
+    source, spec, anchor = _source(path, settings, window, es, quiet)
+    if workers is None:
+        return source, spec, anchor
+    if importlib.util.find_spec("distributed") is None:
+        raise UsageError(
+            "--workers needs the Dask distributed package: pip install 'logsense[dask]'"
+        )
+    from logsense.sources.workers import ClusterSource
+
+    return ClusterSource(source, workers, spec, anchor, settings), spec, anchor
+
+
+def _source(
+    path: str | None, settings: Settings, window: WindowOptions, es: EsOptions, quiet: bool
+) -> tuple[FileSource | ElasticsearchSource, WindowSpec, float | None]:
     latest = window.until is not None and window.until.strip().lower() == "latest"
     spec = WindowSpec.from_options(
         window.since, None if latest else window.until, window.start,

@@ -19,6 +19,7 @@ from logsense.cli.options import (
     ResetStateOpt,
     StateDirOpt,
     WindowOptions,
+    WorkersOpt,
     open_source,
 )
 from logsense.cli.output import output_errors, stdout_reader_may_leave
@@ -69,11 +70,12 @@ def postmortem(
     state: StateDirOpt = None,
     reset_state: ResetStateOpt = False,
     es: EsOptions,
+    workers: WorkersOpt = None,
 ) -> None:
     """Draft the postmortem of an incident: impact, timeline, root cause, charts."""
     settings = config.settings(state, llm.overrides())
     window = WindowOptions(since=None, until=to, start=start, baseline=baseline)
-    read_from, spec, anchor = open_source(source, settings, window, es, quiet)
+    read_from, spec, anchor = open_source(source, settings, window, es, quiet, workers)
     from logsense.postmortem import draft_postmortem, write_postmortem
 
     draft = draft_postmortem(

@@ -17,6 +17,7 @@ from logsense.cli.options import (
     ResetStateOpt,
     StateDirOpt,
     WindowOptions,
+    WorkersOpt,
     open_source,
 )
 from logsense.cli.output import report_output
@@ -53,10 +54,11 @@ def triage(
     state: StateDirOpt = None,
     reset_state: ResetStateOpt = False,
     es: EsOptions,
+    workers: WorkersOpt = None,
 ) -> None:
     """Rank what is going wrong in a window of logs by the share of requests it affects."""
     settings = config.settings(state, llm.overrides())
-    read_from, spec, anchor = open_source(source, settings, window, es, quiet)
+    read_from, spec, anchor = open_source(source, settings, window, es, quiet, workers)
     from logsense.pipeline import triage as run_triage
     from logsense.render import RENDERERS
 

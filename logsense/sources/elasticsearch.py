@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -382,6 +382,51 @@ class ElasticsearchSource:
                         self._note_cap(limit, total)
                         break
             scanner.scan(self._raw_last_before())
+        self.stats.absorb(table.stats)
+
+    def detached(self, slices: int) -> ElasticsearchSource:
+        """A copy that reads `slices` slices of this range elsewhere (a cluster worker, see
+        `fill_slice`): the same connection (credentials included), range, query and `_source`
+        plan; no client (it connects where it runs) and stats of its own."""
+        options = replace(self.options, slices=slices)
+        copy = ElasticsearchSource(
+            self.connection, self.index, self.fields, self.time_range, query=self.query,
+            options=options,
+        )  # fmt: skip
+        copy._includes = self._includes
+        return copy
+
+    @contextmanager
+    def sliced(self) -> Iterator[str | None]:
+        """Check the index and the range (as `fill` does) and hold a point in time open for
+        readers elsewhere (`fill_slice`): its id, or None when the server has none (one reader
+        then pages through the whole range)."""
+        with self._errors():
+            self._check_fields()
+            self._count()
+            pit = self._open_pit()
+        if pit is None:
+            yield None
+            return
+        try:
+            yield pit.latest
+        finally:
+            self._close_pit(pit)
+
+    def fill_slice(self, table: EventTable, pit_id: str | None, slice_id: int) -> None:
+        """Add the events of one slice of the point in time `pit_id` (of `sliced`; None: the
+        whole range without one) to `table`, natively as `fill` does."""
+        scanner = _HitScanner(self, table)
+        with self._errors(lambda: self._reading_context(scanner.done)):
+            pit = None if pit_id is None else _Pit(pit_id)
+            for _ in self._native_slice(scanner, pit, slice_id):
+                pass
+        self.stats.absorb(table.stats)
+
+    def fill_before(self, table: EventTable) -> None:
+        """Add the newest event before the range (see `read`) to `table`."""
+        with self._errors():
+            _HitScanner(self, table).scan(self._raw_last_before())
         self.stats.absorb(table.stats)
 
     def scan_page(self, table: EventTable, data: bytes) -> HitsPage:

@@ -100,6 +100,7 @@ class FileSource:
         self.name = "stdin" if path == "-" else path
         self.max_line = max_line
         self.stats = SourceStats(max_line=max_line)
+        self.fields = fields
         self._records = RecordReader(fields, self.stats)
         self._text_records = RecordReader(_TEXT_FIELDS, self.stats)
         self._headers = _compile_headers(header_regex)
@@ -178,6 +179,108 @@ class FileSource:
             self.stats.absorb(table.stats)
             self._note_early_end(reader, table.next_line - 1)
 
+    def slicing(self) -> str | None:
+        """How byte ranges of the input can be read apart (`fill_range`): "json" or "text" for
+        a file the native scanners read, None when it must be read whole (stdin, gzip, plain
+        lines, a `--header-regex`, an empty file)."""
+        if self.path == "-" or self.plain or self._headers is not None:
+            return None
+        with self._open() as stream:
+            if isinstance(stream, gzip.GzipFile):
+                return None
+            first = next(_LineReader(stream, self).lines(), None)
+        if first is None:
+            return None
+        return "json" if _is_json(first[1]) else "text"
+
+    def event_start(self, offset: int, kind: str) -> tuple[int, int]:
+        """The first byte at or after `offset` where an event starts (for "text", a line that is
+        a header; for "json", a record that does not continue the one before, see
+        `_json_events`), or the file's size; and the newlines from `offset` up to it. A range
+        between two such starts holds whole events, stack traces included."""
+        if offset == 0:
+            return 0, 0
+        if kind == "text":
+            self._detect(None)
+        cap = self.max_line
+        with Path(self.path).open("rb") as stream:
+            stream.seek(offset - 1)
+            at, newlines = offset, 0
+            if stream.read(1) != b"\n":  # inside a line: its start is before `offset`
+                at, newlines = _skip_line(stream, at)
+            starts = self._starts_text_event if kind == "text" else self._starts_json_event
+            while True:
+                line = stream.readline(cap + 2)
+                if not line:
+                    break
+                if not line.endswith(b"\n"):  # longer than the cap: never a header
+                    at, ended = _skip_line(stream, at + len(line))
+                    newlines += ended
+                    continue
+                if len(line) - 1 <= cap and starts(line):
+                    break
+                at += len(line)
+                newlines += 1
+        return at, newlines
+
+    def fill_range(
+        self, table: EventTable, start: int, end: int, first_line: int, kind: str
+    ) -> None:
+        """Add the events of bytes [`start`, `end`) of the file to `table`: a range between two
+        `event_start`s, whose first line has number `first_line`, read as `kind` ("json" or
+        "text", what `slicing` said of the whole file; text formats are detected on the file's
+        first lines, as `fill` does)."""
+        if kind == "text":
+            self._detect(table)
+        else:
+            self._set_text(table)
+        cap = self.max_line
+        number: int | None = first_line
+        with Path(self.path).open("rb") as stream:
+            stream.seek(start)
+            left = end - start
+            while left > 0 and (block := stream.read(min(_BLOCK, left))):
+                left -= len(block)
+                if kind == "text":
+                    table.scan_text(block, number, cap)
+                else:
+                    self._push_handed_back(table, table.scan_json(block, number, cap))
+                number = None
+        if kind == "text":
+            table.end_text()
+        else:
+            self._push_handed_back(table, table.end_json())
+        self.stats.absorb(table.stats)
+
+    def _detect(self, table: EventTable | None) -> None:
+        """Detect the text format on the file's first lines, in the Python parser and (if
+        given) the table, as `fill` does."""
+        with self._open() as stream:
+            _, sample = _head(_LineReader(stream, self).lines())
+        only = self._set_text(table) if table is not None else self.parser.only
+        if only is None:
+            self.parser.detect(sample)
+            if table is not None:
+                self.stats.detected = table.detect_text(sample)
+
+    def _starts_json_event(self, line: bytes) -> bool:
+        """Whether a JSON line (with its newline) is more than a continuation record: one with
+        only a time and a message that is no log line may join the event before it."""
+        try:
+            record = orjson.loads(line.removeprefix(_BOM))
+        except orjson.JSONDecodeError:
+            return True
+        if type(record) is not dict:
+            return True
+        reader = RecordReader(self.fields, SourceStats(), inner=self.parser)
+        return reader.event(record, "") is None or not reader.bare
+
+    def _starts_text_event(self, line: bytes) -> bool:
+        """Whether a whole text line (with its newline) begins an event for the native scanner."""
+        raw = line.removeprefix(_BOM)
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        return bool(text.strip()) and self.starts_event(text)
+
     def _fill_text(
         self,
         table: EventTable,
@@ -189,15 +292,7 @@ class FileSource:
     ) -> None:
         """Text lines through the native scanner: detection on the first lines, then blocks."""
         only = self._set_text(table)
-        head: list[tuple[int, bytes]] = []
-        sample: list[str] = []
-        for number, raw in itertools.chain([first], lines):
-            head.append((number, raw))
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if text.strip():
-                sample.append(text)
-                if len(sample) >= SAMPLE_LINES:
-                    break
+        head, sample = _head(itertools.chain([first], lines))
         detected = table.detect_text(sample) if only is None else None
         self.stats.detected = detected
         cap = self.max_line
@@ -478,6 +573,31 @@ class _Pending:
             process=parsed.process,
             thread=parsed.thread,
         )
+
+
+def _head(lines: Iterable[tuple[int, bytes]]) -> tuple[list[tuple[int, bytes]], list[str]]:
+    """The first lines of an input up to the `SAMPLE_LINES`th non-blank one, and those
+    decoded: what the text format is detected on."""
+    head: list[tuple[int, bytes]] = []
+    sample: list[str] = []
+    for number, raw in lines:
+        head.append((number, raw))
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if text.strip():
+            sample.append(text)
+            if len(sample) >= SAMPLE_LINES:
+                break
+    return head, sample
+
+
+def _skip_line(stream: IO[bytes], at: int) -> tuple[int, int]:
+    """Read `stream` (at byte `at`) past the end of the current line: the next line's start,
+    and 1 (0 when the input ended first)."""
+    while piece := stream.readline(_BLOCK):
+        at += len(piece)
+        if piece.endswith(b"\n"):
+            return at, 1
+    return at, 0
 
 
 def _spec(fmt: Format) -> tuple[str, str, list[tuple[str, int]], list[str], bool, bool]:

@@ -171,20 +171,32 @@ class SourceStats:
 
     def absorb(self, scanned: ScanStats) -> None:
         """Add what the native JSON scanner counted (`EventTable.stats`)."""
-        self.read += scanned.read
         self.malformed += sum(scanned.malformed_reasons.values())
-        self.malformed_reasons.update(scanned.malformed_reasons)
-        examples = [*self.malformed_examples, *scanned.malformed_examples]
+        self._add(scanned)
+
+    def merge(self, part: SourceStats) -> None:
+        """Add what another reader of a part of the same input counted (a cluster worker's
+        slice): counts add up, the examples stay the first by line, notes follow."""
+        self.malformed += part.malformed
+        self._add(part)
+        self.notes += part.notes
+        self.detected = self.detected or part.detected
+
+    def _add(self, other: ScanStats | SourceStats) -> None:
+        """Add the counts that native and Python stats both keep."""
+        self.read += other.read
+        self.malformed_reasons.update(other.malformed_reasons)
+        examples = [*self.malformed_examples, *other.malformed_examples]
         self.malformed_examples = sorted(examples, key=_line_of)[:_MAX_EXAMPLES]
-        self.missing_level += scanned.missing_level
-        self.missing_service += scanned.missing_service
-        self.unknown_levels.update(scanned.unknown_levels)
-        self.undecodable += scanned.undecodable
-        self.formats.update(scanned.formats)
-        self.year_assumed += scanned.year_assumed
-        self.zone_assumed += scanned.zone_assumed
-        self.continuation_dropped += scanned.continuation_dropped
-        self.joined += scanned.joined
+        self.missing_level += other.missing_level
+        self.missing_service += other.missing_service
+        self.unknown_levels.update(other.unknown_levels)
+        self.undecodable += other.undecodable
+        self.formats.update(other.formats)
+        self.year_assumed += other.year_assumed
+        self.zone_assumed += other.zone_assumed
+        self.continuation_dropped += other.continuation_dropped
+        self.joined += other.joined
 
     def warnings(self) -> list[str]:
         """One human line per kind of problem, with counts and where to look."""

@@ -34,6 +34,7 @@ __all__ = [
     "new_table",
     "parse_duration",
     "parse_time",
+    "reach",
 ]
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -166,13 +167,19 @@ class WindowedEvents:
 
 
 def new_table(
-    spec: WindowSpec, anchor: float | None, fields: FieldMap, source: str, threads: int = 1
+    spec: WindowSpec,
+    anchor: float | None,
+    fields: FieldMap,
+    source: str,
+    threads: int = 1,
+    forget: bool = True,
 ) -> EventTable:
     """An empty EventTable that keeps only events that can fall in the window or its baseline.
 
     With an `anchor` (live sources: now), or absolute times, the windows are known up front.
     Without one, the newest event will be the anchor: the table forgets events too old to
-    matter as it reads, so memory follows the window, not the file.
+    matter as it reads, so memory follows the window, not the file — unless `forget` is False
+    (a part of the input read apart: only the whole input knows its newest event).
     """
     known = _known_windows(spec, anchor)
     if known is not None:
@@ -185,12 +192,32 @@ def new_table(
     if isinstance(spec.start, float) and spec.baseline is not None:
         floor = spec.start - spec.baseline
     return event_table(
-        fields, source, floor=floor, lookback=_lookback(spec), threads=threads, now=time.time()
-    )
+        fields, source, floor=floor, lookback=_lookback(spec) if forget else None,
+        threads=threads, now=time.time(),
+    )  # fmt: skip
 
 
 def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int) -> WindowedEvents:
     """The windows, and the aggregate of the table's events in them (`samples` per shape)."""
+    window, baseline, warnings = _windows(table, spec, anchor)
+    aggregate = table.aggregate(_low(window, baseline), window.start, window.end, samples)
+    return WindowedEvents(
+        window, baseline, aggregate, aggregate.outside, table.earliest, warnings=warnings,
+        instances=[Instance(*seen) for seen in table.instances()],
+    )  # fmt: skip
+
+
+def reach(table: EventTable, spec: WindowSpec, anchor: float | None) -> float:
+    """The time from which `cut` takes the table's events (its baseline's start, or its
+    window's), as the table's `anchor()` has it now."""
+    window, baseline, _ = _windows(table, spec, anchor)
+    return _low(window, baseline)
+
+
+def _windows(
+    table: EventTable, spec: WindowSpec, anchor: float | None
+) -> tuple[Window, Window | None, list[str]]:
+    """The window and baseline of `cut`, and what the window's reader must know."""
     known = _known_windows(spec, anchor)
     warnings: list[str] = []
     found = table.anchor() if known is None else None
@@ -205,11 +232,7 @@ def cut(table: EventTable, spec: WindowSpec, anchor: float | None, samples: int)
         window, baseline = spec.resolve(newest + 0.001)
         if detached and detached_first is not None:
             warnings.append(_detached_warning(newest, detached, detached_first, silence))
-    aggregate = table.aggregate(_low(window, baseline), window.start, window.end, samples)
-    return WindowedEvents(
-        window, baseline, aggregate, aggregate.outside, table.earliest, warnings=warnings,
-        instances=[Instance(*seen) for seen in table.instances()],
-    )  # fmt: skip
+    return window, baseline, warnings
 
 
 def _detached_warning(newest: float, detached: int, first: float, silence: float) -> str:

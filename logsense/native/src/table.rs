@@ -22,6 +22,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString, PyTuple};
 pub use scan::JOIN_GAP;
 
 mod aggregate;
+mod export;
 mod hits;
 mod instances;
 mod isotime;
@@ -467,6 +468,34 @@ impl EventTable {
         let out = py.allow_threads(|| table.aggregate(low, window_start, window_end, samples));
         let _paused = GcPause::new(py);
         Converter::new(py, &this.table).aggregate(out, names)
+    }
+
+    /// The rows of this table from time `low` on (all without one) and what they refer to, as
+    /// bytes for `merge` (a worker's part); its `hours()` too, unless `hours` is False.
+    #[pyo3(signature = (low = None, hours = true))]
+    fn partial<'py>(&self, py: Python<'py>, low: Option<f64>, hours: bool) -> Bound<'py, PyBytes> {
+        let data = py.allow_threads(|| export::encode(&self.table, low, hours));
+        PyBytes::new_bound(py, &data)
+    }
+
+    /// The kept events per clock hour: (hour, events, oldest time, newest time).
+    fn hours(&self) -> Vec<(i64, u64, f64, f64)> {
+        self.table.hour_counts().collect()
+    }
+
+    /// Count events kept elsewhere, as `hours()` gives them, toward this table's `anchor()`.
+    fn add_hours(&mut self, hours: Vec<(i64, u64, f64, f64)>) {
+        for (hour, count, oldest, newest) in hours {
+            self.table.add_hour(hour, count, oldest, newest);
+        }
+    }
+
+    /// Add the rows of another table's `partial()`, as if this table had read them; ValueError
+    /// (and nothing added) when `data` is not a whole partial.
+    fn merge(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        let table = &mut self.table;
+        py.allow_threads(|| export::merge(table, data))
+            .map_err(|reason| PyValueError::new_err(format!("cannot merge: {reason}")))
     }
 
     /// (origin, shape index in the last aggregate's shapes) of every row it kept, in seq order.

@@ -20,7 +20,7 @@ use crate::pytext::{has_content, is_blank_bytes, rstrip, strip};
 use crate::stacktrace::fingerprint;
 
 /// Text chunks are closed at this size (offsets in a chunk are u32).
-const CHUNK_BYTES: usize = 64 << 20;
+pub(super) const CHUNK_BYTES: usize = 64 << 20;
 /// Compaction by lookback is not tried below this many rows.
 const MIN_COMPACTION_ROWS: usize = 1 << 16;
 /// The line-length cap when none is given (`MAX_LINE_BYTES`).
@@ -174,11 +174,11 @@ pub struct Table {
     pub lookback: Option<f64>,
     pub rows: Vec<Row>,
     /// Message (+ "\n" + stack) bytes of the rows, chunk by chunk.
-    texts: Vec<Vec<u8>>,
+    pub(super) texts: Vec<Vec<u8>>,
     /// The chunk pushed rows append to, if one is open.
-    open_chunk: Option<u32>,
-    live_text: usize,
-    total_text: usize,
+    pub(super) open_chunk: Option<u32>,
+    pub(super) live_text: usize,
+    pub(super) total_text: usize,
     pub services: Strings,
     pub masked: Strings,
     pub fingerprints: Strings,
@@ -193,7 +193,7 @@ pub struct Table {
     /// Origins of hits whose id ends with their seq: (`{index}/{id before the number}`, the
     /// number's digits); a row's origin is then STEM | the index here (one string per file
     /// that `logsense load` read, not one per document).
-    stems: IndexSet<(Box<str>, usize), ahash::RandomState>,
+    pub(super) stems: IndexSet<(Box<str>, usize), ahash::RandomState>,
     pub stats: Stats,
     pub earliest: Option<f64>,
     pub newest: Option<f64>,
@@ -241,7 +241,7 @@ pub struct HitsOut {
 }
 
 /// The bit of `Row::origin` that makes the rest an index into `Table::stems`.
-const STEM: u32 = 1 << 31;
+pub(super) const STEM: u32 = 1 << 31;
 
 /// Where the lines of a scanned piece came from.
 enum Place<'a> {
@@ -952,19 +952,52 @@ impl Table {
     }
 
     /// Count a valid row's time toward `earliest` (strictly earlier replaces, as in `cut`).
-    fn see(&mut self, ts: f64) {
+    pub(super) fn see(&mut self, ts: f64) {
         if self.earliest.is_none_or(|earliest| ts < earliest) {
             self.earliest = Some(ts);
         }
     }
 
     /// Keep a row that passed floor and ceiling.
-    fn keep(&mut self, row: Row) {
+    pub(super) fn keep(&mut self, row: Row) {
+        self.count_hour(row.ts);
+        self.place(row);
+    }
+
+    /// Keep a row whose hour is counted already (a merged partial brings its hours along).
+    pub(super) fn place(&mut self, row: Row) {
         if self.newest.is_none_or(|newest| row.ts > newest) {
             self.newest = Some(row.ts);
         }
-        self.count_hour(row.ts);
         self.rows.push(row);
+    }
+
+    /// The kept events per clock hour: (hour, events, oldest time, newest time), in no order.
+    pub(super) fn hour_counts(&self) -> impl ExactSizeIterator<Item = (i64, u64, f64, f64)> + '_ {
+        self.hours
+            .iter()
+            .map(|h| (h.hour, h.count, h.oldest, h.newest))
+    }
+
+    /// Count `count` events kept elsewhere in clock hour `hour`, between `oldest` and `newest`
+    /// (they decide the anchor as if this table had kept them).
+    pub(super) fn add_hour(&mut self, hour: i64, count: u64, oldest: f64, newest: f64) {
+        let slot = *self.hour_index.entry(hour).or_insert_with(|| {
+            self.hours.push(Hour {
+                hour,
+                count: 0,
+                oldest,
+                newest,
+            });
+            self.hours.len() - 1
+        });
+        let entry = &mut self.hours[slot];
+        entry.count += count;
+        entry.oldest = entry.oldest.min(oldest);
+        entry.newest = entry.newest.max(newest);
+        if self.newest.is_none_or(|kept| newest > kept) {
+            self.newest = Some(newest);
+        }
     }
 
     /// Count a kept event in its clock hour (rows arrive mostly in time order: the hour of the
@@ -1081,7 +1114,7 @@ impl Table {
     /// The anchor is not known until the end, and a detached tail must not make the table
     /// forget the bulk: rows are dropped only when older than the start of the bulk's newest
     /// hour (the hour of its 99th percentile, which no anchor can precede) minus the lookback.
-    fn maybe_compact(&mut self) {
+    pub(super) fn maybe_compact(&mut self) {
         let Some(lookback) = self.lookback else {
             return;
         };
