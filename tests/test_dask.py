@@ -35,6 +35,7 @@ from logsense.sources.records import event_table
 from logsense.sources.window import WindowSpec, cut, new_table
 from logsense.sources.workers import ClusterSource
 from tests.conftest import FIXTURES, Cli, generator
+from tests.test_elasticsearch import one_error_line
 from tests.test_native_scan import docker_records
 
 
@@ -340,15 +341,6 @@ def _busy_worker(client: Client) -> str:
 
 
 # --- faults --------------------------------------------------------------------------------
-
-
-def one_error_line(stderr: str, *needles: str) -> str:
-    lines = [ln for ln in stderr.splitlines() if ln.startswith("logsense: error:")]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def test_an_unreachable_scheduler_is_one_line(cli: Cli, json_file: Path) -> None:

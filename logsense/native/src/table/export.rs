@@ -425,25 +425,9 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::tests::plan;
-    use super::super::record::Levels;
-    use super::super::scan::Config;
+    use super::super::store::tests::table;
     use super::super::store::Pushed;
     use super::*;
-
-    fn table(lookback: Option<f64>, threads: usize) -> Table {
-        let names = [("info".to_string(), "info".to_string())];
-        let config = Config {
-            plan: plan(),
-            levels: Levels::new(&names).unwrap(),
-            source: "app.log".into(),
-            floor: None,
-            ceiling: None,
-            threads,
-            text: None,
-        };
-        Table::new(config, lookback)
-    }
 
     fn push(table: &mut Table, seq: u64, ts: f64, message: &str, request: &str, origin: &str) {
         table.push(Pushed {

@@ -1173,12 +1173,13 @@ impl Table {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::table::record::tests::plan;
     use crate::table::record::Levels;
 
-    fn table(lookback: Option<f64>, threads: usize) -> Table {
+    /// A table of "app.log" that knows the usual level names (also for `export`'s tests).
+    pub(in crate::table) fn table(lookback: Option<f64>, threads: usize) -> Table {
         let names: Vec<(String, String)> = [
             ("info", "info"),
             ("error", "error"),
