@@ -18,10 +18,12 @@ from typing import Any
 import orjson
 import pytest
 
-from logsense.config import load_settings
+from logsense.analyze.rollouts import Rollout
+from logsense.config import LlmConfig, load_settings
 from logsense.model import Issue, Pattern, Report, Sample, Totals, Window
 from logsense.summarize.facts import issue_facts
 from logsense.summarize.guard import Evidence, check
+from logsense.summarize.summaries import write_summaries
 from tests.conftest import FIXTURES, Cli
 from tests.llm_server import (
     FakeLLM,
@@ -459,6 +461,29 @@ def test_issue_facts_and_their_evidence() -> None:
     assert check(["orders deployed v2.4.1"], [], facts.evidence)
     assert check(["orders deployed 2.4.2"], [], facts.evidence)
     assert facts.digest() == issue_facts(issue, _report(issue), patterns).digest()
+
+
+def test_a_deploy_the_versions_show_is_a_change_whose_versions_are_facts() -> None:
+    t0 = datetime(2026, 1, 25, 8, 57, 30, tzinfo=UTC).timestamp()
+    root = _pattern("r", "orders", "error", "NullPointerException in <*>", t0, 1529)
+    issue = Issue("i1", [root], root, "only", 1529, 1529, 1529 / 8283, None, t0, t0 + 600)
+    issue.timeline = [(int(t0 // 60) * 60, 182)]
+    report = _report(issue)
+    deploy = Rollout(
+        t0 - 120, "orders", "deploy", "version 2.4.0 → 2.4.1; all 2 instances replaced", (),
+        "version, host", ("2.4.0", "2.4.1"),
+    )  # fmt: skip
+    report.changes = [deploy]
+    facts = issue_facts(issue, report, [root])
+    [change] = facts.table["changes_before_start"]
+    assert (change["service"], change["minutes_before_start"]) == ("orders", 2)
+    assert check(["orders deployed v2.4.1 at 08:55 UTC"], [], facts.evidence) == []
+    assert check(["orders deployed 2.4.2"], [], facts.evidence)  # no change names it
+    summaries = Report(report.window, None, "x", report.totals, [issue], changes=[deploy])
+    write_summaries(summaries, [root], LlmConfig(enabled=False), Path("/nonexistent"))
+    assert issue.summary is not None and issue.summary.likely_cause.startswith(
+        "orders changed: “version 2.4.0 → 2.4.1; all 2 instances replaced” at 08:55 UTC"
+    )
 
 
 def test_a_broken_cache_file_is_ignored(

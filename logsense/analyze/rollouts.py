@@ -69,6 +69,8 @@ class Rollout:
     text: str
     patterns: tuple[Pattern, ...]
     source: str = "lines"
+    # The versions a change read from the events names (facts, unlike versions in log lines).
+    versions: tuple[str, ...] = ()
 
 
 def is_change(pattern: Pattern) -> bool:
@@ -132,8 +134,9 @@ def _line_changes(patterns: Iterable[Pattern]) -> list[Rollout]:
     return [_rollout(run) for runs in bursts.values() for run in runs]
 
 
-# One thing instances show: (time, kind, words), e.g. (t, "deploy", "version 1.4 → 1.5").
-_Step = tuple[float, RolloutKind, str]
+# One thing instances show: (time, kind, words, versions named), e.g.
+# (t, "deploy", "version 1.4 → 1.5", ("1.4", "1.5")).
+_Step = tuple[float, RolloutKind, str, tuple[str, ...]]
 
 
 def instance_changes(instances: Sequence[Instance], window: Window) -> list[Rollout]:
@@ -173,11 +176,12 @@ def _version_steps(own: Sequence[Instance], window: Window) -> list[_Step]:
             continue
         if window.start <= first and first - start >= _SETTLED:
             before = max(older, key=lambda v: older[v][2])
-            steps.append((first, "deploy", f"version {before} → {version}"))
+            steps.append((first, "deploy", f"version {before} → {version}", (before, version)))
         goes_on = [v for v, s in older.items() if s[1] > last + _SETTLED]
         if window.start <= last <= end - _SETTLED and goes_on:
             back_to = max(goes_on, key=lambda v: older[v][2])
-            steps.append((last, "rollback", f"version {version} withdrawn, {back_to} goes on"))
+            withdrawn = f"version {version} withdrawn, {back_to} goes on"
+            steps.append((last, "rollback", withdrawn, (version, back_to)))
     return steps
 
 
@@ -193,9 +197,9 @@ def _host_steps(own: Sequence[Instance], window: Window) -> list[_Step]:
     for host, (first, last, events) in hosts.items():
         own_gap = (last - first) / (events - 1) if events > 1 else usual
         if window.start <= first and first - start >= max(_SETTLED, _QUIET_GAPS * usual):
-            steps.append((first, "scaling", f"+{host}"))
+            steps.append((first, "scaling", f"+{host}", ()))
         if window.start <= last and end - last >= max(_SETTLED, _QUIET_GAPS * own_gap):
-            steps.append((last, "scaling", f"-{host}"))
+            steps.append((last, "scaling", f"-{host}", ()))
     return steps
 
 
@@ -219,9 +223,10 @@ def _instance_rollout(
     service: str, run: list[_Step], own: Sequence[Instance], source: str
 ) -> Rollout:
     at = run[0][0]
-    versions = [text for _, kind, text in run if kind in ("deploy", "rollback")]
-    added = sorted(text[1:] for _, kind, text in run if kind == "scaling" and text[0] == "+")
-    gone = sorted(text[1:] for _, kind, text in run if kind == "scaling" and text[0] == "-")
+    versions = [text for _, kind, text, _ in run if kind in ("deploy", "rollback")]
+    facts = tuple(dict.fromkeys(v for *_, names in run for v in names))
+    added = sorted(text[1:] for _, kind, text, _ in run if kind == "scaling" and text[0] == "+")
+    gone = sorted(text[1:] for _, kind, text, _ in run if kind == "scaling" and text[0] == "-")
     kind: RolloutKind = next(
         (k for k in ("rollback", "deploy") if any(s[1] == k for s in run)),
         "restart" if added and gone else "scaling",
@@ -241,7 +246,7 @@ def _instance_rollout(
         named += [f"-{_names(gone)}"] if gone else []
         after = running + len(added) - len(gone)
         parts.append(f"{running} → {after} instances ({', '.join(named)})")
-    return Rollout(at, service, kind, "; ".join(parts), (), source)
+    return Rollout(at, service, kind, "; ".join(parts), (), source, facts)
 
 
 def _names(hosts: list[str]) -> str:

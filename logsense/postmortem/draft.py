@@ -256,7 +256,7 @@ def draft(
     )
     timeline.sort(key=entry_order)
     impact = _impact(issues, report, quiet_minutes)
-    found = hypothesis(primary, report.patterns, settings.fields)
+    found = hypothesis(primary, report.patterns, settings.fields, report.changes)
     return Postmortem(
         report, _title(primary), _summary(primary, impact), primary, contributing, courses,
         impact, timeline, found, action_items(primary, course, found, contributing), appendix,

@@ -9,9 +9,11 @@ The evidence query is a Lucene query string (Kibana, Elasticsearch `q=`, `logsen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from logsense.analyze.rollouts import Rollout
 from logsense.config import FieldMap
 from logsense.mine.masking import WILDCARD
 from logsense.model import Issue, Pattern, Sample, short_template
@@ -72,9 +74,9 @@ def _rules_text(issue: Issue, change: ChangeEvent | None) -> str:
     lead = issue.first_seen - change.at
     when = f"{span(lead)} after" if lead >= 0 else f"{span(-lead)} before"
     return (
-        f"It began at {clock(issue.first_seen)} UTC, {when} {change.service} logged "
-        f"“{short_template(change.example, 100)}” at {clock(change.at)} UTC: that change most "
-        f"likely triggered it. {cause}"
+        f"It began at {clock(issue.first_seen)} UTC, {when} {change.service} "
+        f"{'logged' if change.logged else 'changed:'} “{short_template(change.example, 100)}” "
+        f"at {clock(change.at)} UTC: that change most likely triggered it. {cause}"
     )
 
 
@@ -88,10 +90,13 @@ def _words(
     return _rules_text(issue, change), "rules", None
 
 
-def hypothesis(issue: Issue, patterns: list[Pattern], fields: FieldMap) -> Hypothesis:
-    """The hypothesis for `issue`; `patterns` are all mined patterns (change events)."""
-    changes = change_events(patterns, issue)
-    change = changes[0] if changes else None
+def hypothesis(
+    issue: Issue, patterns: list[Pattern], fields: FieldMap, changes: Sequence[Rollout] = ()
+) -> Hypothesis:
+    """The hypothesis for `issue`; `patterns` are all mined patterns and `changes` the report's
+    (change events)."""
+    found = change_events(patterns, issue, changes)
+    change = found[0] if found else None
     samples = [s for p in issue.patterns[:2] for s in p.samples[:2]][:_MAX_SAMPLES]
     traces = _trace_ids(issue, samples)
     trace_query = (

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from logsense.analyze.rollouts import is_change, names_change
+from logsense.analyze.rollouts import Rollout, is_change, names_change
 from logsense.model import Issue, Pattern, Report, Totals, Window
 from logsense.summarize.guard import Evidence
 from logsense.summarize.redact import redact
@@ -51,13 +51,17 @@ _INTEGER = re.compile(r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?![\d%]|[.,]\d)")
 
 @dataclass(frozen=True, slots=True)
 class ChangeEvent:
-    """An info pattern that looks like a change (deploy, restart, …) shortly before an issue."""
+    """A change (deploy, restart, …) shortly before an issue: an info pattern that reads like
+    one, or one the events' versions and hosts show (`logged` False; `template` is then the
+    computed words, and `versions` the versions it names, facts)."""
 
     service: str
     template: str
     example: str
     at: float
     minutes_before: int
+    logged: bool = True
+    versions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,15 @@ class Facts:
         return hashlib.sha256(blob).hexdigest()[:24]
 
 
-def change_events(patterns: Iterable[Pattern], issue: Issue) -> list[ChangeEvent]:
-    """Deploy/restart/config-like info patterns new in the window, just before `issue` began."""
+def change_events(
+    patterns: Iterable[Pattern], issue: Issue, changes: Sequence[Rollout] = ()
+) -> list[ChangeEvent]:
+    """Deploy/restart/config-like info patterns new in the window, and the report's `changes`
+    that the events' versions and hosts show (with the words of the line that told them, if
+    one did), just before `issue` began; one per service."""
     own = {p.id for p in issue.patterns}
+    shown = [c for c in changes if c.source != "lines" and _just_before(c.at, issue)]
+    told = {p.id for c in shown for p in c.patterns}
     found = [
         ChangeEvent(
             p.service,
@@ -85,13 +95,19 @@ def change_events(patterns: Iterable[Pattern], issue: Issue) -> list[ChangeEvent
             round((issue.first_seen - p.first_seen) / 60),
         )
         for p in patterns
-        if p.id not in own
-        and issue.first_seen - _CHANGE_BEFORE <= p.first_seen <= issue.first_seen + _CHANGE_AFTER
-        and is_change(p)
+        if p.id not in own | told and _just_before(p.first_seen, issue) and is_change(p)
     ]
+    for c in shown:
+        if not own & {p.id for p in c.patterns}:
+            minutes = round((issue.first_seen - c.at) / 60)
+            found.append(ChangeEvent(c.service, c.text, c.text, c.at, minutes, False, c.versions))
     found.sort(key=lambda c: (not names_change(c.template), abs(issue.first_seen - c.at)))
     one_per_service = {c.service: c for c in reversed(found)}
     return sorted(one_per_service.values(), key=found.index)[:_MAX_CHANGES]
+
+
+def _just_before(at: float, issue: Issue) -> bool:
+    return issue.first_seen - _CHANGE_BEFORE <= at <= issue.first_seen + _CHANGE_AFTER
 
 
 def _clock(ts: float) -> str:
@@ -184,7 +200,9 @@ def issue_facts(
         **_timing(b, issue, report.window),
         "templates": [_template(b, p) for p in issue.patterns[:_MAX_TEMPLATES]],
         "template_count": b.count(len(issue.patterns)),
-        "changes_before_start": [_change(b, c) for c in change_events(patterns, issue)],
+        "changes_before_start": [
+            _change(b, c) for c in change_events(patterns, issue, report.changes)
+        ],
         "samples": _samples(b, issue),
         "known_services": totals.services,
     }
@@ -252,6 +270,7 @@ def _template(b: _Builder, pattern: Pattern) -> dict[str, Any]:
 
 def _change(b: _Builder, change: ChangeEvent) -> dict[str, Any]:
     b.evidence.durations.add(float(change.minutes_before))
+    b.evidence.versions.update(change.versions)
     return {
         "service": change.service,
         "at": b.time(change.at),

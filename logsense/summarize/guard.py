@@ -36,7 +36,8 @@ Numbers. The text is scanned left to right; each token is classified and checked
 - **Statuses**: a three-digit number that is a status kept in a template (`HTTP 503`, `503
   errors`), unless it counts requests, users, events or the like (`503 requests`).
 - Numbers that only log text holds are rejected: a timeout written in a line (`after 30000
-  ms`), a version (`v2.4.0`: the facts hold none), a share or a count quoted from a sample.
+  ms`), a version (`v2.4.0`) unless a change read from the events' version field names it
+  (`Evidence.versions`), a share or a count quoted from a sample.
 - Not checked: numbers glued to letters or inside identifiers and paths (`5xx`, `2nd`, `k8s`,
   `pod-7`, `HTTP/2`, `:8080`, `#42`).
 
@@ -143,6 +144,8 @@ class Evidence:
     services: set[str] = field(default_factory=set)
     statuses: set[str] = field(default_factory=set)
     templates: set[str] = field(default_factory=set)
+    # Versions a change read from the events' version field names (never a line's text).
+    versions: set[str] = field(default_factory=set)
 
     def add_time(self, ts: float) -> None:
         """Allow the minute (`HH:MM` UTC) and the date of epoch seconds `ts`."""
@@ -166,6 +169,7 @@ class Evidence:
         self.services |= other.services
         self.statuses |= other.statuses
         self.templates |= other.templates
+        self.versions |= other.versions
 
 
 def check(texts: Iterable[str], services_mentioned: Iterable[str], evidence: Evidence) -> list[str]:
@@ -254,6 +258,8 @@ def _check_clock(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str
 
 
 def _check_version(match: re.Match[str], text: str, ev: Evidence, raw: str) -> str | None:
+    if raw in ev.versions or raw.removeprefix("v") in ev.versions:
+        return None
     return f"the version “{raw}” is not a fact (versions in log lines are log text)"
 
 

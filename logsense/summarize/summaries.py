@@ -227,8 +227,9 @@ def rules_overview(report: Report) -> Overview:
 
 
 def _change_cause(change: ChangeEvent) -> str:
+    said = "logged" if change.logged else "changed:"
     return (
-        f"{change.service} logged “{short_template(change.template, 100)}” at "
+        f"{change.service} {said} “{short_template(change.template, 100)}” at "
         f"{_clock(change.at)} UTC, {change.minutes_before} min before the first event: "
         "a change just before the start is the likely cause."
     )
@@ -251,7 +252,7 @@ def write_summaries(
     titles = distinct_titles(report.issues)
     for issue, title in zip(report.issues, titles, strict=True):
         issue.summary = rules_summary(issue, report.totals, title)
-        changes = change_events(patterns, issue)
+        changes = change_events(patterns, issue, report.changes)
         if changes:
             issue.summary.likely_cause = _change_cause(changes[0])
     report.overview = rules_overview(report)
