@@ -446,6 +446,40 @@ def requests_of(issues: Iterable[Issue]) -> RequestSet:
 
 
 @dataclass(slots=True)
+class Sampling:
+    """How a pushdown read sampled the events that cannot form an issue on their own
+    (`sources/pushdown.py`): every event of a uniform `rate` of the requests (events without a
+    request id: of their times) was read, the rest of those events was not.
+
+    Inside that universe everything is whole, so a sampled pattern's counts and requests are
+    compared with the universe's totals here, never with the whole window's.
+    """
+
+    rate: float
+    # The sampled universe's totals: distinct requests (exact) and events, window and baseline.
+    requests: int
+    baseline_requests: int
+    events: int
+    baseline_events: int
+    # Every request inside the universe that the read met (window and baseline).
+    members: RequestSet
+    # Ids of the patterns whose events were read only inside the universe.
+    patterns: frozenset[str]
+    # Events read in full (they can form an issue) and inside the sample, and all in the range.
+    read_in_full: int = 0
+    read_sampled: int = 0
+    documents: int = 0
+
+    def holds(self, patterns: Iterable[Pattern]) -> bool:
+        """True when any of `patterns` was read only inside the universe."""
+        return any(p.id in self.patterns for p in patterns)
+
+    def inside(self, requests: RequestMap) -> RequestMap:
+        """The entries of `requests` for requests inside the universe."""
+        return requests.only(self.members)
+
+
+@dataclass(slots=True)
 class Totals:
     """Counts over the whole window, for the report header and share denominators."""
 
@@ -465,6 +499,26 @@ class Totals:
     baseline_requests: int | None = None
     # The earliest event in the baseline, if it holds any.
     baseline_first: float | None = None
+    # Set when the events that cannot form an issue were sampled (a pushdown read).
+    sampling: Sampling | None = None
+    # Totals that are estimates, and how precise (`requests`: "HyperLogLog++ ..."), by name.
+    estimated: dict[str, str] = field(default_factory=dict)
+
+    def within(self, patterns: Iterable[Pattern]) -> Totals:
+        """The totals `patterns` are counted against: the sampled universe's when any of them
+        was read only inside it, else these."""
+        sampling = self.sampling
+        if sampling is None or not sampling.holds(patterns):
+            return self
+        return Totals(
+            events=sampling.events,
+            requests=sampling.requests if self.requests is not None else None,
+            baseline_events=sampling.baseline_events,
+            baseline_requests=(
+                sampling.baseline_requests if self.baseline_requests is not None else None
+            ),
+            sampling=sampling,
+        )
 
     @property
     def requests_label(self) -> str:

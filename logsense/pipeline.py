@@ -61,7 +61,8 @@ def triage(
     if not windowed.aggregate.events:
         raise InputError(_nothing_to_triage(source, windowed))
     mined = mine_aggregate(windowed.aggregate, settings.samples_per_pattern)
-    totals = mined.totals
+    pushed = source.pushed
+    totals = mined.totals if pushed is None else pushed.apply(mined, windowed.aggregate)
     totals.malformed = source.stats.malformed
     totals.outside_window = windowed.outside
     covered = _covered_baseline(windowed, totals.baseline_first)
@@ -90,15 +91,18 @@ def triage(
         groups, totals, window, covered, novelty_known, settings.severity, known, changes, tests
     )
     warnings = [*source.stats.warnings(), *_window_warnings(windowed, covered)]
+    if pushed is not None:
+        warnings += pushed.warnings()
     if totals.requests is None:
         warnings.append(
             "no request-id field found (tried: "
             + ", ".join(settings.fields.request_id)
             + "): share_of_requests is a proxy, the share of all events; set --field request_id=KEY"
         )
+    instances = (pushed and pushed.instances) or windowed.instances
     report = Report(
         window, baseline, source.name, totals, issues, warnings=warnings, patterns=mined.patterns,
-        changes=rollouts(mined.patterns, windowed.instances, window),
+        changes=rollouts(mined.patterns, instances, window),
         leading_indicators=leading_indicators(mined.patterns, window, covered, issues),
     )  # fmt: skip
     report.headline = headline(issues, totals)

@@ -28,6 +28,7 @@ from logsense.model import (
     SEVERITIES,
     Issue,
     Pattern,
+    Sampling,
     Severity,
     Status,
     Totals,
@@ -64,16 +65,19 @@ def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
     users: set[str] = set()
     for pattern in patterns:
         users |= pattern.users
-    events = sum(p.count for p in patterns)
+    against = totals.within(patterns)
+    sampling = against.sampling if against is not totals else None
+    events = _events(patterns, sampling)
     if totals.requests:
         basis = "requests"
-        affected: int | None = (
-            len(group.requests) if group.estimate is None else max(group.estimate, 0)
-        )
-        share = min((affected or 0) / totals.requests, 1.0)
+        requests = group.requests if sampling is None else group.requests & sampling.members
+        affected: int | None = len(requests) if group.estimate is None else max(group.estimate, 0)
+        share = min((affected or 0) / (against.requests or totals.requests), 1.0)
+        if sampling is not None:
+            affected = round(share * totals.requests)
     else:
         basis, affected = "events", None
-        share = events / totals.events if totals.events else 0.0
+        share = min(events / totals.events, 1.0) if totals.events else 0.0
     issue = Issue(
         id=issue_id(group),
         patterns=sorted(patterns, key=lambda p: (p is not group.root, -p.count)),
@@ -89,12 +93,22 @@ def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
         requests=group.requests,
         kind=group.kind,
         evidence=list(group.evidence),
-        impact_estimated=group.estimate is not None,
+        impact_estimated=group.estimate is not None or sampling is not None,
         stopped=list(group.stopped),
         slowed=list(group.slowed),
     )
     issue.timeline = _timeline(group, event_span(totals, window))
     return issue
+
+
+def _events(patterns: list[Pattern], sampling: Sampling | None) -> int:
+    """The patterns' events in the window; those read only inside a sample are scaled up by
+    its rate (an estimate)."""
+    if sampling is None:
+        return sum(p.count for p in patterns)
+    sampled = sum(p.count for p in patterns if p.id in sampling.patterns)
+    full = sum(p.count for p in patterns if p.id not in sampling.patterns)
+    return full + round(sampled / sampling.rate)
 
 
 def _began(group: Group, window: Window) -> float:

@@ -655,6 +655,7 @@ def test_node_dying_mid_read(
                 "1",
                 "--es-retries",
                 "1",
+                "--full-read",
                 "-q",
                 "-f",
                 "json",

@@ -30,7 +30,7 @@ import numpy as np
 
 from logsense.analyze.request_sets import earlier_in_shared, incidence
 from logsense.config import ChangeConfig
-from logsense.model import Pattern, Totals, level_rank
+from logsense.model import Pattern, Sampling, Totals, level_rank
 from logsense.requestmap import RequestMap, RequestSet
 
 __all__ = ["Change", "Trend", "compare", "fdr_cutoff", "issue_change", "pattern_changes"]
@@ -123,7 +123,11 @@ def pattern_changes(
     if not totals.baseline_events:
         return {}, config
     with_requests = [p for p in patterns if p.requests or p.baseline_requests]
-    contexts = _contexts(with_requests) if totals.requests and totals.baseline_requests else {}
+    contexts = (
+        _contexts(with_requests, totals.sampling)
+        if totals.requests and totals.baseline_requests
+        else {}
+    )
     counts: list[tuple[int, int, int, int]] = []
     bases: list[Basis] = []
     chosen: list[Pattern | None] = []
@@ -131,11 +135,12 @@ def pattern_changes(
     for pattern in patterns:
         context = _used_context(contexts.get(pattern.id))
         events = (pattern.count, pattern.baseline_count)
-        events_total = totals.events
+        against = totals.within([pattern])
+        events_total = against.events
         if pattern.baseline_count:
-            events_total = max(round(totals.baseline_events * scale), pattern.count)
+            events_total = max(round(against.baseline_events * scale), pattern.count)
         now, before = pattern.requests, pattern.baseline_requests
-        counts.append(_counts(now, before, events, events_total, context, totals))
+        counts.append(_counts(now, before, events, events_total, context, against))
         bases.append("requests" if now or before else "events")
         chosen.append(context)
     tested = [p_value for c in counts if c[1] and c[3] for p_value in _p_values([c])]
@@ -186,8 +191,11 @@ def issue_change(
         return None
     now = RequestSet.union(p.requests for p in core)
     before = RequestSet.union(p.baseline_requests for p in core)
+    against = totals.within(core)
+    if against.sampling is not None and against is not totals:
+        now, before = now & against.sampling.members, before & against.sampling.members
     events = (sum(p.count for p in core), sum(p.baseline_count for p in core))
-    counts = _counts(now, before, events, root_change.now_total, root_change.context, totals)
+    counts = _counts(now, before, events, root_change.now_total, root_change.context, against)
     return compare(*counts, config, root_change.basis, _used_context(root_change.context))
 
 
@@ -220,15 +228,22 @@ def _used_context(context: Pattern | None) -> Pattern | None:
     return context if context is not None and context.baseline_requests else None
 
 
-def _contexts(patterns: list[Pattern]) -> dict[str, Pattern]:
+def _contexts(patterns: list[Pattern], sampling: Sampling | None = None) -> dict[str, Pattern]:
     """Each pattern's context, by pattern id: the smallest normal pattern that holds almost all
-    of its requests (window and baseline together) and comes first in most of them."""
+    of its requests (window and baseline together) and comes first in most of them. With a
+    `sampling`, patterns read in full are compared by their requests inside the universe, as
+    the sampled ones can only be."""
     from scipy import sparse
 
     pool = [i for i, p in enumerate(patterns) if level_rank(p.level) < 2]
     if not pool:
         return {}
     sets = [_all_requests(p) for p in patterns]
+    if sampling is not None:
+        sets = [
+            s if p.id in sampling.patterns else sampling.inside(s)
+            for p, s in zip(patterns, sets, strict=True)
+        ]
     sizes = np.array([len(s) for s in sets])
     matrix = incidence(sets)
     shared = sparse.csr_matrix(matrix @ matrix[pool].T)

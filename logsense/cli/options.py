@@ -26,6 +26,7 @@ from logsense.config import Settings, load_settings
 from logsense.errors import UsageError
 from logsense.sources import Source
 from logsense.sources.files import FileSource
+from logsense.sources.pushdown import DEFAULT_BUDGET
 from logsense.sources.window import WindowSpec
 
 if TYPE_CHECKING:
@@ -308,6 +309,17 @@ class EsOptions(OptionGroup):
         typer.Option("--es-retries", help="Retries per request on 429/5xx/timeouts/dropped "
                      "connections, with exponential backoff from 0.5 s.", rich_help_panel=_ES),
     ] = 5  # fmt: skip
+    full_read: Annotated[
+        bool,
+        typer.Option("--full-read", help="Read every document of the range instead of pushing "
+                     "the work down (exact counts for every pattern).", rich_help_panel=_ES),
+    ] = False  # fmt: skip
+    sample_events: Annotated[
+        int,
+        typer.Option("--sample-events", min=1, help="Past this many documents that cannot form "
+                     "an issue, read a uniform sample of requests of about this many (the rest "
+                     "is counted by Elasticsearch).", rich_help_panel=_ES),
+    ] = DEFAULT_BUDGET  # fmt: skip
 
     def connection(self) -> EsConnection:
         """The connection these flags describe."""
@@ -355,12 +367,15 @@ def _source(
     if path is not None:
         raise UsageError("give --source or --index, not both")
     from logsense.sources.elasticsearch import ElasticsearchSource, ReadOptions
+    from logsense.sources.pushdown import Pushdown
 
     source, anchor = ElasticsearchSource.for_window(
         es.connection(), es.index, settings.fields, spec, until_latest=latest, query=es.query,
         progress=not quiet,
         options=ReadOptions(es.page_size, es.slices, es.max_events, retries=es.retries),
     )  # fmt: skip
+    if not es.full_read and es.max_events is None:
+        source.pushdown = Pushdown(es.sample_events)
     return source, spec, anchor
 
 

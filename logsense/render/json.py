@@ -20,6 +20,7 @@ from logsense.model import (
     Overview,
     Pattern,
     Report,
+    Sampling,
     SlowHop,
     Stopped,
     Window,
@@ -214,6 +215,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "patterns": totals.patterns,
             "malformed": totals.malformed,
             "outside_window": totals.outside_window,
+            "estimated": totals.estimated,
+            "sampling": _sampling(totals.sampling),
         },
         "issues": [issue_to_dict(issue, report.window) for issue in report.issues],
         "leading_indicators": [_indicator(i) for i in report.leading_indicators],
@@ -228,6 +231,21 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             for c in report.changes
         ],
         "warnings": report.warnings,
+    }
+
+
+def _sampling(sampling: Sampling | None) -> dict[str, Any] | None:
+    """How a pushdown sampled (None: every event of the range was read)."""
+    if sampling is None:
+        return None
+    return {
+        "rate": round(sampling.rate, 6),
+        "read_in_full": sampling.read_in_full,
+        "read_sampled": sampling.read_sampled,
+        "documents": sampling.documents,
+        "requests": sampling.requests,
+        "events": sampling.events,
+        "sampled_patterns": len(sampling.patterns),
     }
 
 

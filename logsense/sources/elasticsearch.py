@@ -23,6 +23,7 @@ yielded ordered by (time, origin), so equal timestamps come out in the same orde
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 import queue
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -84,6 +85,9 @@ from logsense.sources.records import (
 )
 from logsense.sources.window import WindowSpec
 
+if TYPE_CHECKING:
+    from logsense.sources.pushdown import Pushdown, Pushed
+
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_SLICES",
@@ -103,6 +107,8 @@ _DATE_TYPES = frozenset({"date", "date_nanos"})
 _OBJECTS = frozenset({"object", "nested"})
 _NEWEST_PROBE = 100  # documents sharing the newest millisecond that are parsed for µs precision
 _ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^)'\"]+)")
+# The innermost exception's own words in a repr chain: `RemoteDisconnected('Remote end closed')`.
+_INNER_TEXT = re.compile(r"(\w+)\('([^']+)'\)\)*$")
 # What a page of hits needs to carry back (`filter_path`): the rest is never read.
 _PAGE_FILTER = (
     "pit_id,timed_out,_shards.failed,_shards.failures,"
@@ -278,6 +284,17 @@ class ElasticsearchSource:
         self._client = client
         self._records = RecordReader(fields, self.stats)
         self._includes: list[str] | None = _candidate_keys(fields)
+        self._types: dict[str, set[str]] = {}
+        # Only documents that also match this query are read (a pushdown's part), and of those
+        # only the ones this scoring query gives at least that score (a pushdown's sample).
+        self.narrowing: dict[str, Any] | None = None
+        self.scoring: tuple[dict[str, Any], float] | None = None
+        # The window the range ends with: a pushdown counts it apart from the baseline.
+        self.window: Window | None = None
+        # Push the work down (`sources/pushdown.py`) with these settings; None reads in full.
+        self.pushdown: Pushdown | None = None
+        # What the last `fill` pushed down, when it did.
+        self.pushed: Pushed | None = None
 
     @classmethod
     def for_window(
@@ -306,6 +323,7 @@ class ElasticsearchSource:
         if until_latest:
             anchor = source.newest() + 0.001
         source.time_range = read_range(spec, anchor)
+        source.window = spec.resolve(anchor)[0]
         return source, anchor
 
     @property
@@ -369,20 +387,110 @@ class ElasticsearchSource:
         in turn while the others wait for Elasticsearch. The bar is the one `progress` at
         construction asked for (it knows the total).
         """
+        if self.pushdown is not None and self.window is not None:
+            from logsense.sources.pushdown import push_down
+
+            with self._errors():
+                self._check_fields()
+                self.pushed = push_down(self, self.pushdown, table)
+            if self.pushed is not None:
+                return
         scanner = _HitScanner(self, table)
         with self._errors(lambda: self._reading_context(scanner.done)):
             self._check_fields()
-            total = self._count()
-            limit = self.options.max_events
-            bar = _progress_bar(self.progress, f"reading {self.name}", total)
-            with bar as advance, closing(self._native_pages(scanner)) as pages:
-                for hits in pages:
-                    advance(hits)
-                    if limit is not None and scanner.done >= limit:
-                        self._note_cap(limit, total)
-                        break
+            self._scan_range(scanner, self._count(), f"reading {self.name}")
             scanner.scan(self._raw_last_before())
         self.stats.absorb(table.stats)
+
+    def fill_matching(
+        self,
+        table: EventTable,
+        narrowing: dict[str, Any],
+        total: int,
+        label: str,
+        *,
+        scoring: tuple[dict[str, Any], float] | None = None,
+        before: bool = False,
+    ) -> None:
+        """Add the events of the range that also match the query `narrowing` (and score at
+        least `scoring`'s minimum by its query; `total` of them, for the progress bar) to an
+        empty `table`, as `fill` does; the event before the range too (whatever it matches)
+        when `before`."""
+        narrowed = copy.copy(self)
+        narrowed.narrowing, narrowed.scoring = narrowing, scoring
+        scanner = _HitScanner(narrowed, table)
+        with self._errors(lambda: self._reading_context(scanner.done)):
+            narrowed._scan_range(scanner, total, label)
+            if before:
+                scanner.scan(self._raw_last_before())
+        self.stats.absorb(table.stats)
+
+    def _scan_range(self, scanner: _HitScanner, total: int, label: str) -> None:
+        """Scan every page of the range (up to `--max-events`), with a progress bar."""
+        limit = self.options.max_events
+        bar = _progress_bar(self.progress, label, total)
+        with bar as advance, closing(self._native_pages(scanner)) as pages:
+            for hits in pages:
+                advance(hits)
+                if limit is not None and scanner.done >= limit:
+                    self._note_cap(limit, total)
+                    break
+
+    def count(
+        self,
+        narrowing: dict[str, Any] | None = None,
+        scoring: tuple[dict[str, Any], float] | None = None,
+        span: dict[str, int] | None = None,
+    ) -> int:
+        """Documents in the range (or `span`, epoch ms bounds) and the query that match
+        `narrowing` too (None: all) and score at least `scoring`'s minimum by its query."""
+        counted = copy.copy(self)
+        counted.scoring = scoring
+        query = counted._query(span or self._in_range, narrowing)
+        extra = {"min_score": scoring[1]} if scoring is not None else {}
+        found = self._retrying()(self.client.count, index=self.index, query=query, **extra)
+        return int(found["count"])
+
+    def aggregate(
+        self, aggs: dict[str, Any], narrowing: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The `aggregations` of one search of the range and query (and `narrowing`), without
+        hits; retried on transient failures; shard failures are errors, not gaps."""
+        page: dict[str, Any] = self._retrying()(
+            self.client.search,
+            index=self.index,
+            size=0,
+            query=self._query(self._in_range, narrowing),
+            aggs=aggs,
+            track_total_hits=False,
+        ).body
+        shards = page.get("_shards", {})
+        if shards.get("failed") or page.get("timed_out"):
+            raise _shards_failed(self, page)
+        aggregations: dict[str, Any] = page.get("aggregations", {})
+        return aggregations
+
+    def values(self, field: str, size: int) -> list[str]:
+        """The values of the keyword `field` in up to `size` documents of the range that have
+        it (whichever the index finds first)."""
+        page = self._retrying()(
+            self.client.search,
+            index=self.index,
+            size=size,
+            query=self._query(self._in_range, {"exists": {"field": field}}),
+            source=False,
+            docvalue_fields=[field],
+            track_total_hits=False,
+            filter_path=["hits.hits.fields"],
+        ).body
+        hits = page.get("hits", {}).get("hits", [])
+        return [str(v) for hit in hits for v in hit.get("fields", {}).get(field, [])[:1]]
+
+    @property
+    def mapping(self) -> dict[str, set[str]]:
+        """The types of each field of the index (metadata fields left out), as the last field
+        check found them."""
+        return self._types
 
     def detached(self, slices: int) -> ElasticsearchSource:
         """A copy that reads `slices` slices of this range elsewhere (a cluster worker, see
@@ -506,6 +614,7 @@ class ElasticsearchSource:
                 f"{self.index!r} has no message field (tried: {', '.join(self.fields.message)}; "
                 "set --field message=KEY)"
             )
+        self._types = types
         candidates = _candidate_keys(self.fields)
         usable = [k for k in candidates if not types.get(k) or types[k] - _OBJECTS]
         self._includes = usable if _filtering_pays(types, usable) else None
@@ -588,6 +697,8 @@ class ElasticsearchSource:
             "_source": self._source_filter(),
             "track_total_hits": False,
         }
+        if self.scoring is not None:
+            body["min_score"] = self.scoring[1]
         if pit is None:
             body["sort"] = [{self.time_field: "asc"}, {"_doc": "asc"}]
         else:
@@ -708,13 +819,21 @@ class ElasticsearchSource:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _query(self, bounds: dict[str, int] | None) -> dict[str, Any]:
-        """A range filter on the time field (epoch ms `bounds`) and the query string, if any."""
+    def _query(
+        self, bounds: dict[str, int] | None, narrowing: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A range filter on the time field (epoch ms `bounds`), the query string if any, and
+        the narrowing (the source's own, or `narrowing`) if any."""
         filters: list[dict[str, Any]] = []
         if bounds is not None:
             filters.append({"range": {self.time_field: {**bounds, "format": "epoch_millis"}}})
         if self.query:
             filters.append({"query_string": {"query": self.query}})
+        narrowing = narrowing or self.narrowing
+        if narrowing is not None:
+            filters.append(narrowing)
+        if self.scoring is not None:
+            return {"bool": {"filter": filters, "must": [self.scoring[0]]}}
         return {"bool": {"filter": filters}} if filters else {"match_all": {}}
 
     @property
@@ -907,6 +1026,9 @@ def _transport_reason(exc: TransportError) -> str:
     found = _ERRNO_TEXT.search(text)
     if found:
         return found.group(1).strip()
+    inner = _INNER_TEXT.search(text)
+    if inner:
+        return inner.group(2).strip()
     if isinstance(exc, ConnectionTimeout):
         return "timed out"
     return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -51,6 +51,9 @@ from logsense.sources.records import (
     parse_timestamp,
     push_event,
 )
+
+if TYPE_CHECKING:
+    from logsense.sources.pushdown import Pushed
 
 __all__ = ["FileSource", "header_regex_error"]
 
@@ -100,6 +103,7 @@ class FileSource:
         self.name = "stdin" if path == "-" else path
         self.max_line = max_line
         self.stats = SourceStats(max_line=max_line)
+        self.pushed: Pushed | None = None  # a file is read whole
         self.fields = fields
         self._records = RecordReader(fields, self.stats)
         self._text_records = RecordReader(_TEXT_FIELDS, self.stats)

@@ -54,6 +54,8 @@ from logsense.sources.window import WindowSpec, new_table, reach
 if TYPE_CHECKING:
     from distributed import Client, Future
 
+    from logsense.sources.pushdown import Pushed
+
 __all__ = ["ClusterSource"]
 
 T = TypeVar("T")
@@ -155,6 +157,8 @@ class ClusterSource:
         self.address = address
         self.name = inner.name
         self.stats: SourceStats = inner.stats
+        # Workers read every event of their slices (no pushdown).
+        self.pushed: Pushed | None = None
         self._settings = settings
         self._tables = _Tables(spec, anchor, settings.fields, inner.name)
 

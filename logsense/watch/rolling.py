@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from logsense._native import EventTable
 from logsense.model import Event, iso
 from logsense.sources.records import SourceStats, push_event
+
+if TYPE_CHECKING:
+    from logsense.sources.pushdown import Pushed
 
 __all__ = ["FUTURE_SLACK", "RollingWindow", "WindowSource"]
 
@@ -141,6 +145,8 @@ class WindowSource:
     name: str
     stats: SourceStats
     window: RollingWindow = field(repr=False)
+    # A rolling window holds every event it took: nothing is left to count elsewhere.
+    pushed: Pushed | None = None
 
     def read(self) -> Iterator[Event]:
         """Every event of the window, minute by minute."""

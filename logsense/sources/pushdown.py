@@ -1,0 +1,487 @@
+"""Pushdown: Elasticsearch counts, and logsense reads in full only the events that can form an
+issue, with a uniform sample of requests for the rest.
+
+When more than `Pushdown.budget` events of the range cannot form an issue on their own, a triage
+from an index goes this way (`push_down`):
+
+1. **Levels.** A `terms` aggregation over each level field of the range gives the values in use.
+   The values logsense reads as warn or worse, and those it cannot read as a level at all, are
+   read *in full*, as is every event with a stack-trace field and every event with no level
+   field (its level is in its message). Mapped as a number, a level field is read as pino's:
+   40 and above is warn.
+2. **In full.** Those events go into the triage's table, exactly as a full read would.
+3. **The sample.** Of the other events, every event of a uniform sample of requests: a hash of
+   the request id (Java's `String.hashCode`, mixed, in a Painless script; mirrored by
+   `Sample.members`) falls below the rate that reads about `budget` of them. An event without a
+   request id is sampled by a hash of its millisecond. A request is sampled whole, across
+   services, so the order of a request's steps, the context of a pattern and the requests a
+   stop left behind are all seen inside the sample as in the whole. One rate serves every
+   service: per-service rates would cut requests apart where they cross services.
+4. **Totals.** Events per period are document counts (exact); requests, per minute and users
+   are `cardinality` aggregations at the highest precision (estimates above 40,000 distinct);
+   services a `terms` aggregation; the sample universe's events a `filter` aggregation by the
+   same script. Versions and hosts come from a `composite` aggregation (`read_instances`).
+
+The pipeline then compares each sampled pattern with the universe's totals
+(`model.Sampling`, `Totals.within`): patterns read in full keep exact counts and shares.
+Anything the pushdown cannot do (a level field that cannot be aggregated, a request id that is
+not a keyword, too many level values) makes it read in full, and says why in the warnings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from logsense._native import Aggregate, EventTable
+from logsense.model import Instance, Sampling, Totals, Window, level_rank
+from logsense.requestmap import RequestSet
+from logsense.sources.records import LEVEL_NAMES, event_table, normalize_level
+
+if TYPE_CHECKING:
+    from logsense.mine import Mined
+    from logsense.sources.elasticsearch import ElasticsearchSource
+
+__all__ = [
+    "DEFAULT_BUDGET", "Pushdown", "Pushed", "Sample", "choose_endings", "push_down",
+    "read_instances",
+]  # fmt: skip
+
+DEFAULT_BUDGET = 200_000
+_PRECISION = 40_000  # cardinality's highest precision_threshold
+_MINUTE_PRECISION = 3_000
+_LEVEL_VALUES = 1_000
+_SERVICES = 10_000
+_KEYWORDS = frozenset({"keyword", "constant_keyword"})
+_OBJECTS = frozenset({"object", "nested"})
+_NUMBERS = frozenset({"long", "integer", "short", "byte", "double", "float", "half_float"})
+_WARN = level_rank("warn")
+# Instances read at most: more means the host field holds something else than hosts.
+MAX_INSTANCES = 20_000
+_INSTANCE_PAGE = 1_000
+# Request ids read to learn how their endings are spread.
+_ENDINGS_PROBE = 2_000
+_ENDING = 2  # characters
+_REGEX_SPECIAL = frozenset('.?+*|{}[]()"\\#@&<>~')
+
+
+@dataclass(frozen=True)
+class Pushdown:
+    """How to push a triage down: read in full when at most `budget` events of the range
+    cannot form an issue, else sample them down to about that many."""
+
+    budget: int = DEFAULT_BUDGET
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Which events of the rest are read: every event of the requests whose id (by
+    `request_fields`, the first that has a value) ends in one of `endings`, and of the events
+    without a request id those a seeded random score puts at or above `1 - rate`.
+
+    Endings, not a hash: Elasticsearch then selects by a regular expression over the ids'
+    terms, which every cluster can run (a hash needs a script, and many clusters allow none),
+    and this process decides a request's membership the same way from its text. Ids are random,
+    time-ordered or counters; their last characters are spread evenly in all three, and the
+    endings are chosen from those of the read's own ids (`choose_endings`).
+    """
+
+    request_fields: tuple[str, ...]
+    endings: frozenset[str]
+    rate: float
+    seed: int = 20_261_206
+
+    def query(self) -> tuple[dict[str, Any], float]:
+        """The scoring query that selects the sample, and the least score it gives a sampled
+        event (a sampled request scores 1; an event without request id its random score)."""
+        regex = {"value": _endings_regex(self.endings), "flags": "NONE"}
+        alternatives: list[dict[str, Any]] = [
+            {"constant_score": {"filter": {"bool": {
+                "filter": [{"regexp": {field: regex}}],
+                "must_not": [{"exists": {"field": f}} for f in self.request_fields[:i]],
+            }}, "boost": 1.0}}
+            for i, field in enumerate(self.request_fields)
+        ]  # fmt: skip
+        without_id = {"bool": {"must_not": [{"exists": {"field": f}} for f in self.request_fields]}}
+        alternatives.append({
+            "function_score": {
+                "query": without_id,
+                "functions": [{"random_score": {"seed": self.seed, "field": "_seq_no"}}],
+                "boost_mode": "replace",
+            }
+        })  # fmt: skip
+        return {"bool": {"should": alternatives, "minimum_should_match": 1}}, 1.0 - self.rate
+
+    def members(self, names: Sequence[str]) -> npt.NDArray[np.bool_]:
+        """For each request id text, whether the sample holds it."""
+        endings = self.endings
+        return np.fromiter((n[-_ENDING:] in endings for n in names), np.bool_, len(names))
+
+
+def choose_endings(ids: Sequence[str], rate: float) -> frozenset[str]:
+    """Endings of request ids that about `rate` of requests like `ids` have: the endings seen,
+    in text order, until their share of `ids` reaches the rate (at least one)."""
+    counts: dict[str, int] = {}
+    for text in ids:
+        counts[text[-_ENDING:]] = counts.get(text[-_ENDING:], 0) + 1
+    chosen: list[str] = []
+    taken = 0
+    for ending in sorted(counts):
+        if chosen and taken >= rate * len(ids):
+            break
+        chosen.append(ending)
+        taken += counts[ending]
+    return frozenset(chosen)
+
+
+def _endings_regex(endings: Iterable[str]) -> str:
+    """A Lucene regular expression for the texts that end in one of `endings`."""
+    escaped = ("".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in e) for e in sorted(endings))
+    return ".*(" + "|".join(escaped) + ")"
+
+
+@dataclass
+class Pushed:
+    """What a pushdown read: the sample, the events read each way, the totals Elasticsearch
+    counted, and the shapes of the sampled events (service, level class, masked, fingerprint)."""
+
+    sample: Sample
+    in_full: int
+    sampled: int
+    documents: int
+    totals: Totals
+    universe_events: tuple[int, int]
+    sampled_shapes: set[tuple[str, str, str, str | None]]
+    instances: list[Instance]
+    notes: list[str]
+
+    def apply(self, mined: Mined, aggregate: Aggregate) -> Totals:
+        """The mined totals with Elasticsearch's counts, and the sampling the pipeline compares
+        sampled patterns with (`Totals.within`)."""
+        counted = self.totals
+        totals = mined.totals
+        sampled_ids = frozenset(
+            pattern.id
+            for shape, pattern in zip(aggregate.shapes, mined.shape_patterns, strict=True)
+            if _shape_key(shape) in self.sampled_shapes
+        )
+        window_ids = _ids(p.requests.ids for p in mined.patterns)
+        baseline_ids = _ids(p.baseline_requests.ids for p in mined.patterns)
+        seen = np.union1d(window_ids, baseline_ids)
+        names = aggregate.request_names
+        inside = seen[self.sample.members([names[i] for i in seen.tolist()])]
+        members = RequestSet(inside, names)
+        totals.events, totals.baseline_events = counted.events, counted.baseline_events
+        totals.requests = counted.requests if totals.requests else None
+        totals.baseline_requests = counted.baseline_requests if totals.requests else None
+        totals.requests_per_minute = counted.requests_per_minute if totals.requests else {}
+        totals.users = counted.users if totals.users else None
+        totals.services = counted.services or totals.services
+        totals.estimated = counted.estimated
+        universe = self.universe_events[1]
+        totals.sampling = Sampling(
+            rate=universe / counted.events if universe and counted.events else self.sample.rate,
+            requests=int(np.isin(window_ids, inside, assume_unique=True).sum()),
+            baseline_requests=int(np.isin(baseline_ids, inside, assume_unique=True).sum()),
+            events=self.universe_events[1],
+            baseline_events=self.universe_events[0],
+            members=members,
+            patterns=sampled_ids,
+            read_in_full=self.in_full,
+            read_sampled=self.sampled,
+            documents=self.documents,
+        )
+        return totals
+
+    def warnings(self) -> list[str]:
+        """What the report's reader must know about this read."""
+        rate = self.sample.rate
+        return [
+            *self.notes,
+            f"pushdown: read in full the {self.in_full:,} events that can form an issue (warn "
+            f"or worse, stack traces, no level field); of the other "
+            f"{self.documents - self.in_full:,}, read every event of {rate:.2%} of requests "
+            f"({self.sampled:,} events): counts, shares and changes of patterns read only in "
+            "that sample (and of the stops and slowdowns among them) are estimates from it; "
+            "--full-read reads everything",
+        ]
+
+
+def push_down(source: ElasticsearchSource, pushdown: Pushdown, table: EventTable) -> Pushed | None:
+    """Fill `table` by a pushdown read of `source` (see the module's docstring), or None (and
+    nothing read) when a full read is the way: few events to sample, or a mapping the
+    pushdown cannot work with (then a note says why)."""
+    assert source.window is not None
+    documents = source.count()
+    if documents <= pushdown.budget:
+        return None
+    types = source.mapping
+    in_full, why = _in_full_query(source, types)
+    if in_full is None:
+        source._stats.notes.append(f"read in full, not pushed down: {why}")
+        return None
+    rest = source.count({"bool": {"must_not": [in_full]}})
+    if rest <= pushdown.budget:
+        return None
+    requests, why = _request_fields(source.fields.request_id, types)
+    if requests is None:
+        source._stats.notes.append(f"read in full, not pushed down: {why}")
+        return None
+    rate = pushdown.budget / rest
+    probe = source.values(requests[0], _ENDINGS_PROBE) if requests else []
+    sample = Sample(tuple(requests), choose_endings(probe, rate), rate)
+    scoring = sample.query()
+    not_in_full = {"bool": {"must_not": [in_full]}}
+    full = documents - rest
+    source.fill_matching(
+        table, in_full, full, f"reading {source.name} (can form an issue)", before=True
+    )
+    sampled_table = _like(table, source)
+    label = f"sampling {source.name}"
+    source.fill_matching(sampled_table, not_in_full, pushdown.budget, label, scoring=scoring)
+    window = source.window
+    shapes = sampled_table.aggregate(source.time_range.start, window.start, window.end, 1).shapes
+    table.merge(sampled_table.partial())
+    totals, spans = _counted(source, window, requests, types)
+    universe = (
+        source.count(scoring=scoring, span=spans[0]),
+        source.count(scoring=scoring, span=spans[1]),
+    )
+    instances, notes = read_instances(source, types)
+    return Pushed(
+        sample, full, sampled_table.rows, documents, totals, universe,
+        {_shape_key(s) for s in shapes}, instances, notes,
+    )  # fmt: skip
+
+
+def _like(table: EventTable, source: ElasticsearchSource) -> EventTable:
+    """An empty table that reads as `table` does (range known up front)."""
+    window = source.window
+    assert window is not None
+    return event_table(
+        source.fields, source.name, floor=source.time_range.start, ceiling=window.end
+    )
+
+
+def _in_full_query(
+    source: ElasticsearchSource, types: Mapping[str, set[str]]
+) -> tuple[dict[str, Any] | None, str]:
+    """The query of the events read in full, or None and why it cannot be written."""
+    level_fields = [k for k in source.fields.level if types.get(k, set()) - _OBJECTS]
+    should: list[dict[str, Any]] = []
+    for key in level_fields:
+        field = _aggregatable(types, key)
+        if field is None and types[key] <= _NUMBERS:
+            should.append({"range": {key: {"gte": 40}}})
+            continue
+        if field is None:
+            return None, f"the level field {key!r} cannot be aggregated (map it as a keyword)"
+        values, complete = _level_values(source, field)
+        if not complete:
+            return None, f"{field!r} holds more than {_LEVEL_VALUES} distinct levels"
+        if values:
+            should.append({"terms": {field: values}})
+    should += [{"exists": {"field": k}} for k in source.fields.stack_trace if types.get(k)]
+    should.append({"bool": {"must_not": [{"exists": {"field": k}} for k in level_fields]}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}, ""
+
+
+def _level_values(source: ElasticsearchSource, field: str) -> tuple[list[str], bool]:
+    """The values of `field` in the range that logsense reads as warn or worse or cannot read
+    as a level, and whether the aggregation saw every value."""
+    found = source.aggregate({"levels": {"terms": {"field": field, "size": _LEVEL_VALUES}}})
+    levels = found["levels"]
+    values = [str(b["key"]) for b in levels["buckets"] if _may_form_issue(b["key"])]
+    return values, not levels.get("sum_other_doc_count")
+
+
+def _may_form_issue(value: object) -> bool:
+    """True for a level value read as warn or worse, or not read as a level (as the readers
+    do: the exact name first, then normalized)."""
+    level = LEVEL_NAMES.get(value) if isinstance(value, str) else None
+    level = level or normalize_level(value)
+    return level is None or level_rank(level) >= _WARN
+
+
+def _request_fields(
+    keys: Iterable[str], types: Mapping[str, set[str]]
+) -> tuple[list[str] | None, str]:
+    """The keyword fields that hold request ids, in the FieldMap's order, or None and why."""
+    fields: list[str] = []
+    for key in keys:
+        if not types.get(key):
+            continue
+        field = _aggregatable(types, key)
+        if field is None:
+            return None, f"the request id field {key!r} is not a keyword"
+        fields.append(field)
+    return fields, ""
+
+
+def _aggregatable(types: Mapping[str, set[str]], key: str) -> str | None:
+    """`key` when mapped only as a keyword, else its `.keyword` sub-field; None if neither."""
+    mapped = types.get(key, set())
+    if mapped and mapped <= _KEYWORDS:
+        return key
+    sub = types.get(f"{key}.keyword", set())
+    return f"{key}.keyword" if mapped and sub and sub <= _KEYWORDS else None
+
+
+def _counted(
+    source: ElasticsearchSource,
+    window: Window,
+    requests: list[str],
+    types: Mapping[str, set[str]],
+) -> tuple[Totals, tuple[dict[str, int], dict[str, int]]]:
+    """The totals Elasticsearch counts in the window (and events in the baseline), and the
+    epoch ms bounds of the baseline and the window."""
+    ms = [
+        math.floor(source.time_range.start * 1000),
+        math.floor(window.start * 1000),
+        math.ceil(window.end * 1000),
+    ]
+    spans = ({"gte": ms[0], "lt": ms[1]}, {"gte": ms[1], "lt": ms[2]})
+    period_aggs: dict[str, Any] = {}
+    if requests:
+        period_aggs |= _cardinality(requests, _PRECISION)
+    users = next((f for k in source.fields.user_id if (f := _aggregatable(types, k))), None)
+    if users is not None:
+        period_aggs["users"] = {"cardinality": {"field": users, "precision_threshold": _PRECISION}}
+    service = next((f for k in source.fields.service if (f := _aggregatable(types, k))), None)
+    if service is not None:
+        period_aggs["services"] = {"terms": {"field": service, "size": _SERVICES}}
+    if requests:
+        period_aggs["minutes"] = {
+            "date_histogram": {"field": source.time_field, "fixed_interval": "1m"},
+            "aggs": _cardinality(requests, _MINUTE_PRECISION),
+        }
+    ranges = [
+        {"key": "baseline", "from": ms[0], "to": ms[1]},
+        {"key": "window", "from": ms[1], "to": ms[2]},
+    ]
+    found = source.aggregate({
+        "periods": {
+            "date_range": {"field": source.time_field, "format": "epoch_millis", "ranges": ranges},
+            "aggs": period_aggs,
+        }
+    })  # fmt: skip
+    periods = {b["key"]: b for b in found["periods"]["buckets"]}
+    before, now = periods["baseline"], periods["window"]
+    totals = Totals(
+        events=int(now["doc_count"]),
+        baseline_events=int(before["doc_count"]),
+        requests=_distinct(now) if requests else None,
+        baseline_requests=_distinct(before) if requests else None,
+        users=int(now["users"]["value"]) if users is not None else None,
+        services=sorted(str(b["key"]) for b in now.get("services", {}).get("buckets", [])),
+        requests_per_minute={
+            int(b["key"]) // 60_000: _distinct(b)
+            for b in now.get("minutes", {}).get("buckets", [])
+            if b["doc_count"]
+        },
+    )
+    totals.estimated = _estimates(totals)
+    return totals, spans
+
+
+def _cardinality(fields: list[str], precision: int) -> dict[str, Any]:
+    """Aggregations that count distinct request ids: over each of `fields`, among the
+    documents without the fields before it (the readers take the first that has a value)."""
+    return {
+        f"requests_{i}": {
+            "filter": {"bool": {
+                "filter": [{"exists": {"field": field}}],
+                "must_not": [{"exists": {"field": f}} for f in fields[:i]],
+            }},
+            "aggs": {"n": {"cardinality": {"field": field, "precision_threshold": precision}}},
+        }
+        for i, field in enumerate(fields)
+    }  # fmt: skip
+
+
+def _distinct(bucket: dict[str, Any]) -> int:
+    """The distinct request ids a bucket's `_cardinality` aggregations counted."""
+    return sum(int(v["n"]["value"]) for k, v in bucket.items() if k.startswith("requests_"))
+
+
+def _estimates(totals: Totals) -> dict[str, str]:
+    """Which of the counted totals are estimates, and how precise."""
+    hll = (
+        "Elasticsearch cardinality (HyperLogLog++, precision_threshold {}): near exact up to "
+        "{:,} distinct values, an estimate above"
+    )
+    found: dict[str, str] = {}
+    if totals.requests is not None and totals.requests > _PRECISION:
+        found["requests"] = hll.format(_PRECISION, _PRECISION)
+    if totals.users is not None and totals.users > _PRECISION:
+        found["users"] = hll.format(_PRECISION, _PRECISION)
+    if any(n > _MINUTE_PRECISION for n in totals.requests_per_minute.values()):
+        found["requests_per_minute"] = hll.format(_MINUTE_PRECISION, _MINUTE_PRECISION)
+    return found
+
+
+def _ids(arrays: Iterable[npt.NDArray[np.uint32]]) -> npt.NDArray[np.uint32]:
+    """The distinct ids of all `arrays`, sorted."""
+    present = [a for a in arrays if len(a)]
+    return np.unique(np.concatenate(present)) if present else np.zeros(0, dtype=np.uint32)
+
+
+def _shape_key(shape: Any) -> tuple[str, str, str, str | None]:
+    return (shape.service, shape.level_class, shape.masked, shape.fingerprint)
+
+
+def read_instances(
+    source: ElasticsearchSource, types: Mapping[str, set[str]]
+) -> tuple[list[Instance], list[str]]:
+    """Every (service, version, host) of the range and query with its first and last time and
+    count, from a `composite` aggregation (paged, so no bucket limit applies), and notes on
+    what could not be read. Empty without an aggregatable version or host field."""
+    fields = source.fields
+    service = next((f for k in fields.service if (f := _aggregatable(types, k))), None)
+    version = next((f for k in fields.version if (f := _aggregatable(types, k))), None)
+    host = next((f for k in fields.host if (f := _aggregatable(types, k))), None)
+    if service is None or (version is None and host is None):
+        return [], []
+    sources: list[dict[str, Any]] = [{"service": {"terms": {"field": service}}}]
+    for name, key in (("version", version), ("host", host)):
+        if key is not None:
+            sources.append({name: {"terms": {"field": key, "missing_bucket": True}}})
+    found: list[Instance] = []
+    after: dict[str, Any] | None = None
+    while True:
+        composite: dict[str, Any] = {"size": _INSTANCE_PAGE, "sources": sources}
+        if after is not None:
+            composite["after"] = after
+        times = {
+            "first": {"min": {"field": source.time_field}},
+            "last": {"max": {"field": source.time_field}},
+        }
+        result = source.aggregate({"instances": {"composite": composite, "aggs": times}})
+        page = result["instances"]
+        found.extend(_instance(bucket) for bucket in page.get("buckets", []))
+        after = page.get("after_key")
+        if after is None or not page.get("buckets"):
+            return found, []
+        if len(found) >= MAX_INSTANCES:
+            read = " and ".join(k for k in (version, host) if k is not None)
+            return [], [
+                f"more than {MAX_INSTANCES:,} (service, {read}) combinations in {source.name}: "
+                "deploys and scaling were not read from those fields"
+            ]
+
+
+def _instance(bucket: dict[str, Any]) -> Instance:
+    key = bucket["key"]
+    return Instance(
+        service=str(key["service"]),
+        version=None if key.get("version") is None else str(key["version"]),
+        host=None if key.get("host") is None else str(key["host"]),
+        first=float(bucket["first"]["value"]) / 1000.0,
+        last=float(bucket["last"]["value"]) / 1000.0,
+        events=int(bucket["doc_count"]),
+    )

@@ -1,0 +1,132 @@
+"""Pushdown against the real node: the events that can form an issue are read in full, the rest
+by a request sample, totals from aggregations; the answers stay those of a full read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+from esnode import EsNode
+
+from logsense.sources.pushdown import Sample, choose_endings
+from tests.conftest import FIXTURES, Cli
+
+CHECKOUT = FIXTURES / "checkout_db_pool.jsonl.gz"
+pytestmark = pytest.mark.skipif(not CHECKOUT.exists(), reason="no checkout fixture")
+
+
+@pytest.fixture(scope="module")
+def es_url(es_node: EsNode) -> str:
+    return es_node.url
+
+
+@pytest.fixture(scope="module")
+def checkout(cli: Cli, es_url: str) -> str:
+    """The checkout incident loaded into its own index (once per module)."""
+    code, _, err = cli("load", str(CHECKOUT), "-i", "pushdown-checkout", "--es-url", es_url, "-q")
+    assert code == 0, err
+    return "pushdown-checkout"
+
+
+def _triage(cli: Cli, url: str, index: str, state: Path, *more: str) -> dict[str, Any]:
+    return cli.json(
+        "triage", "--index", index, "--es-url", url, "--since", "1h", "--until", "latest",
+        "--no-llm", "--state-dir", str(state), *more,
+    )  # fmt: skip
+
+
+def test_a_sampled_read_gives_the_full_reads_answers(
+    cli: Cli, es_url: str, checkout: str, tmp_path: Path
+) -> None:
+    full = _triage(cli, es_url, checkout, tmp_path / "full", "--full-read")
+    pushed = _triage(cli, es_url, checkout, tmp_path / "pushed", "--sample-events", "5000")
+    sampling = pushed["totals"]["sampling"]
+    assert full["totals"]["sampling"] is None
+    assert sampling is not None and 0.03 < sampling["rate"] < 0.3
+    assert sampling["read_in_full"] + sampling["read_sampled"] < 0.6 * sampling["documents"]
+    assert any(w.startswith("pushdown: read in full the ") for w in pushed["warnings"])
+    # Documents and distinct requests are counted by Elasticsearch, exactly at this size.
+    for key in ("events", "requests", "users", "services"):
+        assert pushed["totals"][key] == full["totals"][key], key
+    top_full, top_pushed = full["issues"][0], pushed["issues"][0]
+    assert top_pushed["root_cause"] == top_full["root_cause"]
+    # Its patterns were read in full: its share and requests are exact.
+    assert top_pushed["share_of_requests"] == top_full["share_of_requests"]
+    assert top_pushed["requests_affected"] == top_full["requests_affected"]
+    assert len(_errors(full) & _errors(pushed)) >= len(_errors(full)) - 1
+
+
+def _errors(report: dict[str, Any]) -> set[str]:
+    """The root patterns of the issues above low severity."""
+    return {i["root_cause"]["pattern_id"] for i in report["issues"] if i["severity"] != "low"}
+
+
+def test_a_small_range_is_read_in_full(
+    cli: Cli, es_url: str, checkout: str, tmp_path: Path
+) -> None:
+    pushed = _triage(cli, es_url, checkout, tmp_path / "a")
+    full = _triage(cli, es_url, checkout, tmp_path / "b", "--full-read")
+    assert pushed["totals"]["sampling"] is None
+    assert {**pushed, "source": None} == {**full, "source": None}
+
+
+def test_the_sample_is_the_requests_whose_ids_end_as_chosen(es_url: str, checkout: str) -> None:
+    client = Elasticsearch(es_url, request_timeout=30)
+    ids = [
+        b["key"]
+        for b in client.search(
+            index=checkout, size=0,
+            aggs={"ids": {"terms": {"field": "trace.id", "size": 20_000}}},
+        )["aggregations"]["ids"]["buckets"]
+    ]  # fmt: skip
+    sample = Sample(("trace.id",), choose_endings(ids[:500], 0.1), 0.1)
+    members = sample.members(ids)
+    assert 0.04 < members.mean() < 0.2
+    query, least = sample.query()
+    found = client.search(
+        index=checkout, size=0, min_score=least,
+        query={"bool": {"must": [query], "filter": [{"exists": {"field": "trace.id"}}]}},
+        aggs={"ids": {"terms": {"field": "trace.id", "size": 20_000}}},
+    )["aggregations"]["ids"]["buckets"]  # fmt: skip
+    assert {b["key"] for b in found} == {i for i, m in zip(ids, members, strict=True) if m}
+
+
+def test_endings_reach_the_rate() -> None:
+    ids = [f"{n:032x}" for n in range(0, 10_000 * 7919, 7919)]
+    chosen = choose_endings(ids, 0.25)
+    share = sum(i[-2:] in chosen for i in ids) / len(ids)
+    assert 0.24 <= share <= 0.27
+    assert choose_endings(ids, 1e-9) and len(choose_endings(ids, 1e-9)) == 1
+    special = Sample(("id",), frozenset({"a.", "(]"}), 0.5).query()[0]
+    alternative = special["bool"]["should"][0]["constant_score"]["filter"]["bool"]
+    assert alternative["filter"][0]["regexp"]["id"]["value"] == r".*(\(\]|a\.)"
+
+
+def test_a_level_it_cannot_aggregate_makes_it_read_in_full(
+    cli: Cli, es_url: str, tmp_path: Path
+) -> None:
+    client = Elasticsearch(es_url, request_timeout=30)
+    index = "pushdown-text-level"
+    client.indices.create(
+        index=index,
+        mappings={"properties": {
+            "@timestamp": {"type": "date"}, "message": {"type": "text"},
+            "level": {"type": "text"}, "trace.id": {"type": "keyword"},
+        }},
+    )  # fmt: skip
+    docs = [
+        {"@timestamp": f"2026-11-21T10:{n // 60:02d}:{n % 60:02d}Z", "level": "info",
+         "message": f"served item {n}", "trace.id": f"r{n:04d}"}
+        for n in range(40)
+    ]  # fmt: skip
+    for n, doc in enumerate(docs):
+        client.index(index=index, id=str(n), document=doc)
+    client.indices.refresh(index=index)
+    report = _triage(cli, es_url, index, tmp_path, "--sample-events", "10")
+    assert report["totals"]["sampling"] is None and report["totals"]["events"] == 40
+    assert any(
+        w.startswith("read in full, not pushed down: the level field 'level' cannot be aggregated")
+        for w in report["warnings"]
+    ), report["warnings"]
