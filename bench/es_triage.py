@@ -74,7 +74,9 @@ def main() -> None:
         )  # fmt: skip
         console.print(loaded.summary())
         index = ["--index", INDEX, "--es-url", node.url]
-        runs = {"file": (ROOT, ["--source", str(path)]), "index": (ROOT, index)}
+        # A full read, as the old checkout's (before the pushdown) is.
+        full = [*index, "--full-read"]
+        runs = {"file": (ROOT, ["--source", str(path)]), "index": (ROOT, full)}
         if args.old_checkout:
             runs["index, old checkout"] = (args.old_checkout.resolve(), index)
         reports = {name: OUT / f"es_triage_{n}.json" for n, name in enumerate(runs)}
