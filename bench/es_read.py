@@ -70,21 +70,23 @@ EVERYTHING = Window(0.0, 4_102_444_800.0)  # 1970 .. 2100
 _EVENTS_PER_RPS_MINUTE = 300  # rough events per (request/s × minute) of the generator
 
 
-def generated_file(docs: int, shipped: bool) -> Path:
-    """A generated JSON-lines file of about `docs` events (shipper fields added), made once."""
+def generated_file(docs: int, shipped: bool, scenario: str = "mixed") -> Path:
+    """A generated JSON-lines file of about `docs` events of the generator's `scenario`
+    (shipper fields added), made once."""
     OUT.mkdir(parents=True, exist_ok=True)
-    bare = OUT / f"es_read_{docs}.jsonl"
+    kind = "" if scenario == "mixed" else f"_{scenario}"
+    bare = OUT / f"es_read{kind}_{docs}.jsonl"
     if not bare.exists():
         minutes = 120
         rps = max(0.1, docs / (minutes * _EVENTS_PER_RPS_MINUTE))
         subprocess.run(
-            [sys.executable, str(GENERATOR), "--scenario", "mixed", "--seed", "7",
+            [sys.executable, str(GENERATOR), "--scenario", scenario, "--seed", "7",
              "--minutes", str(minutes), "--rps", f"{rps:.3f}", "--out", str(bare)],
             check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
     if not shipped:
         return bare
-    path = OUT / f"es_read_{docs}_shipped.jsonl"
+    path = OUT / f"es_read{kind}_{docs}_shipped.jsonl"
     if not path.exists():
         with bare.open("rb") as source, path.open("wb") as target:
             for number, line in enumerate(source):

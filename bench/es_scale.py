@@ -1,8 +1,9 @@
 """Triage of a large window: from the file, from the index, and on a Dask cluster of two workers.
 
-    python bench/es_scale.py [--docs 1000000] [--rounds 1] [--since 1h]
+    python bench/es_scale.py [--docs 2000000] [--rounds 1] [--since 1h] [--scenario deploy]
 
-Generates the shipper-style file of `bench/es_read.py` (about `--docs` documents, cached under
+Generates the shipper-style file of `bench/es_read.py` (about `--docs` documents of a realistic
+mix by default: about 95% info and debug, an incident after a deploy; cached under
 `bench/out/`), loads it into an Elasticsearch 8.14.3 test node whose data stays in
 `bench/out/es_scale_node/` (so the load is paid once: a later run with the same documents finds
 them there), starts a `distributed.LocalCluster` of two worker processes (one thread each), and
@@ -105,11 +106,15 @@ def _reset_peak() -> None:
 def main() -> None:
     """Load once, run every contender `--rounds` times, in turn, and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=1_000_000)
+    parser.add_argument("--docs", type=int, default=2_000_000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--since", default="1h")
+    parser.add_argument(
+        "--scenario", default="deploy",
+        help="the generator's world (deploy: about 95%% info, an incident after a deploy)",
+    )  # fmt: skip
     args = parser.parse_args()
-    path = generated_file(args.docs, shipped=True)
+    path = generated_file(args.docs, shipped=True, scenario=args.scenario)
     lines = sum(1 for _ in path.open("rb"))
     console = Console(stderr=True)
     data = OUT / "es_scale_node"

@@ -81,16 +81,22 @@ def test_the_sample_is_the_requests_whose_ids_end_as_chosen(es_url: str, checkou
             aggs={"ids": {"terms": {"field": "trace.id", "size": 20_000}}},
         )["aggregations"]["ids"]["buckets"]
     ]  # fmt: skip
-    sample = Sample(("trace.id",), choose_endings(ids[:500], 0.1), 0.1)
-    members = sample.members(ids)
+    endings = choose_endings(ids[:500], 0.1)
+    members = Sample(("trace.id",), endings, 0.1).members(ids)
     assert 0.04 < members.mean() < 0.2
-    query, least = sample.query()
-    found = client.search(
-        index=checkout, size=0, min_score=least,
-        query={"bool": {"must": [query], "filter": [{"exists": {"field": "trace.id"}}]}},
-        aggs={"ids": {"terms": {"field": "trace.id", "size": 20_000}}},
-    )["aggregations"]["ids"]["buckets"]  # fmt: skip
-    assert {b["key"] for b in found} == {i for i, m in zip(ids, members, strict=True) if m}
+    expected = {i for i, m in zip(ids, members, strict=True) if m}
+    for idless in (False, True):  # a filter alone; a filter and a scoring query
+        chosen, scoring = Sample(("trace.id",), endings, 0.1, idless).selection()
+        query: dict[str, Any] = {"bool": {"filter": [chosen, {"exists": {"field": "trace.id"}}]}}
+        extra: dict[str, Any] = {}
+        if scoring is not None:
+            query["bool"]["must"] = [scoring[0]]
+            extra["min_score"] = scoring[1]
+        found = client.search(
+            index=checkout, size=0, query=query, **extra,
+            aggs={"ids": {"terms": {"field": "trace.id", "size": 20_000}}},
+        )["aggregations"]["ids"]["buckets"]  # fmt: skip
+        assert {b["key"] for b in found} == expected, idless
 
 
 def test_endings_reach_the_rate() -> None:
@@ -99,9 +105,11 @@ def test_endings_reach_the_rate() -> None:
     share = sum(i[-2:] in chosen for i in ids) / len(ids)
     assert 0.24 <= share <= 0.27
     assert choose_endings(ids, 1e-9) and len(choose_endings(ids, 1e-9)) == 1
-    special = Sample(("id",), frozenset({"a.", "(]"}), 0.5).query()[0]
-    alternative = special["bool"]["should"][0]["constant_score"]["filter"]["bool"]
-    assert alternative["filter"][0]["regexp"]["id"]["value"] == r".*(\(\]|a\.)"
+    chosen, scoring = Sample(("id",), frozenset({"a.", "(]"}), 0.5, idless=False).selection()
+    assert scoring is None
+    assert chosen["bool"]["should"][0]["bool"]["filter"][0]["regexp"]["id"]["value"] == (
+        r".*(\(\]|a\.)"
+    )
 
 
 def test_a_level_it_cannot_aggregate_makes_it_read_in_full(

@@ -27,7 +27,10 @@ from typing import Literal
 
 from logsense.model import Instance, Pattern, Window, level_class
 
-__all__ = ["Rollout", "RolloutKind", "instance_changes", "is_change", "names_change", "rollouts"]
+__all__ = [
+    "CHANGE_WORD_STARTS", "Rollout", "RolloutKind", "instance_changes", "is_change",
+    "names_change", "rollouts",
+]  # fmt: skip
 
 RolloutKind = Literal["rollback", "deploy", "config", "scaling", "migration", "restart"]
 
@@ -37,6 +40,12 @@ _STRONG_CHANGE = re.compile(
     r"|scal(?:ed|ing)|migrat\w*|upgrad\w*|feature[ -]flags?)\b",
     re.I,
 )
+# How the words of `_STRONG_CHANGE` begin, for a search engine's prefix queries on analyzed text
+# (`sources/pushdown.py` reads the lines that hold one in full: a change is one line).
+CHANGE_WORD_STARTS = (
+    "deploy", "release", "version", "rollout", "rollback", "rolled", "rolling", "reload",
+    "config", "scaled", "scaling", "migrat", "upgrad", "feature",
+)  # fmt: skip
 _WEAK_CHANGE = re.compile(
     r"\b(?:restart\w*|start(?:ed|ing)|boot(?:ed|ing)?|shut(?:ting)?[ -]?down|replicas?)\b", re.I
 )

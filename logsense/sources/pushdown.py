@@ -8,7 +8,9 @@ from an index goes this way (`push_down`):
    The values logsense reads as warn or worse, and those it cannot read as a level at all, are
    read *in full*, as is every event with a stack-trace field and every event with no level
    field (its level is in its message). Mapped as a number, a level field is read as pino's:
-   40 and above is warn.
+   40 and above is warn. So are the lines that may tell a change (a message word begins like
+   `deploy`, `version`, `config`, `scaling` …, `analyze/rollouts.CHANGE_WORD_STARTS`): a change
+   is one line, which a sample would miss.
 2. **In full.** Those events go into the triage's table, exactly as a full read would.
 3. **The sample.** Of the other events, every event of a uniform sample of requests: a hash of
    the request id (Java's `String.hashCode`, mixed, in a Painless script; mirrored by
@@ -39,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from logsense._native import Aggregate, EventTable
+from logsense.analyze.rollouts import CHANGE_WORD_STARTS
 from logsense.model import Instance, Sampling, Totals, Window, level_rank
 from logsense.requestmap import RequestSet
 from logsense.sources.records import LEVEL_NAMES, event_table, normalize_level
@@ -59,6 +62,7 @@ _LEVEL_VALUES = 1_000
 _SERVICES = 10_000
 _KEYWORDS = frozenset({"keyword", "constant_keyword"})
 _OBJECTS = frozenset({"object", "nested"})
+_TEXTS = frozenset({"text", "match_only_text"})
 _NUMBERS = frozenset({"long", "integer", "short", "byte", "double", "float", "half_float"})
 _WARN = level_rank("warn")
 # Instances read at most: more means the host field holds something else than hosts.
@@ -94,20 +98,29 @@ class Sample:
     request_fields: tuple[str, ...]
     endings: frozenset[str]
     rate: float
+    # Whether events without a request id are among those to sample.
+    idless: bool = True
     seed: int = 20_261_206
 
-    def query(self) -> tuple[dict[str, Any], float]:
-        """The scoring query that selects the sample, and the least score it gives a sampled
-        event (a sampled request scores 1; an event without request id its random score)."""
+    def selection(self) -> tuple[dict[str, Any], tuple[dict[str, Any], float] | None]:
+        """How a search selects the sample: a filter, and a scoring query with the least score
+        a sampled event gets from it (None when no event without a request id is sampled: then
+        the filter alone, which the node can cache, selects it). With the scoring query, a
+        sampled request scores 1 and an event without request id its random score."""
         regex = {"value": _endings_regex(self.endings), "flags": "NONE"}
-        alternatives: list[dict[str, Any]] = [
-            {"constant_score": {"filter": {"bool": {
+        by_id = [
+            {"bool": {
                 "filter": [{"regexp": {field: regex}}],
                 "must_not": [{"exists": {"field": f}} for f in self.request_fields[:i]],
-            }}, "boost": 1.0}}
+            }}
             for i, field in enumerate(self.request_fields)
         ]  # fmt: skip
+        if not self.idless:
+            return {"bool": {"should": by_id, "minimum_should_match": 1}}, None
         without_id = {"bool": {"must_not": [{"exists": {"field": f}} for f in self.request_fields]}}
+        alternatives: list[dict[str, Any]] = [
+            {"constant_score": {"filter": query, "boost": 1.0}} for query in by_id
+        ]
         alternatives.append({
             "function_score": {
                 "query": without_id,
@@ -115,7 +128,8 @@ class Sample:
                 "boost_mode": "replace",
             }
         })  # fmt: skip
-        return {"bool": {"should": alternatives, "minimum_should_match": 1}}, 1.0 - self.rate
+        scoring = {"bool": {"should": alternatives, "minimum_should_match": 1}}
+        return {"match_all": {}}, (scoring, 1.0 - self.rate)
 
     def members(self, names: Sequence[str]) -> npt.NDArray[np.bool_]:
         """For each request id text, whether the sample holds it."""
@@ -204,7 +218,7 @@ class Pushed:
         return [
             *self.notes,
             f"pushdown: read in full the {self.in_full:,} events that can form an issue (warn "
-            f"or worse, stack traces, no level field); of the other "
+            f"or worse, stack traces, no level field, lines that tell changes); of the other "
             f"{self.documents - self.in_full:,}, read every event of {rate:.2%} of requests "
             f"({self.sampled:,} events): counts, shares and changes of patterns read only in "
             "that sample (and of the stops and slowdowns among them) are estimates from it; "
@@ -225,6 +239,11 @@ def push_down(source: ElasticsearchSource, pushdown: Pushdown, table: EventTable
     if in_full is None:
         source._stats.notes.append(f"read in full, not pushed down: {why}")
         return None
+    changes, why = _change_lines(source, types, pushdown.budget)
+    if changes is None:
+        source._stats.notes.append(f"lines that tell changes (deploy, config …) are sampled: {why}")
+    else:
+        in_full = {"bool": {"should": [in_full, changes], "minimum_should_match": 1}}
     rest = source.count({"bool": {"must_not": [in_full]}})
     if rest <= pushdown.budget:
         return None
@@ -234,23 +253,25 @@ def push_down(source: ElasticsearchSource, pushdown: Pushdown, table: EventTable
         return None
     rate = pushdown.budget / rest
     probe = source.values(requests[0], _ENDINGS_PROBE) if requests else []
-    sample = Sample(tuple(requests), choose_endings(probe, rate), rate)
-    scoring = sample.query()
-    not_in_full = {"bool": {"must_not": [in_full]}}
+    no_id = [{"exists": {"field": f}} for f in requests]
+    idless = not requests or source.count({"bool": {"must_not": [in_full, *no_id]}}) > 0
+    sample = Sample(tuple(requests), choose_endings(probe, rate), rate, idless)
+    chosen, scoring = sample.selection()
     full = documents - rest
     source.fill_matching(
         table, in_full, full, f"reading {source.name} (can form an issue)", before=True
     )
     sampled_table = _like(table, source)
     label = f"sampling {source.name}"
-    source.fill_matching(sampled_table, not_in_full, pushdown.budget, label, scoring=scoring)
+    rest_chosen = {"bool": {"filter": [chosen], "must_not": [in_full]}}
+    source.fill_matching(sampled_table, rest_chosen, pushdown.budget, label, scoring=scoring)
     window = source.window
     shapes = sampled_table.aggregate(source.time_range.start, window.start, window.end, 1).shapes
     table.merge(sampled_table.partial())
     totals, spans = _counted(source, window, requests, types)
     universe = (
-        source.count(scoring=scoring, span=spans[0]),
-        source.count(scoring=scoring, span=spans[1]),
+        source.count(chosen, scoring=scoring, span=spans[0]),
+        source.count(chosen, scoring=scoring, span=spans[1]),
     )
     instances, notes = read_instances(source, types)
     return Pushed(
@@ -289,6 +310,21 @@ def _in_full_query(
     should += [{"exists": {"field": k}} for k in source.fields.stack_trace if types.get(k)]
     should.append({"bool": {"must_not": [{"exists": {"field": k}} for k in level_fields]}})
     return {"bool": {"should": should, "minimum_should_match": 1}}, ""
+
+
+def _change_lines(
+    source: ElasticsearchSource, types: Mapping[str, set[str]], budget: int
+) -> tuple[dict[str, Any] | None, str]:
+    """The query of the lines that may tell a change (a word such as `deploy` or `config`
+    begins one of the message's words), when the message is analyzed text and they are not
+    too many to read in full; else None and why they are sampled."""
+    message = next((k for k in source.fields.message if types.get(k)), None)
+    if message is None or not types[message] & _TEXTS:
+        return None, f"the message field {message!r} is not analyzed text"
+    query = {"bool": {"should": [{"prefix": {message: w}} for w in CHANGE_WORD_STARTS]}}
+    if source.count(query) > budget // 2:
+        return None, "more than half the budget of lines hold words that tell changes"
+    return query, ""
 
 
 def _level_values(source: ElasticsearchSource, field: str) -> tuple[list[str], bool]:
