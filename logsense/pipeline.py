@@ -20,6 +20,7 @@ from logsense.model import Report, Window, iso
 from logsense.rank import rank
 from logsense.sources import Source
 from logsense.sources.formats.text import no_format_hint
+from logsense.sources.pushdown import hops_inside
 from logsense.sources.window import WindowedEvents, WindowSpec, cut, new_table
 from logsense.state import state_dir
 from logsense.summarize.llm import Completer
@@ -84,7 +85,10 @@ def triage(
     stops = stopped_patterns(mined.patterns, changes)
     groups = attach_stops(groups, stops, changes, settings.change, mined.patterns)
     if novelty_known:
-        slow = slow_groups(mined.hops, mined.shape_patterns, settings.change)
+        hops = mined.hops
+        if totals.sampling is not None:
+            hops = hops_inside(hops, totals.sampling.members)
+        slow = slow_groups(hops, mined.shape_patterns, settings.change)
         groups += attach_slowdowns(groups, slow, changes)
     groups = infer_callees(groups, {p.service for p in mined.patterns}, stops, changes)
     issues = rank(

@@ -10,7 +10,8 @@ import pytest
 from elasticsearch import Elasticsearch
 from esnode import EsNode
 
-from logsense.sources.pushdown import Sample, choose_endings
+from logsense.requestmap import RequestSet
+from logsense.sources.pushdown import Sample, choose_endings, hops_inside
 from tests.conftest import FIXTURES, Cli
 
 CHECKOUT = FIXTURES / "checkout_db_pool.jsonl.gz"
@@ -138,3 +139,11 @@ def test_a_level_it_cannot_aggregate_makes_it_read_in_full(
         w.startswith("read in full, not pushed down: the level field 'level' cannot be aggregated")
         for w in report["warnings"]
     ), report["warnings"]
+
+
+def test_hops_keep_only_the_gaps_of_requests_inside_the_sample() -> None:
+    members = RequestSet.of(["r1", "r3"])
+    ids = {name: int(RequestSet.of([name]).ids[0]) for name in ("r1", "r2", "r3")}
+    hops = [(0, 1, 3, 2, [(0.1, ids["r1"]), (0.2, ids["r2"]), (0.3, None)], [(0.4, ids["r3"])])]
+    assert hops_inside(hops, members) == [(0, 1, 3, 2, [(0.1, ids["r1"])], [(0.4, ids["r3"])])]
+    assert hops_inside(hops, RequestSet.empty()) == [(0, 1, 3, 2, [], [])]

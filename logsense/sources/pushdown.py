@@ -47,12 +47,13 @@ from logsense.requestmap import RequestSet
 from logsense.sources.records import LEVEL_NAMES, event_table, normalize_level
 
 if TYPE_CHECKING:
+    from logsense._native import HopRow
     from logsense.mine import Mined
     from logsense.sources.elasticsearch import ElasticsearchSource
 
 __all__ = [
-    "DEFAULT_BUDGET", "Pushdown", "Pushed", "Sample", "choose_endings", "push_down",
-    "read_instances",
+    "DEFAULT_BUDGET", "Pushdown", "Pushed", "Sample", "choose_endings", "hops_inside",
+    "push_down", "read_instances",
 ]  # fmt: skip
 
 DEFAULT_BUDGET = 200_000
@@ -196,6 +197,7 @@ class Pushed:
         totals.requests_per_minute = counted.requests_per_minute if totals.requests else {}
         totals.users = counted.users if totals.users else None
         totals.services = counted.services or totals.services
+        totals.baseline_first = counted.baseline_first
         totals.estimated = counted.estimated
         universe = self.universe_events[1]
         totals.sampling = Sampling(
@@ -382,7 +384,7 @@ def _counted(
         math.ceil(window.end * 1000),
     ]
     spans = ({"gte": ms[0], "lt": ms[1]}, {"gte": ms[1], "lt": ms[2]})
-    period_aggs: dict[str, Any] = {}
+    period_aggs: dict[str, Any] = {"first": {"min": {"field": source.time_field}}}
     if requests:
         period_aggs |= _cardinality(requests, _PRECISION)
     users = next((f for k in source.fields.user_id if (f := _aggregatable(types, k))), None)
@@ -421,6 +423,8 @@ def _counted(
             if b["doc_count"]
         },
     )
+    first = before["first"]["value"]
+    totals.baseline_first = None if first is None else float(first) / 1000.0
     totals.estimated = _estimates(totals)
     return totals, spans
 
@@ -465,6 +469,29 @@ def _ids(arrays: Iterable[npt.NDArray[np.uint32]]) -> npt.NDArray[np.uint32]:
     """The distinct ids of all `arrays`, sorted."""
     present = [a for a in arrays if len(a)]
     return np.unique(np.concatenate(present)) if present else np.zeros(0, dtype=np.uint32)
+
+
+def hops_inside(hops: list[HopRow], members: RequestSet) -> list[HopRow]:
+    """`hops` with only the gaps of requests among `members` (those inside a sample): outside
+    it only the events that can form an issue were read, so the next event read in such a
+    request is not always the next one it had."""
+    ids = members.ids
+    return [
+        (source, target, before_count, count, _inside(before, ids), _inside(now, ids))
+        for source, target, before_count, count, before, now in hops
+    ]
+
+
+def _inside(
+    gaps: list[tuple[float, int | None]], members: npt.NDArray[np.uint32]
+) -> list[tuple[float, int | None]]:
+    """The gaps whose request is among `members` (sorted ids)."""
+    if not gaps:
+        return gaps
+    ids = np.array([-1 if r is None else r for _, r in gaps], dtype=np.int64)
+    at = np.searchsorted(members, ids).clip(0, max(len(members) - 1, 0))
+    keep = (ids >= 0) & (members[at] == ids) if len(members) else np.zeros(len(ids), np.bool_)
+    return [gap for gap, kept in zip(gaps, keep.tolist(), strict=True) if kept]
 
 
 def _shape_key(shape: Any) -> tuple[str, str, str, str | None]:
