@@ -523,8 +523,10 @@ class Totals:
     @property
     def requests_label(self) -> str:
         """The header's word on requests: `1,234 requests`, or `no request ids` without them
-        (never `0 requests`, which would say that none came)."""
-        return "no request ids" if self.requests is None else f"{self.requests:,} requests"
+        (never `0 requests`, which would say that none came); `≈` marks an estimate."""
+        if self.requests is None:
+            return "no request ids"
+        return f"{'≈' if 'requests' in self.estimated else ''}{self.requests:,} requests"
 
 
 @dataclass

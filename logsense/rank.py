@@ -86,7 +86,7 @@ def impact_of(group: Group, totals: Totals, window: Window) -> Issue:
         events=events,
         requests_affected=affected,
         share_of_requests=share,
-        users_affected=len(users) if totals.users else None,
+        users_affected=len(users) if totals.users and sampling is None else None,
         first_seen=_began(group, window),
         last_seen=max(max(p.last_seen for p in patterns), _began(group, window)),
         impact_basis=basis,  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from esnode import EsNode
 
+from logsense.model import Pattern, Sampling, Totals
 from logsense.requestmap import RequestSet
 from logsense.sources.pushdown import Sample, choose_endings, hops_inside
 from tests.conftest import FIXTURES, Cli
@@ -147,3 +148,21 @@ def test_hops_keep_only_the_gaps_of_requests_inside_the_sample() -> None:
     hops = [(0, 1, 3, 2, [(0.1, ids["r1"]), (0.2, ids["r2"]), (0.3, None)], [(0.4, ids["r3"])])]
     assert hops_inside(hops, members) == [(0, 1, 3, 2, [(0.1, ids["r1"])], [(0.4, ids["r3"])])]
     assert hops_inside(hops, RequestSet.empty()) == [(0, 1, 3, 2, [], [])]
+
+
+def test_sampled_patterns_are_counted_against_the_sample() -> None:
+    sampled, full = Pattern("a", "svc", "info", "served <*>"), Pattern("b", "svc", "error", "x")
+    sampling = Sampling(
+        rate=0.1, requests=90, baseline_requests=80, events=400, baseline_events=350,
+        members=RequestSet.of(["r1"]), patterns=frozenset({"a"}),
+    )  # fmt: skip
+    totals = Totals(
+        events=4000, requests=1000, baseline_events=3600, baseline_requests=900,
+        sampling=sampling, estimated={"requests": "HyperLogLog++"},
+    )  # fmt: skip
+    assert totals.within([full]) is totals
+    inside = totals.within([full, sampled])
+    assert (inside.requests, inside.baseline_requests) == (90, 80)
+    assert (inside.events, inside.baseline_events) == (400, 350)
+    assert totals.requests_label == "≈1,000 requests"
+    assert Totals(requests=1000).requests_label == "1,000 requests"

@@ -223,7 +223,8 @@ class Pushed:
             f"or worse, stack traces, no level field, lines that tell changes); of the other "
             f"{self.documents - self.in_full:,}, read every event of {rate:.2%} of requests "
             f"({self.sampled:,} events): counts, shares and changes of patterns read only in "
-            "that sample (and of the stops and slowdowns among them) are estimates from it; "
+            "that sample (and of the stops and slowdowns among them) are estimates from it, "
+            "their minute charts count the sample's events and their users are not counted; "
             "--full-read reads everything",
         ]
 
