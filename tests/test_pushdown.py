@@ -166,3 +166,20 @@ def test_sampled_patterns_are_counted_against_the_sample() -> None:
     assert (inside.events, inside.baseline_events) == (400, 350)
     assert totals.requests_label == "≈1,000 requests"
     assert Totals(requests=1000).requests_label == "1,000 requests"
+
+
+def test_an_aggregation_the_cluster_rejects_makes_it_read_in_full(
+    cli: Cli, es_url: str, checkout: str, tmp_path: Path
+) -> None:
+    client = Elasticsearch(es_url, request_timeout=30)
+    client.cluster.put_settings(transient={"search.max_buckets": 10})
+    try:
+        report = _triage(cli, es_url, checkout, tmp_path, "--sample-events", "5000")
+    finally:
+        client.cluster.put_settings(transient={"search.max_buckets": None})
+    assert report["totals"]["sampling"] is None and report["issues"]
+    assert any(
+        w.startswith("read in full, not pushed down: Elasticsearch rejected an aggregation")
+        and "too_many_buckets_exception" in w
+        for w in report["warnings"]
+    ), report["warnings"]

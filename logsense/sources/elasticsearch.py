@@ -95,6 +95,7 @@ __all__ = [
     "EsConnection",
     "EsStats",
     "ReadOptions",
+    "api_reason",
     "es_errors",
     "read_range",
 ]
@@ -228,7 +229,7 @@ def es_errors(url: str, index: str, doing: Callable[[], str] = lambda: "") -> It
     except AuthorizationException as exc:
         raise UsageError(
             f"Elasticsearch at {url} does not allow this user to read {index!r} (403): "
-            f"{_reason(exc)}"
+            f"{api_reason(exc)}"
         ) from None
     except UnsupportedProductError:
         raise SourceUnavailable(
@@ -237,14 +238,14 @@ def es_errors(url: str, index: str, doing: Callable[[], str] = lambda: "") -> It
     except NotFoundError as exc:
         if exc.message == "index_not_found_exception":
             raise InputError(f"no index {index!r} in Elasticsearch at {url}") from None
-        raise InputError(f"Elasticsearch at {url}: not found: {_reason(exc)}") from None
+        raise InputError(f"Elasticsearch at {url}: not found: {api_reason(exc)}") from None
     except ApiError as exc:
         if exc.meta.status in _TRANSIENT_STATUS or exc.meta.status >= 500:
             raise SourceUnavailable(
-                f"Elasticsearch at {url} failed{doing()}: {exc.meta.status} {_reason(exc)}"
+                f"Elasticsearch at {url} failed{doing()}: {exc.meta.status} {api_reason(exc)}"
             ) from None
         raise UsageError(
-            f"Elasticsearch at {url} rejected the request for {index!r}: {_reason(exc)}"
+            f"Elasticsearch at {url} rejected the request for {index!r}: {api_reason(exc)}"
         ) from None
     except TransportError as exc:
         raise SourceUnavailable(
@@ -751,7 +752,7 @@ class ElasticsearchSource:
                 raise
             self._stats.notes.append(
                 f"Elasticsearch at {self._url} has no point in time ({exc.meta.status}: "
-                f"{_reason(exc)}); read without it, in one thread, paging on {self.time_field} "
+                f"{api_reason(exc)}); read without it, in one thread, paging on {self.time_field} "
                 "+ _doc: documents changed during the read may be missed or seen twice"
             )
             return None
@@ -1006,11 +1007,13 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, ApiError) and exc.meta.status in _TRANSIENT_STATUS
 
 
-def _reason(exc: ApiError) -> str:
+def api_reason(exc: ApiError) -> str:
+    """What an error response says went wrong: its root cause's (else its first cause's)
+    type and reason, in one line."""
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error")
     if isinstance(error, dict):
-        cause = (error.get("root_cause") or [error])[0]
+        cause = (error.get("root_cause") or [error.get("caused_by") or error])[0]
         return f"{cause.get('type', exc.message)}: {cause.get('reason', '')}".rstrip(": ")
     return str(error or exc.message)
 

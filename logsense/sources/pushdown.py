@@ -39,17 +39,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from elasticsearch import BadRequestError
 
 from logsense._native import Aggregate, EventTable
 from logsense.analyze.rollouts import CHANGE_WORD_STARTS
 from logsense.model import Instance, Sampling, Totals, Window, level_rank
 from logsense.requestmap import RequestSet
+from logsense.sources.elasticsearch import ElasticsearchSource, api_reason
 from logsense.sources.records import LEVEL_NAMES, event_table, normalize_level
 
 if TYPE_CHECKING:
     from logsense._native import HopRow
     from logsense.mine import Mined
-    from logsense.sources.elasticsearch import ElasticsearchSource
 
 __all__ = [
     "DEFAULT_BUDGET", "Pushdown", "Pushed", "Sample", "choose_endings", "hops_inside",
@@ -231,9 +232,56 @@ class Pushed:
 
 def push_down(source: ElasticsearchSource, pushdown: Pushdown, table: EventTable) -> Pushed | None:
     """Fill `table` by a pushdown read of `source` (see the module's docstring), or None (and
-    nothing read) when a full read is the way: few events to sample, or a mapping the
-    pushdown cannot work with (then a note says why)."""
-    assert source.window is not None
+    nothing read) when a full read is the way: few events to sample, or a mapping or cluster
+    the pushdown cannot work with (then a note says why)."""
+    try:
+        plan = _plan(source, pushdown)
+    except BadRequestError as exc:
+        source._stats.notes.append(
+            "read in full, not pushed down: Elasticsearch rejected an aggregation "
+            f"({api_reason(exc)})"
+        )
+        return None
+    if plan is None:
+        return None
+    sample, in_full, full = plan.sample, plan.in_full, plan.documents - plan.rest
+    chosen, scoring = sample.selection()
+    label = f"reading {source.name} (can form an issue)"
+    source.fill_matching(table, in_full, full, label, before=True)
+    sampled_table = _like(table, source)
+    rest_chosen = {"bool": {"filter": [chosen], "must_not": [in_full]}}
+    label = f"sampling {source.name}"
+    source.fill_matching(sampled_table, rest_chosen, pushdown.budget, label, scoring=scoring)
+    window = plan.window
+    shapes = sampled_table.aggregate(source.time_range.start, window.start, window.end, 1).shapes
+    table.merge(sampled_table.partial())
+    return Pushed(
+        sample, full, sampled_table.rows, plan.documents, plan.totals, plan.universe,
+        {_shape_key(s) for s in shapes}, plan.instances, plan.notes,
+    )  # fmt: skip
+
+
+@dataclass
+class _Plan:
+    """What a pushdown decided and counted before reading any event."""
+
+    window: Window
+    documents: int
+    rest: int
+    in_full: dict[str, Any]
+    sample: Sample
+    totals: Totals
+    universe: tuple[int, int]
+    instances: list[Instance]
+    notes: list[str]
+
+
+def _plan(source: ElasticsearchSource, pushdown: Pushdown) -> _Plan | None:
+    """The pushdown's queries and counts, or None when a full read is the way (with a note
+    saying why, unless there are simply few events to sample). Aggregations come first, so a
+    cluster that rejects one costs no read."""
+    window = source.window
+    assert window is not None
     documents = source.count()
     if documents <= pushdown.budget:
         return None
@@ -260,27 +308,13 @@ def push_down(source: ElasticsearchSource, pushdown: Pushdown, table: EventTable
     idless = not requests or source.count({"bool": {"must_not": [in_full, *no_id]}}) > 0
     sample = Sample(tuple(requests), choose_endings(probe, rate), rate, idless)
     chosen, scoring = sample.selection()
-    full = documents - rest
-    source.fill_matching(
-        table, in_full, full, f"reading {source.name} (can form an issue)", before=True
-    )
-    sampled_table = _like(table, source)
-    label = f"sampling {source.name}"
-    rest_chosen = {"bool": {"filter": [chosen], "must_not": [in_full]}}
-    source.fill_matching(sampled_table, rest_chosen, pushdown.budget, label, scoring=scoring)
-    window = source.window
-    shapes = sampled_table.aggregate(source.time_range.start, window.start, window.end, 1).shapes
-    table.merge(sampled_table.partial())
     totals, spans = _counted(source, window, requests, types)
     universe = (
         source.count(chosen, scoring=scoring, span=spans[0]),
         source.count(chosen, scoring=scoring, span=spans[1]),
     )
     instances, notes = read_instances(source, types)
-    return Pushed(
-        sample, full, sampled_table.rows, documents, totals, universe,
-        {_shape_key(s) for s in shapes}, instances, notes,
-    )  # fmt: skip
+    return _Plan(window, documents, rest, in_full, sample, totals, universe, instances, notes)
 
 
 def _like(table: EventTable, source: ElasticsearchSource) -> EventTable:
