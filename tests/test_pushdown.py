@@ -10,9 +10,13 @@ import pytest
 from elasticsearch import Elasticsearch
 from esnode import EsNode
 
+from logsense.config import FieldMap
 from logsense.model import Pattern, Sampling, Totals
 from logsense.requestmap import RequestSet
-from logsense.sources.pushdown import Sample, choose_endings, hops_inside
+from logsense.sources.elasticsearch import ElasticsearchSource, EsConnection
+from logsense.sources.pushdown import Pushdown, Sample, choose_endings, hops_inside
+from logsense.sources.records import event_table
+from logsense.sources.window import WindowSpec
 from tests.conftest import FIXTURES, Cli
 
 CHECKOUT = FIXTURES / "checkout_db_pool.jsonl.gz"
@@ -87,18 +91,12 @@ def test_the_sample_is_the_requests_whose_ids_end_as_chosen(es_url: str, checkou
     members = Sample(("trace.id",), endings, 0.1).members(ids)
     assert 0.04 < members.mean() < 0.2
     expected = {i for i, m in zip(ids, members, strict=True) if m}
-    for idless in (False, True):  # a filter alone; a filter and a scoring query
-        chosen, scoring = Sample(("trace.id",), endings, 0.1, idless).selection()
-        query: dict[str, Any] = {"bool": {"filter": [chosen, {"exists": {"field": "trace.id"}}]}}
-        extra: dict[str, Any] = {}
-        if scoring is not None:
-            query["bool"]["must"] = [scoring[0]]
-            extra["min_score"] = scoring[1]
-        found = client.search(
-            index=checkout, size=0, query=query, **extra,
-            aggs={"ids": {"terms": {"field": "trace.id", "size": 20_000}}},
-        )["aggregations"]["ids"]["buckets"]  # fmt: skip
-        assert {b["key"] for b in found} == expected, idless
+    query = {"bool": {"filter": [Sample(("trace.id",), endings, 0.1).by_id()]}}
+    found = client.search(
+        index=checkout, size=0, query=query,
+        aggs={"ids": {"terms": {"field": "trace.id", "size": 20_000}}},
+    )["aggregations"]["ids"]["buckets"]  # fmt: skip
+    assert {b["key"] for b in found} == expected
 
 
 def test_endings_reach_the_rate() -> None:
@@ -107,8 +105,7 @@ def test_endings_reach_the_rate() -> None:
     share = sum(i[-2:] in chosen for i in ids) / len(ids)
     assert 0.24 <= share <= 0.27
     assert choose_endings(ids, 1e-9) and len(choose_endings(ids, 1e-9)) == 1
-    chosen, scoring = Sample(("id",), frozenset({"a.", "(]"}), 0.5, idless=False).selection()
-    assert scoring is None
+    chosen = Sample(("id",), frozenset({"a.", "(]"}), 0.5).by_id()
     assert chosen["bool"]["should"][0]["bool"]["filter"][0]["regexp"]["id"]["value"] == (
         r".*(\(\]|a\.)"
     )
@@ -183,3 +180,41 @@ def test_an_aggregation_the_cluster_rejects_makes_it_read_in_full(
         and "too_many_buckets_exception" in w
         for w in report["warnings"]
     ), report["warnings"]
+
+
+def test_events_without_a_request_id_are_sampled_at_the_same_rate(es_url: str) -> None:
+    client = Elasticsearch(es_url, request_timeout=30)
+    index = "pushdown-idless"
+    client.indices.create(
+        index=index,
+        mappings={"properties": {
+            "@timestamp": {"type": "date"}, "message": {"type": "text"},
+            "log.level": {"type": "keyword"}, "trace.id": {"type": "keyword"},
+            "service.name": {"type": "keyword"},
+        }},
+    )  # fmt: skip
+    lines = []
+    for n in range(4_000):
+        doc: dict[str, Any] = {
+            "@timestamp": f"2026-11-21T10:{n // 100:02d}:{n % 100 * 0.6:06.3f}Z",
+            "log.level": "info", "service.name": "api",
+        }  # fmt: skip
+        if n % 4:
+            doc |= {"message": f"served order {n}", "trace.id": f"{n * 7919:016x}"}
+        else:
+            doc["message"] = f"heartbeat {n} ok"
+        lines += [{"index": {"_id": str(n)}}, doc]
+    client.bulk(index=index, operations=lines, refresh=True)
+    source, _ = ElasticsearchSource.for_window(
+        EsConnection(es_url), index, FieldMap(), WindowSpec.from_options("20m", None, None),
+        until_latest=True,
+    )  # fmt: skip
+    source.pushdown = Pushdown(budget=400)
+    table = event_table(FieldMap(), source.name)
+    source.fill(table)
+    pushed = source.pushed
+    assert pushed is not None and pushed.sample.idless
+    assert 300 <= pushed.sampled <= 500
+    shapes = table.aggregate(0.0, 0.0, 4e9, 1).shapes
+    beats = sum(s.count for s in shapes if s.masked.startswith("heartbeat"))
+    assert 50 <= beats <= 160  # about a tenth of the 1,000

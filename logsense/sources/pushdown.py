@@ -100,38 +100,35 @@ class Sample:
     request_fields: tuple[str, ...]
     endings: frozenset[str]
     rate: float
-    # Whether events without a request id are among those to sample.
+    # Whether any event to sample lacks a request id (else `without_id` selects nothing).
     idless: bool = True
     seed: int = 20_261_206
 
-    def selection(self) -> tuple[dict[str, Any], tuple[dict[str, Any], float] | None]:
-        """How a search selects the sample: a filter, and a scoring query with the least score
-        a sampled event gets from it (None when no event without a request id is sampled: then
-        the filter alone, which the node can cache, selects it). With the scoring query, a
-        sampled request scores 1 and an event without request id its random score."""
+    def by_id(self) -> dict[str, Any]:
+        """The filter that selects the events of the sampled requests (the node can cache it)."""
         regex = {"value": _endings_regex(self.endings), "flags": "NONE"}
-        by_id = [
+        alternatives = [
             {"bool": {
                 "filter": [{"regexp": {field: regex}}],
                 "must_not": [{"exists": {"field": f}} for f in self.request_fields[:i]],
             }}
             for i, field in enumerate(self.request_fields)
         ]  # fmt: skip
-        if not self.idless:
-            return {"bool": {"should": by_id, "minimum_should_match": 1}}, None
-        without_id = {"bool": {"must_not": [{"exists": {"field": f}} for f in self.request_fields]}}
-        alternatives: list[dict[str, Any]] = [
-            {"constant_score": {"filter": query, "boost": 1.0}} for query in by_id
-        ]
-        alternatives.append({
+        return {"bool": {"should": alternatives, "minimum_should_match": 1}}
+
+    def without_id(self) -> tuple[dict[str, Any], tuple[dict[str, Any], float]]:
+        """How a search selects the sampled events without a request id: a filter (no request
+        id), and a scoring query with the least score a sampled one gets (a seeded random
+        score, so the node scores only the events the filter lets through)."""
+        no_id = {"bool": {"must_not": [{"exists": {"field": f}} for f in self.request_fields]}}
+        scoring = {
             "function_score": {
-                "query": without_id,
+                "query": {"match_all": {}},
                 "functions": [{"random_score": {"seed": self.seed, "field": "_seq_no"}}],
                 "boost_mode": "replace",
             }
-        })  # fmt: skip
-        scoring = {"bool": {"should": alternatives, "minimum_should_match": 1}}
-        return {"match_all": {}}, (scoring, 1.0 - self.rate)
+        }
+        return no_id, (scoring, 1.0 - self.rate)
 
     def members(self, names: Sequence[str]) -> npt.NDArray[np.bool_]:
         """For each request id text, whether the sample holds it."""
@@ -245,19 +242,28 @@ def push_down(source: ElasticsearchSource, pushdown: Pushdown, table: EventTable
     if plan is None:
         return None
     sample, in_full, full = plan.sample, plan.in_full, plan.documents - plan.rest
-    chosen, scoring = sample.selection()
     label = f"reading {source.name} (can form an issue)"
     source.fill_matching(table, in_full, full, label, before=True)
-    sampled_table = _like(table, source)
-    rest_chosen = {"bool": {"filter": [chosen], "must_not": [in_full]}}
     label = f"sampling {source.name}"
-    source.fill_matching(sampled_table, rest_chosen, pushdown.budget, label, scoring=scoring)
-    window = plan.window
-    shapes = sampled_table.aggregate(source.time_range.start, window.start, window.end, 1).shapes
-    table.merge(sampled_table.partial())
+    parts: list[tuple[dict[str, Any], tuple[dict[str, Any], float] | None]] = []
+    if sample.request_fields:
+        parts.append((sample.by_id(), None))
+    if sample.idless:
+        parts.append(sample.without_id())
+    shapes: set[tuple[str, str, str, str | None]] = set()
+    sampled = 0
+    for chosen, scoring in parts:
+        part = _like(table, source)
+        narrowing = {"bool": {"filter": [chosen], "must_not": [in_full]}}
+        source.fill_matching(part, narrowing, pushdown.budget, label, scoring=scoring)
+        window = plan.window
+        found = part.aggregate(source.time_range.start, window.start, window.end, 1).shapes
+        shapes |= {_shape_key(s) for s in found}
+        sampled += part.rows
+        table.merge(part.partial())
     return Pushed(
-        sample, full, sampled_table.rows, plan.documents, plan.totals, plan.universe,
-        {_shape_key(s) for s in shapes}, plan.instances, plan.notes,
+        sample, full, sampled, plan.documents, plan.totals, plan.universe, shapes,
+        plan.instances, plan.notes,
     )  # fmt: skip
 
 
@@ -307,14 +313,23 @@ def _plan(source: ElasticsearchSource, pushdown: Pushdown) -> _Plan | None:
     no_id = [{"exists": {"field": f}} for f in requests]
     idless = not requests or source.count({"bool": {"must_not": [in_full, *no_id]}}) > 0
     sample = Sample(tuple(requests), choose_endings(probe, rate), rate, idless)
-    chosen, scoring = sample.selection()
     totals, spans = _counted(source, window, requests, types)
     universe = (
-        source.count(chosen, scoring=scoring, span=spans[0]),
-        source.count(chosen, scoring=scoring, span=spans[1]),
+        _universe_events(source, sample, spans[0]),
+        _universe_events(source, sample, spans[1]),
     )
     instances, notes = read_instances(source, types)
     return _Plan(window, documents, rest, in_full, sample, totals, universe, instances, notes)
+
+
+def _universe_events(source: ElasticsearchSource, sample: Sample, span: dict[str, int]) -> int:
+    """The events of the sample universe in `span`: those of its requests, and those without
+    a request id it samples."""
+    found = source.count(sample.by_id(), span=span) if sample.request_fields else 0
+    if sample.idless:
+        no_id, scoring = sample.without_id()
+        found += source.count(no_id, scoring=scoring, span=span)
+    return found
 
 
 def _like(table: EventTable, source: ElasticsearchSource) -> EventTable:
