@@ -1,6 +1,7 @@
 """Triage of a large window: from the file, from the index, and on a Dask cluster of two workers.
 
     python bench/es_scale.py [--docs 2000000] [--rounds 1] [--since 1h] [--scenario deploy]
+                             [--no-dask]
 
 Generates the shipper-style file of `bench/es_read.py` (about `--docs` documents of a realistic
 mix by default: about 95% info and debug, an incident after a deploy; cached under
@@ -113,6 +114,9 @@ def main() -> None:
         "--scenario", default="deploy",
         help="the generator's world (deploy: about 95%% info, an incident after a deploy)",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-dask", action="store_true", help="leave out the rows with --workers (large runs)"
+    )
     args = parser.parse_args()
     path = generated_file(args.docs, shipped=True, scenario=args.scenario)
     lines = sum(1 for _ in path.open("rb"))
@@ -133,6 +137,8 @@ def main() -> None:
             "file, Dask 2 workers": ["--source", str(path), *workers],
             "index, Dask 2 workers": [*index, *workers],
         }
+        if args.no_dask:
+            targets = {name: target for name, target in targets.items() if "Dask" not in name}
         reports = {name: OUT / f"es_scale_{n}.json" for n, name in enumerate(targets)}
         best: dict[str, tuple[Run, float]] = {}
         measure(triage(ROOT, targets["file"], args.since, reports["file"]))  # warms the caches

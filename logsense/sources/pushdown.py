@@ -57,7 +57,7 @@ __all__ = [
     "push_down", "read_instances",
 ]  # fmt: skip
 
-DEFAULT_BUDGET = 200_000
+DEFAULT_BUDGET = 100_000
 _PRECISION = 40_000  # cardinality's highest precision_threshold
 _MINUTE_PRECISION = 3_000
 _LEVEL_VALUES = 1_000
