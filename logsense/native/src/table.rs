@@ -7,8 +7,8 @@
 //!
 //! Layout: `json_scan` (strict JSON reader), `isotime` (ISO timestamps), `pytext` (Python's
 //! whitespace and floor division), `record` (line → event fields), `scan` (a piece of a block on
-//! one thread), `strings` (interning), `store` (rows and windowing), `aggregate` (per-shape
-//! stats). This file only converts between them and Python.
+//! one thread), `strings` (interning), `packed` (texts as edits of a reference), `store` (rows and
+//! windowing), `aggregate` (per-shape stats). This file only converts between them and Python.
 
 // pyo3 0.22's generated wrappers trip this lint on every fallible method.
 #![allow(clippy::useless_conversion)]
@@ -27,6 +27,7 @@ mod hits;
 mod instances;
 mod isotime;
 mod json_scan;
+mod packed;
 mod record;
 mod requests;
 mod scan;

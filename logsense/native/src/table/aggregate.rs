@@ -226,7 +226,6 @@ impl Table {
         let mut timed: Vec<Option<TimingsAcc>> = Vec::new();
         let mut writes_durations: Vec<bool> = Vec::new();
         let mut measured: Vec<Option<ShapeSlots>> = Vec::new();
-        let mut scratch = Vec::new();
         let mut shape_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut baseline_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut shape_users: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
@@ -261,19 +260,24 @@ impl Table {
                 bottoms.push(BottomK::new());
                 timed.push(None);
                 // Messages of one shape say the same thing: the first tells if they time it.
-                writes_durations.push(duration_in(self.text(&row)).is_some());
+                let text = self.text(&row);
+                writes_durations.push(duration_in(&text).is_some());
                 let (_, _, masked, _) = self.shapes[row.shape as usize];
-                measured.push(ShapeSlots::plan(
-                    &self.masked[masked as usize],
-                    self.text(&row),
-                ));
+                measured.push(ShapeSlots::plan(&self.masked[masked as usize], &text));
             }
             let out = *slot as usize;
+            // Texts are decoded only for what reads them: slot values, written durations.
+            let mut text = None;
             if let Some(slots) = &mut measured[out] {
-                slots.add(self.text(&row), minute_of(ts), &mut scratch);
+                if slots.take(minute_of(ts)) {
+                    let text = text.get_or_insert_with(|| self.text(&row));
+                    slots.add(text, minute_of(ts), &mut Vec::new());
+                }
             }
-            let seconds = unpack(row.duration)
-                .or_else(|| writes_durations[out].then(|| duration_in(self.text(&row)))?);
+            let seconds = unpack(row.duration).or_else(|| {
+                writes_durations[out]
+                    .then(|| duration_in(text.get_or_insert_with(|| self.text(&row))))?
+            });
             if let Some(seconds) = seconds {
                 timed[out].get_or_insert_with(TimingsAcc::new).add(
                     ts >= window_start,

@@ -30,8 +30,19 @@ pub fn encode(table: &Table, low: Option<f64>, hours: bool) -> Vec<u8> {
         Some(low) => table.rows.iter().filter(|row| row.ts >= low).collect(),
         None => table.rows.iter().collect(),
     };
-    let text_bytes: usize = rows.iter().map(|row| row.len as usize).sum();
-    let mut out = Writer(Vec::with_capacity(64 + rows.len() * ROW_BYTES + text_bytes));
+    // Texts travel whole: the receiving table encodes them against its own references.
+    let mut texts: Vec<u8> = Vec::new();
+    let lengths: Vec<u32> = rows
+        .iter()
+        .map(|row| {
+            let before = texts.len();
+            table.text_into(row, &mut texts);
+            (texts.len() - before) as u32
+        })
+        .collect();
+    let mut out = Writer(Vec::with_capacity(
+        64 + rows.len() * ROW_BYTES + texts.len(),
+    ));
     out.bytes(MAGIC);
     out.u8(u8::from(table.ordered_by_origin));
     out.f64(table.earliest.unwrap_or(f64::NAN));
@@ -82,20 +93,18 @@ pub fn encode(table: &Table, low: Option<f64>, hours: bool) -> Vec<u8> {
         out.u64(*digits as u64);
     }
     out.u64(rows.len() as u64);
-    for row in &rows {
+    for (row, len) in rows.iter().zip(lengths) {
         out.f64(row.ts);
         out.u64(row.seq);
         out.u32(row.shape);
         out.u32(row.request);
         out.u32(row.user);
         out.u32(row.origin);
-        out.u32(row.len);
+        out.u32(len);
         out.u8(row.level);
         out.u16(row.duration);
     }
-    for row in rows {
-        out.bytes(table.text(row).as_bytes());
-    }
+    out.bytes(&texts);
     out.0
 }
 
@@ -152,34 +161,27 @@ pub fn merge(table: &mut Table, data: &[u8]) -> Result<(), String> {
         table.add_hour(hour, count, oldest, newest);
     }
     let mut text = &data[partial.texts_at..];
-    let mut chunk: Vec<u8> = Vec::new();
     for row in partial.rows {
-        let len = row.len as usize;
-        if chunk.len() + len > CHUNK_BYTES {
-            table.texts.push(std::mem::take(&mut chunk));
-        }
-        let start = chunk.len() as u32;
-        chunk.extend_from_slice(&text[..len]);
-        text = &text[len..];
+        let shape = shapes[row.shape as usize];
+        let (whole, rest) = text.split_at(row.len as usize);
+        text = rest;
+        let (chunk, start, len) = table.store_text(shape, whole);
         let origin = match row.origin {
             NO_ID => NO_ID,
             stem if stem & STEM != 0 => STEM | stems[(stem & !STEM) as usize],
             index => first_origin + index,
         };
         table.place(Row {
-            shape: shapes[row.shape as usize],
+            shape,
             request: global(&requests, row.request),
             user: global(&users, row.user),
             origin,
-            chunk: table.texts.len() as u32,
+            chunk,
             start,
+            len,
             ..row
         });
     }
-    table.live_text += chunk.len();
-    table.total_text += chunk.len();
-    chunk.shrink_to_fit();
-    table.texts.push(chunk);
     table.maybe_compact();
     Ok(())
 }

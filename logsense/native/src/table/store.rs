@@ -1,13 +1,14 @@
 //! The table itself: compact rows of every event kept so far, the interned strings they refer
-//! to, their texts (needed only for samples), and the bookkeeping of `window.cut`: the earliest
-//! time read, the newest time kept, the events per hour (for the window's anchor), and the rows
-//! dropped by floor, ceiling or lookback.
+//! to, their texts (each encoded against its shape's first text: `packed`), and the bookkeeping
+//! of `window.cut`: the earliest time read, the newest time kept, the events per hour (for the
+//! window's anchor), and the rows dropped by floor, ceiling or lookback.
 
 use ahash::AHashMap;
 use indexmap::IndexSet;
 
 use super::hits::{hit_seq, id_stem, parse_page, source_lines, HitRef};
 use super::instances::Instances;
+use super::packed;
 use super::record::{level_class, level_rank, plausible, Reason};
 use super::scan::{
     is_blank_line, scan_block, Config, LocalIds, Piece, BOM, JOIN_GAP, MAX_EXAMPLES,
@@ -173,8 +174,14 @@ pub struct Table {
     pub config: Config,
     pub lookback: Option<f64>,
     pub rows: Vec<Row>,
-    /// Message (+ "\n" + stack) bytes of the rows, chunk by chunk.
+    /// Message (+ "\n" + stack) of the rows, chunk by chunk, each encoded against its shape's
+    /// reference text (`packed`).
     pub(super) texts: Vec<Vec<u8>>,
+    /// Per shape id, the first text kept of that shape: what its rows' texts are encoded
+    /// against (never changed once set).
+    refs: Vec<Option<Box<[u8]>>>,
+    /// Reused by `store_text`.
+    encoded: Vec<u8>,
     /// The chunk pushed rows append to, if one is open.
     pub(super) open_chunk: Option<u32>,
     pub(super) live_text: usize,
@@ -292,6 +299,8 @@ impl Table {
             lookback,
             rows: Vec::new(),
             texts: Vec::new(),
+            refs: Vec::new(),
+            encoded: Vec::new(),
             open_chunk: None,
             live_text: 0,
             total_text: 0,
@@ -668,7 +677,7 @@ impl Table {
             return 0;
         }
         self.last = None;
-        let mut text = self.text(&self.rows[last]).to_string();
+        let mut text = self.text(&self.rows[last]);
         for &row in &joining {
             let range = piece.rows[row].text.clone();
             let line = std::str::from_utf8(&piece.text[range.start as usize..range.end as usize])
@@ -684,10 +693,10 @@ impl Table {
         let print = fingerprint(&text).map_or(NO_ID, |p| intern(&mut self.fingerprints, &p));
         let shape = self.shapes.insert_full((service, class, masked, print)).0 as u32;
         let old = self.rows[last].len as usize;
-        let (chunk, start) = self.push_text(text.as_bytes());
+        let (chunk, start, len) = self.store_text(shape, text.as_bytes());
         self.live_text -= old;
         let row = &mut self.rows[last];
-        (row.chunk, row.start, row.len, row.shape) = (chunk, start, text.len() as u32, shape);
+        (row.chunk, row.start, row.len, row.shape) = (chunk, start, len, shape);
         // The joined records were counted as events of their own by the piece.
         let stats = &mut piece.stats;
         let count = joining.len() as u64;
@@ -737,7 +746,7 @@ impl Table {
     }
 
     /// Merge one scanned piece whose first line is `first_line`.
-    fn absorb(&mut self, mut piece: Piece, maps: &IdMaps, place: &Place<'_>) {
+    fn absorb(&mut self, piece: Piece, maps: &IdMaps, place: &Place<'_>) {
         self.last = None;
         self.absorb_stats(&piece, place);
         self.dropped += piece.dropped;
@@ -751,7 +760,6 @@ impl Table {
             &maps.versions,
             &maps.hosts,
         );
-        let chunk = self.texts.len() as u32;
         self.rows.reserve(piece.rows.len());
         for row in &piece.rows {
             let (seq, origin) = match place {
@@ -765,24 +773,23 @@ impl Table {
                     (seqs[hit], origins[hit])
                 }
             };
+            let shape = maps.shapes[row.shape as usize];
+            let text = &piece.text[row.text.start as usize..row.text.end as usize];
+            let (chunk, start, len) = self.store_text(shape, text);
             self.keep(Row {
                 ts: row.ts,
                 seq,
-                shape: maps.shapes[row.shape as usize],
+                shape,
                 request: global(&maps.requests, row.request),
                 user: global(&maps.users, row.user),
                 origin,
                 chunk,
-                start: row.text.start,
-                len: row.text.end - row.text.start,
+                start,
+                len,
                 level: row.level,
                 duration: row.duration,
             });
         }
-        self.live_text += piece.text.len();
-        self.total_text += piece.text.len();
-        piece.text.shrink_to_fit(); // kept until the end: do not keep its growth slack too
-        self.texts.push(piece.text);
     }
 
     /// Read the hits of one search response (see `hits`): their sources go through the JSON
@@ -922,7 +929,7 @@ impl Table {
             None => NO_ID,
         };
         let shape = self.shapes.insert_full((service, class, masked, print)).0 as u32;
-        let (chunk, start) = self.push_text(text.as_bytes());
+        let (chunk, start, len) = self.store_text(shape, text.as_bytes());
         let origin = match origin {
             Some(origin) => {
                 self.origins.push(Box::from(origin));
@@ -944,7 +951,7 @@ impl Table {
             origin,
             chunk,
             start,
-            len: text.len() as u32,
+            len,
             level,
             duration: pack(duration),
         });
@@ -1071,12 +1078,41 @@ impl Table {
         (chunk, start)
     }
 
-    /// The text of a row (message, or message + "\n" + stack).
-    pub fn text(&self, row: &Row) -> &str {
+    /// Keep `text`, that of a row of shape `shape`, encoded against the shape's reference (the
+    /// first text of the shape kept); return its (chunk, offset, length).
+    pub(super) fn store_text(&mut self, shape: u32, text: &[u8]) -> (u32, u32, u32) {
+        let index = shape as usize;
+        if self.refs.len() <= index {
+            self.refs.resize(index + 1, None);
+        }
+        let reference = self.refs[index].get_or_insert_with(|| text.into());
+        let mut encoded = std::mem::take(&mut self.encoded);
+        encoded.clear();
+        packed::encode(reference, text, &mut encoded);
+        let (chunk, start) = self.push_text(&encoded);
+        let len = encoded.len() as u32;
+        self.encoded = encoded;
+        (chunk, start, len)
+    }
+
+    /// Append the text of a row (message, or message + "\n" + stack) to `out`.
+    pub fn text_into(&self, row: &Row, out: &mut Vec<u8>) {
         let bytes =
             &self.texts[row.chunk as usize][row.start as usize..(row.start + row.len) as usize];
-        // Texts are only ever copied from &str.
-        std::str::from_utf8(bytes).unwrap_or_default()
+        let reference = self.refs[row.shape as usize].as_deref().unwrap_or_default();
+        let whole = packed::decode(reference, bytes, out);
+        debug_assert!(
+            whole,
+            "a row's text is encoded against its shape's reference"
+        );
+    }
+
+    /// The text of a row (message, or message + "\n" + stack).
+    pub fn text(&self, row: &Row) -> String {
+        let mut bytes = Vec::with_capacity(2 * row.len as usize);
+        self.text_into(row, &mut bytes);
+        // Texts are only ever copied from &str, and come back byte for byte.
+        String::from_utf8(bytes).unwrap_or_default()
     }
 
     /// The origin of a row ("{source}:{line}" for rows read from JSON).
