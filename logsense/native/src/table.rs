@@ -578,7 +578,8 @@ impl<'py, 't> Converter<'py, 't> {
     fn aggregate(mut self, out: AggregateOut, names: Py<RequestNames>) -> PyResult<Aggregate> {
         let py = self.py;
         let shapes = PyList::empty_bound(py);
-        for shape in &out.shapes {
+        // Each shape's own data is freed once converted: its Python objects take its place.
+        for shape in out.shapes {
             shapes.append(Py::new(py, self.shape(shape)?)?)?;
         }
         let services: Vec<_> = out
@@ -633,7 +634,7 @@ impl<'py, 't> Converter<'py, 't> {
         (timings.baseline_count, timings.window_count, before, now)
     }
 
-    fn shape(&mut self, shape: &aggregate::ShapeOut) -> PyResult<ShapeStats> {
+    fn shape(&mut self, shape: aggregate::ShapeOut) -> PyResult<ShapeStats> {
         let durations = shape
             .durations
             .as_ref()
@@ -680,8 +681,8 @@ impl<'py, 't> Converter<'py, 't> {
             first_seen: shape.first_seen,
             last_seen: shape.last_seen,
             per_minute: counts_dict(py, &shape.per_minute)?,
-            requests: request_buffers(py, &shape.requests),
-            baseline_requests: request_buffers(py, &shape.baseline_requests),
+            requests: request_buffers(py, table.first_rows(&shape.requests))?,
+            baseline_requests: request_buffers(py, table.first_rows(&shape.baseline_requests))?,
             baseline_per_minute: counts_dict(py, &shape.baseline_per_minute)?,
             durations,
             users: users.unbind(),

@@ -494,10 +494,10 @@ mod tests {
                         (p, table.text(row).to_string(), table.origin(row))
                     })
                     .collect();
-                let requests: Vec<_> = s
-                    .requests
-                    .iter()
-                    .map(|&(r, ts, p)| (table.requests[r as usize].to_string(), ts, p))
+                let requests: Vec<_> = table
+                    .first_rows(&s.requests)
+                    .into_iter()
+                    .map(|(r, ts, p)| (table.requests[r as usize].to_string(), ts, p))
                     .collect();
                 let (service, class, masked, _) = table.shapes[s.shape as usize];
                 format!(
