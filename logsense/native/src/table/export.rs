@@ -17,7 +17,7 @@
 //! texts in row order.
 
 use super::instances::Seen;
-use super::store::{Row, Table, CHUNK_BYTES, STEM};
+use super::store::{Row, Table, STEM};
 use super::strings::{intern, Strings, NO_ID};
 
 const MAGIC: &[u8; 8] = b"LSPART03";
@@ -161,26 +161,28 @@ pub fn merge(table: &mut Table, data: &[u8]) -> Result<(), String> {
         table.add_hour(hour, count, oldest, newest);
     }
     let mut text = &data[partial.texts_at..];
-    for row in partial.rows {
+    for (row, len) in partial.rows {
         let shape = shapes[row.shape as usize];
-        let (whole, rest) = text.split_at(row.len as usize);
+        let (whole, rest) = text.split_at(len as usize);
         text = rest;
-        let (chunk, start, len) = table.store_text(shape, whole);
+        let place = table.store_text(shape, whole);
         let origin = match row.origin {
             NO_ID => NO_ID,
             stem if stem & STEM != 0 => STEM | stems[(stem & !STEM) as usize],
             index => first_origin + index,
         };
-        table.place(Row {
+        let mut kept = Row::new(
+            row.ts,
+            row.seq,
             shape,
-            request: global(&requests, row.request),
-            user: global(&users, row.user),
+            global(&requests, row.request),
+            global(&users, row.user),
             origin,
-            chunk,
-            start,
-            len,
-            ..row
-        });
+            row.level,
+            row.duration,
+        );
+        kept.set_text_place(place);
+        table.place(kept);
     }
     table.maybe_compact();
     Ok(())
@@ -208,8 +210,9 @@ struct Partial {
     shapes: Vec<(u32, u8, u32, u32)>,
     instances: Vec<((u32, u32, u32), Seen)>,
     stems: Vec<(Box<str>, usize)>,
-    /// Rows with ids local to the partial; `chunk` and `start` are unset.
-    rows: Vec<Row>,
+    /// Rows with ids local to the partial (their texts not placed), each with the length of
+    /// its text.
+    rows: Vec<(Row, u32)>,
     /// Where the rows' texts start in the data.
     texts_at: usize,
 }
@@ -267,19 +270,9 @@ fn decode(data: &[u8]) -> Result<Partial, String> {
     let mut rows = Vec::with_capacity(count);
     let mut text_bytes = 0_usize;
     for _ in 0..count {
-        let row = Row {
-            ts: at.f64()?,
-            seq: at.u64()?,
-            shape: at.u32()?,
-            request: at.u32()?,
-            user: at.u32()?,
-            origin: at.u32()?,
-            len: at.u32()?,
-            level: at.u8()?,
-            duration: at.u16()?,
-            chunk: 0,
-            start: 0,
-        };
+        let (ts, seq, shape) = (at.f64()?, at.u64()?, at.u32()?);
+        let (request, user, origin, len) = (at.u32()?, at.u32()?, at.u32()?, at.u32()?);
+        let row = Row::new(ts, seq, shape, request, user, origin, at.u8()?, at.u16()?);
         check(row.shape, shapes.len(), false)?;
         check(row.request, requests.len(), true)?;
         check(row.user, users.len(), true)?;
@@ -288,11 +281,8 @@ fn decode(data: &[u8]) -> Result<Partial, String> {
             stem if stem & STEM != 0 => check(stem & !STEM, stems.len(), false)?,
             index => check(index, origins.len(), false)?,
         }
-        if row.len as usize > CHUNK_BYTES {
-            return Err("a row's text is longer than a chunk".into());
-        }
-        text_bytes += row.len as usize;
-        rows.push(row);
+        text_bytes += len as usize;
+        rows.push((row, len));
     }
     let texts_at = at.at;
     if data.len() - texts_at != text_bytes {

@@ -59,7 +59,8 @@ fn next_boundary(bytes: &[u8], from: usize) -> usize {
         .map_or(bytes.len(), |at| from + 1 + at)
 }
 
-fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+/// Append `value` as a LEB128 varint.
+pub fn push_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -67,7 +68,8 @@ fn push_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-fn read_varint(data: &mut &[u8]) -> Option<u64> {
+/// Read a LEB128 varint from the start of `data`, and move past it.
+pub fn read_varint(data: &mut &[u8]) -> Option<u64> {
     let mut value = 0_u64;
     for shift in (0..64).step_by(7) {
         let (&byte, rest) = data.split_first()?;
