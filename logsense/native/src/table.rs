@@ -355,7 +355,7 @@ impl EventTable {
     fn instances(&self) -> Vec<(&str, Option<&str>, Option<&str>, f64, f64, u64)> {
         let table = &self.table;
         fn text(strings: &strings::Strings, id: u32) -> Option<&str> {
-            (id != strings::NO_ID).then(|| &*strings[id as usize])
+            (id != strings::NO_ID).then(|| &strings[id as usize])
         }
         let mut found: Vec<_> = table
             .instances
@@ -363,7 +363,7 @@ impl EventTable {
             .iter()
             .map(|(&(service, version, host), seen)| {
                 (
-                    &*table.services[service as usize],
+                    &table.services[service as usize],
                     text(&table.versions, version),
                     text(&table.hosts, host),
                     seen.first,

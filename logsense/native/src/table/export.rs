@@ -70,7 +70,7 @@ pub fn encode(table: &Table, low: Option<f64>, hours: bool) -> Vec<u8> {
     ] {
         out.strings(strings.iter());
     }
-    out.strings(table.origins.iter());
+    out.strings(table.origins.iter().map(|origin| &**origin));
     out.u64(table.shapes.len() as u64);
     for &(service, class, masked, print) in &table.shapes {
         out.u32(service);
@@ -349,7 +349,7 @@ impl Writer {
         self.u32(text.len() as u32);
         self.bytes(text.as_bytes());
     }
-    fn strings<'a>(&mut self, strings: impl ExactSizeIterator<Item = &'a Box<str>>) {
+    fn strings<'a>(&mut self, strings: impl ExactSizeIterator<Item = &'a str>) {
         self.u64(strings.len() as u64);
         for text in strings {
             self.str(text);
@@ -492,8 +492,8 @@ mod tests {
                 let (service, class, masked, _) = table.shapes[s.shape as usize];
                 format!(
                     "{} {class} {} {} {} {} {:?} {requests:?} {samples:?}",
-                    table.services[service as usize],
-                    table.masked[masked as usize],
+                    &table.services[service as usize],
+                    &table.masked[masked as usize],
                     s.first_position,
                     s.count,
                     s.baseline_count,

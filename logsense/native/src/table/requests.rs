@@ -60,7 +60,7 @@ impl RequestNames {
         table
             .table
             .requests
-            .get_index(id as usize)
+            .get(id as usize)
             .map(|text| text.to_string())
             .ok_or_else(|| PyIndexError::new_err(format!("no request id {id}")))
     }
