@@ -89,6 +89,25 @@ fn push_literal(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// How many bytes `a` and `b` share at their start (eight at a time: stack traces of one
+/// shape share kilobytes).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut at = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let differ = u64::from_le_bytes(x.try_into().unwrap_or_default())
+            ^ u64::from_le_bytes(y.try_into().unwrap_or_default());
+        if differ != 0 {
+            return at + (differ.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + a[at..]
+        .iter()
+        .zip(&b[at.min(b.len())..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
 /// Append the encoding of `text` against `reference` to `out`.
 ///
 /// Where they differ, the text's value runs to its next boundary, and the reference is searched
@@ -101,11 +120,7 @@ pub fn encode(reference: &[u8], text: &[u8], out: &mut Vec<u8>) {
     let mut expected = 0_usize; // where the last copy ended in `reference`
     let mut budget = SEARCH_BUDGET * text.len() + SEARCH_SPAN;
     while i < text.len() {
-        let same = text[i..]
-            .iter()
-            .zip(reference.get(j..).unwrap_or_default())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let same = common_prefix(&text[i..], reference.get(j..).unwrap_or_default());
         if same >= MIN_COPY || (same > 0 && i + same == text.len()) {
             push_literal(out, &text[literal..i]);
             push_varint(out, ((same as u64) << 1) | 1);
@@ -225,6 +240,17 @@ mod tests {
         for (reference, text) in cases {
             round_trip(reference, text);
             round_trip(text, reference);
+        }
+    }
+
+    #[test]
+    fn common_prefixes_are_counted_to_the_byte() {
+        let long = "0123456789abcdefghij";
+        for cut in 0..long.len() {
+            let mut other = long.as_bytes().to_vec();
+            other[cut] = b'#';
+            assert_eq!(common_prefix(long.as_bytes(), &other), cut);
+            assert_eq!(common_prefix(&long.as_bytes()[..cut], long.as_bytes()), cut);
         }
     }
 
