@@ -12,7 +12,8 @@ the hour before as baseline (what a triage usually does: every pattern's change,
 the gaps inside requests are tested too). Each command runs in its own process; the table shows
 the best wall time, lines/s, peak RSS and the ratio to the plain loop on the same file.
 logsense's time includes starting Python, importing torch and loading the embedding model when
-grouping needs it; peak RSS is that of the command's largest process (the model runs in a child).
+grouping needs it; peak RSS is that of the command's largest process (the model runs in a child),
+main RSS that of the process that reads, holds and triages the events.
 With `--old-checkout`, the two JSON triage commands of that checkout (first on `PYTHONPATH`) run
 in the same rounds, and each row of this checkout's shows its time and peak RSS against them.
 """
@@ -113,9 +114,9 @@ def main() -> None:
         title=f"triage throughput on {path.name} ({lines:,} lines) and {text.name} "
         f"({text_lines:,} lines)"
     )
-    columns = ["contender", "best s", "lines/s", "peak RSS MiB", "speed vs plain"]
+    columns = ["contender", "best s", "lines/s", "peak RSS MiB", "main RSS MiB", "speed vs plain"]
     if old:
-        columns += ["speed vs old", "RSS vs old"]
+        columns += ["speed vs old", "RSS vs old", "main RSS vs old"]
     for column in columns:
         table.add_column(column, justify="left" if column == "contender" else "right")
     for name, run in best.items():
@@ -127,14 +128,19 @@ def main() -> None:
             f"{run.seconds:.2f}",
             f"{count / run.seconds:,.0f}",
             f"{run.peak_mib:,.0f}",
+            f"{run.own_peak_mib:,.0f}",
             f"{base / run.seconds:.2f}×",
         ]
         if old:
             before = best.get(f"{name}, old checkout") if name in old else None
             row += (
-                [f"{before.seconds / run.seconds:.2f}×", f"{run.peak_mib / before.peak_mib:.2f}×"]
+                [
+                    f"{before.seconds / run.seconds:.2f}×",
+                    f"{run.peak_mib / before.peak_mib:.2f}×",
+                    f"{run.own_peak_mib / before.own_peak_mib:.2f}×",
+                ]
                 if before is not None
-                else ["", ""]
+                else ["", "", ""]
             )
         table.add_row(*row)
     Console().print(table)

@@ -7,8 +7,8 @@
 //!
 //! Layout: `json_scan` (strict JSON reader), `isotime` (ISO timestamps), `pytext` (Python's
 //! whitespace and floor division), `record` (line → event fields), `scan` (a piece of a block on
-//! one thread), `strings` (interning), `store` (rows and windowing), `aggregate` (per-shape
-//! stats). This file only converts between them and Python.
+//! one thread), `strings` (interning), `packed` (texts as edits of a reference), `store` (rows and
+//! windowing), `aggregate` (per-shape stats). This file only converts between them and Python.
 
 // pyo3 0.22's generated wrappers trip this lint on every fallible method.
 #![allow(clippy::useless_conversion)]
@@ -27,6 +27,7 @@ mod hits;
 mod instances;
 mod isotime;
 mod json_scan;
+mod packed;
 mod record;
 mod requests;
 mod scan;
@@ -354,7 +355,7 @@ impl EventTable {
     fn instances(&self) -> Vec<(&str, Option<&str>, Option<&str>, f64, f64, u64)> {
         let table = &self.table;
         fn text(strings: &strings::Strings, id: u32) -> Option<&str> {
-            (id != strings::NO_ID).then(|| &*strings[id as usize])
+            (id != strings::NO_ID).then(|| &strings[id as usize])
         }
         let mut found: Vec<_> = table
             .instances
@@ -362,7 +363,7 @@ impl EventTable {
             .iter()
             .map(|(&(service, version, host), seen)| {
                 (
-                    &*table.services[service as usize],
+                    &table.services[service as usize],
                     text(&table.versions, version),
                     text(&table.hosts, host),
                     seen.first,
@@ -577,7 +578,8 @@ impl<'py, 't> Converter<'py, 't> {
     fn aggregate(mut self, out: AggregateOut, names: Py<RequestNames>) -> PyResult<Aggregate> {
         let py = self.py;
         let shapes = PyList::empty_bound(py);
-        for shape in &out.shapes {
+        // Each shape's own data is freed once converted: its Python objects take its place.
+        for shape in out.shapes {
             shapes.append(Py::new(py, self.shape(shape)?)?)?;
         }
         let services: Vec<_> = out
@@ -632,7 +634,7 @@ impl<'py, 't> Converter<'py, 't> {
         (timings.baseline_count, timings.window_count, before, now)
     }
 
-    fn shape(&mut self, shape: &aggregate::ShapeOut) -> PyResult<ShapeStats> {
+    fn shape(&mut self, shape: aggregate::ShapeOut) -> PyResult<ShapeStats> {
         let durations = shape
             .durations
             .as_ref()
@@ -679,8 +681,8 @@ impl<'py, 't> Converter<'py, 't> {
             first_seen: shape.first_seen,
             last_seen: shape.last_seen,
             per_minute: counts_dict(py, &shape.per_minute)?,
-            requests: request_buffers(py, &shape.requests),
-            baseline_requests: request_buffers(py, &shape.baseline_requests),
+            requests: request_buffers(py, table.first_rows(&shape.requests))?,
+            baseline_requests: request_buffers(py, table.first_rows(&shape.baseline_requests))?,
             baseline_per_minute: counts_dict(py, &shape.baseline_per_minute)?,
             durations,
             users: users.unbind(),

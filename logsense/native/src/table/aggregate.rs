@@ -34,10 +34,11 @@ pub struct ShapeOut {
     pub last_seen: f64,
     /// (minute, events) in first-seen order.
     pub per_minute: Vec<(i64, u64)>,
-    /// (request id, time, position) of each request's first window row, in first-seen order.
-    pub requests: Vec<(u32, f64, u64)>,
-    /// (request id, time, position) of each request's first baseline row, in first-seen order.
-    pub baseline_requests: Vec<(u32, f64, u64)>,
+    /// (request id, position) of each request's first window row, in first-seen order (its
+    /// time is that of the row at that position: `Table::first_rows`).
+    pub requests: Vec<(u32, u32)>,
+    /// (request id, position) of each request's first baseline row, in first-seen order.
+    pub baseline_requests: Vec<(u32, u32)>,
     /// (minute, events) of the baseline rows, in first-seen order.
     pub baseline_per_minute: Vec<(i64, u64)>,
     pub users: Vec<u32>,
@@ -193,23 +194,23 @@ impl Table {
         window_end: f64,
         samples: usize,
     ) -> AggregateOut {
-        let mut kept: Vec<(f64, u64, u32)> = self
-            .rows
-            .iter()
-            .enumerate()
-            .filter(|(_, row)| low <= row.ts && row.ts < window_end)
-            .map(|(index, row)| (row.ts, row.seq, index as u32))
+        // Row indices, 4 bytes a row (this runs on the whole table at once).
+        let mut kept: Vec<u32> = (0..self.rows.len() as u32)
+            .filter(|&index| {
+                let ts = self.rows[index as usize].ts;
+                low <= ts && ts < window_end
+            })
             .collect();
         // Times are never NaN; -0.0 and 0.0 compare equal, as in Python's sort. Hits with equal
         // (time, seq) are ordered by origin, so the order never depends on page arrival.
         let by_origin = self.ordered_by_origin;
-        kept.sort_by(|a, b| {
-            a.0.partial_cmp(&b.0)
+        kept.sort_by(|&a, &b| {
+            let (x, y) = (&self.rows[a as usize], &self.rows[b as usize]);
+            x.ts.partial_cmp(&y.ts)
                 .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.1.cmp(&b.1))
+                .then(x.seq.cmp(&y.seq))
                 .then_with(|| {
                     if by_origin {
-                        let (x, y) = (&self.rows[a.2 as usize], &self.rows[b.2 as usize]);
                         self.origin(x).cmp(&self.origin(y))
                     } else {
                         std::cmp::Ordering::Equal
@@ -218,7 +219,9 @@ impl Table {
         });
         let outside = self.dropped + (self.rows.len() - kept.len()) as u64;
         // Hops are compared with the baseline's: without baseline rows they are not measured.
-        let measure_hops = kept.first().is_some_and(|first| first.0 < window_start);
+        let measure_hops = kept
+            .first()
+            .is_some_and(|&first| self.rows[first as usize].ts < window_start);
 
         let mut shape_index = vec![NO_ID; self.shapes.len()];
         let mut shapes: Vec<ShapeOut> = Vec::new();
@@ -226,7 +229,6 @@ impl Table {
         let mut timed: Vec<Option<TimingsAcc>> = Vec::new();
         let mut writes_durations: Vec<bool> = Vec::new();
         let mut measured: Vec<Option<ShapeSlots>> = Vec::new();
-        let mut scratch = Vec::new();
         let mut shape_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut baseline_requests: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
         let mut shape_users: AHashSet<u64> = AHashSet::with_hasher(RandomState::new());
@@ -235,9 +237,10 @@ impl Table {
         let mut last_of_request: Vec<Option<(f64, u32)>> =
             vec![None; if measure_hops { self.requests.len() } else { 0 }];
         let mut hops: AHashMap<(u32, u32), TimingsAcc> = AHashMap::with_hasher(RandomState::new());
-        for (position, &(ts, _, index)) in kept.iter().enumerate() {
+        for (position, &index) in kept.iter().enumerate() {
             let position = position as u64;
             let row = self.rows[index as usize];
+            let ts = row.ts;
             let slot = &mut shape_index[row.shape as usize];
             if *slot == NO_ID {
                 *slot = shapes.len() as u32;
@@ -261,19 +264,24 @@ impl Table {
                 bottoms.push(BottomK::new());
                 timed.push(None);
                 // Messages of one shape say the same thing: the first tells if they time it.
-                writes_durations.push(duration_in(self.text(&row)).is_some());
+                let text = self.text(&row);
+                writes_durations.push(duration_in(&text).is_some());
                 let (_, _, masked, _) = self.shapes[row.shape as usize];
-                measured.push(ShapeSlots::plan(
-                    &self.masked[masked as usize],
-                    self.text(&row),
-                ));
+                measured.push(ShapeSlots::plan(&self.masked[masked as usize], &text));
             }
             let out = *slot as usize;
+            // Texts are decoded only for what reads them: slot values, written durations.
+            let mut text = None;
             if let Some(slots) = &mut measured[out] {
-                slots.add(self.text(&row), minute_of(ts), &mut scratch);
+                if slots.take(minute_of(ts)) {
+                    let text = text.get_or_insert_with(|| self.text(&row));
+                    slots.add(text, minute_of(ts), &mut Vec::new());
+                }
             }
-            let seconds = unpack(row.duration)
-                .or_else(|| writes_durations[out].then(|| duration_in(self.text(&row)))?);
+            let seconds = unpack(row.duration).or_else(|| {
+                writes_durations[out]
+                    .then(|| duration_in(text.get_or_insert_with(|| self.text(&row))))?
+            });
             if let Some(seconds) = seconds {
                 timed[out].get_or_insert_with(TimingsAcc::new).add(
                     ts >= window_start,
@@ -296,7 +304,7 @@ impl Table {
                 stats.baseline_count += 1;
                 bump(&mut stats.baseline_per_minute, minute_of(ts));
                 if row.request != NO_ID && baseline_requests.insert(pair(row.request)) {
-                    stats.baseline_requests.push((row.request, ts, position));
+                    stats.baseline_requests.push((row.request, position as u32));
                 }
                 totals.add_baseline(ts, row.request);
                 continue;
@@ -312,7 +320,7 @@ impl Table {
             let minute = minute_of(ts);
             bump(&mut stats.per_minute, minute);
             if row.request != NO_ID && shape_requests.insert(pair(row.request)) {
-                stats.requests.push((row.request, ts, position));
+                stats.requests.push((row.request, position as u32));
             }
             if row.user != NO_ID && shape_users.insert(pair(row.user)) {
                 stats.users.push(row.user);
@@ -332,10 +340,7 @@ impl Table {
             stats.durations = acc.map(TimingsAcc::finish);
             stats.slots = slots.map(ShapeSlots::finish).unwrap_or_default();
         }
-        self.last = Some(LastAggregate {
-            kept: kept.iter().map(|k| k.2).collect(),
-            shape_index,
-        });
+        self.last = Some(LastAggregate { kept, shape_index });
         let mut services: Vec<u32> = (0..self.services.len() as u32)
             .filter(|&id| totals.services[id as usize])
             .collect();
@@ -362,6 +367,21 @@ impl Table {
             baseline_first: totals.baseline_first,
             hops,
         }
+    }
+}
+
+impl Table {
+    /// The (request id, time, position) triples of a shape's (request id, position) pairs from
+    /// the last `aggregate` (8 bytes a pair while aggregating, instead of 24).
+    pub fn first_rows(&self, pairs: &[(u32, u32)]) -> Vec<(u32, f64, u64)> {
+        let kept = self.last.as_ref().map_or(&[][..], |last| &last.kept[..]);
+        pairs
+            .iter()
+            .map(|&(request, position)| {
+                let ts = self.rows[kept[position as usize] as usize].ts;
+                (request, ts, u64::from(position))
+            })
+            .collect()
     }
 }
 

@@ -17,7 +17,7 @@
 //! texts in row order.
 
 use super::instances::Seen;
-use super::store::{Row, Table, CHUNK_BYTES, STEM};
+use super::store::{Row, Table, STEM};
 use super::strings::{intern, Strings, NO_ID};
 
 const MAGIC: &[u8; 8] = b"LSPART03";
@@ -30,8 +30,19 @@ pub fn encode(table: &Table, low: Option<f64>, hours: bool) -> Vec<u8> {
         Some(low) => table.rows.iter().filter(|row| row.ts >= low).collect(),
         None => table.rows.iter().collect(),
     };
-    let text_bytes: usize = rows.iter().map(|row| row.len as usize).sum();
-    let mut out = Writer(Vec::with_capacity(64 + rows.len() * ROW_BYTES + text_bytes));
+    // Texts travel whole: the receiving table encodes them against its own references.
+    let mut texts: Vec<u8> = Vec::new();
+    let lengths: Vec<u32> = rows
+        .iter()
+        .map(|row| {
+            let before = texts.len();
+            table.text_into(row, &mut texts);
+            (texts.len() - before) as u32
+        })
+        .collect();
+    let mut out = Writer(Vec::with_capacity(
+        64 + rows.len() * ROW_BYTES + texts.len(),
+    ));
     out.bytes(MAGIC);
     out.u8(u8::from(table.ordered_by_origin));
     out.f64(table.earliest.unwrap_or(f64::NAN));
@@ -59,7 +70,7 @@ pub fn encode(table: &Table, low: Option<f64>, hours: bool) -> Vec<u8> {
     ] {
         out.strings(strings.iter());
     }
-    out.strings(table.origins.iter());
+    out.strings(table.origins.iter().map(|origin| &**origin));
     out.u64(table.shapes.len() as u64);
     for &(service, class, masked, print) in &table.shapes {
         out.u32(service);
@@ -82,20 +93,18 @@ pub fn encode(table: &Table, low: Option<f64>, hours: bool) -> Vec<u8> {
         out.u64(*digits as u64);
     }
     out.u64(rows.len() as u64);
-    for row in &rows {
+    for (row, len) in rows.iter().zip(lengths) {
         out.f64(row.ts);
         out.u64(row.seq);
         out.u32(row.shape);
         out.u32(row.request);
         out.u32(row.user);
         out.u32(row.origin);
-        out.u32(row.len);
+        out.u32(len);
         out.u8(row.level);
         out.u16(row.duration);
     }
-    for row in rows {
-        out.bytes(table.text(row).as_bytes());
-    }
+    out.bytes(&texts);
     out.0
 }
 
@@ -152,34 +161,29 @@ pub fn merge(table: &mut Table, data: &[u8]) -> Result<(), String> {
         table.add_hour(hour, count, oldest, newest);
     }
     let mut text = &data[partial.texts_at..];
-    let mut chunk: Vec<u8> = Vec::new();
-    for row in partial.rows {
-        let len = row.len as usize;
-        if chunk.len() + len > CHUNK_BYTES {
-            table.texts.push(std::mem::take(&mut chunk));
-        }
-        let start = chunk.len() as u32;
-        chunk.extend_from_slice(&text[..len]);
-        text = &text[len..];
+    for (row, len) in partial.rows {
+        let shape = shapes[row.shape as usize];
+        let (whole, rest) = text.split_at(len as usize);
+        text = rest;
+        let place = table.store_text(shape, whole);
         let origin = match row.origin {
             NO_ID => NO_ID,
             stem if stem & STEM != 0 => STEM | stems[(stem & !STEM) as usize],
             index => first_origin + index,
         };
-        table.place(Row {
-            shape: shapes[row.shape as usize],
-            request: global(&requests, row.request),
-            user: global(&users, row.user),
+        let mut kept = Row::new(
+            row.ts,
+            row.seq,
+            shape,
+            global(&requests, row.request),
+            global(&users, row.user),
             origin,
-            chunk: table.texts.len() as u32,
-            start,
-            ..row
-        });
+            row.level,
+            row.duration,
+        );
+        kept.set_text_place(place);
+        table.place(kept);
     }
-    table.live_text += chunk.len();
-    table.total_text += chunk.len();
-    chunk.shrink_to_fit();
-    table.texts.push(chunk);
     table.maybe_compact();
     Ok(())
 }
@@ -206,8 +210,9 @@ struct Partial {
     shapes: Vec<(u32, u8, u32, u32)>,
     instances: Vec<((u32, u32, u32), Seen)>,
     stems: Vec<(Box<str>, usize)>,
-    /// Rows with ids local to the partial; `chunk` and `start` are unset.
-    rows: Vec<Row>,
+    /// Rows with ids local to the partial (their texts not placed), each with the length of
+    /// its text.
+    rows: Vec<(Row, u32)>,
     /// Where the rows' texts start in the data.
     texts_at: usize,
 }
@@ -265,19 +270,9 @@ fn decode(data: &[u8]) -> Result<Partial, String> {
     let mut rows = Vec::with_capacity(count);
     let mut text_bytes = 0_usize;
     for _ in 0..count {
-        let row = Row {
-            ts: at.f64()?,
-            seq: at.u64()?,
-            shape: at.u32()?,
-            request: at.u32()?,
-            user: at.u32()?,
-            origin: at.u32()?,
-            len: at.u32()?,
-            level: at.u8()?,
-            duration: at.u16()?,
-            chunk: 0,
-            start: 0,
-        };
+        let (ts, seq, shape) = (at.f64()?, at.u64()?, at.u32()?);
+        let (request, user, origin, len) = (at.u32()?, at.u32()?, at.u32()?, at.u32()?);
+        let row = Row::new(ts, seq, shape, request, user, origin, at.u8()?, at.u16()?);
         check(row.shape, shapes.len(), false)?;
         check(row.request, requests.len(), true)?;
         check(row.user, users.len(), true)?;
@@ -286,11 +281,8 @@ fn decode(data: &[u8]) -> Result<Partial, String> {
             stem if stem & STEM != 0 => check(stem & !STEM, stems.len(), false)?,
             index => check(index, origins.len(), false)?,
         }
-        if row.len as usize > CHUNK_BYTES {
-            return Err("a row's text is longer than a chunk".into());
-        }
-        text_bytes += row.len as usize;
-        rows.push(row);
+        text_bytes += len as usize;
+        rows.push((row, len));
     }
     let texts_at = at.at;
     if data.len() - texts_at != text_bytes {
@@ -357,7 +349,7 @@ impl Writer {
         self.u32(text.len() as u32);
         self.bytes(text.as_bytes());
     }
-    fn strings<'a>(&mut self, strings: impl ExactSizeIterator<Item = &'a Box<str>>) {
+    fn strings<'a>(&mut self, strings: impl ExactSizeIterator<Item = &'a str>) {
         self.u64(strings.len() as u64);
         for text in strings {
             self.str(text);
@@ -492,16 +484,16 @@ mod tests {
                         (p, table.text(row).to_string(), table.origin(row))
                     })
                     .collect();
-                let requests: Vec<_> = s
-                    .requests
-                    .iter()
-                    .map(|&(r, ts, p)| (table.requests[r as usize].to_string(), ts, p))
+                let requests: Vec<_> = table
+                    .first_rows(&s.requests)
+                    .into_iter()
+                    .map(|(r, ts, p)| (table.requests[r as usize].to_string(), ts, p))
                     .collect();
                 let (service, class, masked, _) = table.shapes[s.shape as usize];
                 format!(
                     "{} {class} {} {} {} {} {:?} {requests:?} {samples:?}",
-                    table.services[service as usize],
-                    table.masked[masked as usize],
+                    &table.services[service as usize],
+                    &table.masked[masked as usize],
                     s.first_position,
                     s.count,
                     s.baseline_count,

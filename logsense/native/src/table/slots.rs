@@ -417,22 +417,28 @@ impl ShapeSlots {
         })
     }
 
-    /// Add the numbers of one message, logged in `minute`, to its slots (only the first
-    /// `PER_MINUTE` of a minute, in time order, count); `scratch` is reused between calls.
+    /// Whether the next message, logged in `minute`, is measured (only the first `PER_MINUTE`
+    /// of a minute, in time order, are): the caller then hands its text to `add`.
+    pub fn take(&mut self, minute: i64) -> bool {
+        if self.minute.0 == minute {
+            if self.minute.1 >= PER_MINUTE {
+                return false;
+            }
+            self.minute.1 += 1;
+        } else {
+            self.minute = (minute, 1);
+        }
+        true
+    }
+
+    /// Add the numbers of one message that `take` measures, logged in `minute`, to its slots;
+    /// `scratch` is reused between calls.
     pub fn add<'t>(
         &mut self,
         text: &'t str,
         minute: i64,
         scratch: &mut Vec<(u32, &'t str, Option<&'t str>)>,
     ) {
-        if self.minute.0 == minute {
-            if self.minute.1 >= PER_MINUTE {
-                return;
-            }
-            self.minute.1 += 1;
-        } else {
-            self.minute = (minute, 1);
-        }
         if !align(&self.tokens, text, scratch) {
             return;
         }
@@ -467,6 +473,18 @@ impl ShapeSlots {
 mod tests {
     use super::*;
 
+    /// Offer one message, as aggregation does.
+    fn offer_message<'t>(
+        slots: &mut ShapeSlots,
+        text: &'t str,
+        minute: i64,
+        scratch: &mut Vec<(u32, &'t str, Option<&'t str>)>,
+    ) {
+        if slots.take(minute) {
+            slots.add(text, minute, scratch);
+        }
+    }
+
     fn read(text: &str) -> Option<(f64, Option<f64>, Unit)> {
         reading(text, None).map(|r| (r.value, r.fraction, r.unit))
     }
@@ -491,18 +509,20 @@ mod tests {
         let first = "pool exhausted (3/32 in use, 0 waiting) after 5.2 KB";
         let mut slots = ShapeSlots::plan(masked, first).expect("numbers");
         let mut scratch = Vec::new();
-        slots.add(first, 7, &mut scratch);
-        slots.add(
+        offer_message(&mut slots, first, 7, &mut scratch);
+        offer_message(
+            &mut slots,
             "pool exhausted (32/32 in use, 118 waiting) after 1 KB",
             8,
             &mut scratch,
         );
-        slots.add(
+        offer_message(
+            &mut slots,
             "pool exhausted (32/32 in use, oops waiting) after 1 KB",
             8,
             &mut scratch,
         );
-        slots.add("something else entirely", 8, &mut scratch);
+        offer_message(&mut slots, "something else entirely", 8, &mut scratch);
         let out = slots.finish();
         let units: Vec<(u32, Unit)> = out.iter().map(|s| (s.token, s.unit)).collect();
         assert_eq!(
@@ -536,7 +556,7 @@ mod tests {
             (2, "connect to db-1:5432 failed after 1s"),
             (2, long.as_str()),
         ] {
-            slots.add(text, minute, &mut scratch);
+            offer_message(&mut slots, text, minute, &mut scratch);
         }
         let out = slots.finish();
         assert_eq!((out[0].token, out[0].unit), (2, Unit::Text));

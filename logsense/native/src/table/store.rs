@@ -1,13 +1,14 @@
 //! The table itself: compact rows of every event kept so far, the interned strings they refer
-//! to, their texts (needed only for samples), and the bookkeeping of `window.cut`: the earliest
-//! time read, the newest time kept, the events per hour (for the window's anchor), and the rows
-//! dropped by floor, ceiling or lookback.
+//! to, their texts (each encoded against its shape's first text: `packed`), and the bookkeeping
+//! of `window.cut`: the earliest time read, the newest time kept, the events per hour (for the
+//! window's anchor), and the rows dropped by floor, ceiling or lookback.
 
 use ahash::AHashMap;
 use indexmap::IndexSet;
 
 use super::hits::{hit_seq, id_stem, parse_page, source_lines, HitRef};
 use super::instances::Instances;
+use super::packed;
 use super::record::{level_class, level_rank, plausible, Reason};
 use super::scan::{
     is_blank_line, scan_block, Config, LocalIds, Piece, BOM, JOIN_GAP, MAX_EXAMPLES,
@@ -19,8 +20,12 @@ use crate::masking::mask;
 use crate::pytext::{has_content, is_blank_bytes, rstrip, strip};
 use crate::stacktrace::fingerprint;
 
-/// Text chunks are closed at this size (offsets in a chunk are u32).
-pub(super) const CHUNK_BYTES: usize = 64 << 20;
+/// Bits of a text's place (`Row::text_place`) that give its offset in its chunk.
+const CHUNK_SHIFT: u32 = 26;
+/// Text chunks are closed at this size (a text longer than this is alone in its chunk).
+pub(super) const CHUNK_BYTES: usize = 1 << CHUNK_SHIFT;
+/// Text places have 40 bits: this many chunks (a terabyte of encoded texts).
+const MAX_CHUNKS: usize = 1 << (40 - CHUNK_SHIFT);
 /// Compaction by lookback is not tried below this many rows.
 const MIN_COMPACTION_ROWS: usize = 1 << 16;
 /// The line-length cap when none is given (`MAX_LINE_BYTES`).
@@ -117,15 +122,64 @@ pub struct Row {
     /// Index into `Table::origins`; STEM | an index into `Table::stems`; or NO_ID for
     /// "{source}:{seq}".
     pub origin: u32,
-    pub chunk: u32,
-    pub start: u32,
-    pub len: u32,
+    /// The low 32 bits of the place of its text (`text_place`).
+    text_low: u32,
+    /// The high bits of that place.
+    text_high: u8,
     pub level: u8,
     /// The event's own duration (`durations::pack`; 0: none).
     pub duration: u16,
 }
 // Memory per event is mostly this row: a field more must earn its bytes.
-const _: () = assert!(std::mem::size_of::<Row>() == 48);
+const _: () = assert!(std::mem::size_of::<Row>() == 40);
+
+impl Row {
+    /// A row whose text is not placed yet (`set_text_place`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        ts: f64,
+        seq: u64,
+        shape: u32,
+        request: u32,
+        user: u32,
+        origin: u32,
+        level: u8,
+        duration: u16,
+    ) -> Self {
+        Self {
+            ts,
+            seq,
+            shape,
+            request,
+            user,
+            origin,
+            text_low: 0,
+            text_high: 0,
+            level,
+            duration,
+        }
+    }
+
+    /// Where its text is kept: its chunk shifted by CHUNK_SHIFT, plus its offset in the chunk;
+    /// the text there is a varint length, then the text encoded against its shape's reference.
+    pub fn text_place(&self) -> u64 {
+        (u64::from(self.text_high) << 32) | u64::from(self.text_low)
+    }
+
+    pub fn set_text_place(&mut self, place: u64) {
+        (self.text_low, self.text_high) = (place as u32, (place >> 32) as u8);
+    }
+}
+
+/// The encoded text at `place` in `texts` (`Row::text_place`), and the bytes it takes there.
+fn text_at(texts: &[Vec<u8>], place: u64) -> (&[u8], usize) {
+    let chunk = &texts[(place >> CHUNK_SHIFT) as usize];
+    let mut rest = &chunk[(place as usize) & (CHUNK_BYTES - 1)..];
+    let before = rest.len();
+    let len = packed::read_varint(&mut rest).unwrap_or(0) as usize;
+    let len = len.min(rest.len());
+    (&rest[..len], before - rest.len() + len)
+}
 
 /// What the scanner could not use or had to guess (`ScanStats`).
 #[derive(Default, Clone)]
@@ -173,8 +227,14 @@ pub struct Table {
     pub config: Config,
     pub lookback: Option<f64>,
     pub rows: Vec<Row>,
-    /// Message (+ "\n" + stack) bytes of the rows, chunk by chunk.
+    /// Message (+ "\n" + stack) of the rows, chunk by chunk, each encoded against its shape's
+    /// reference text (`packed`).
     pub(super) texts: Vec<Vec<u8>>,
+    /// Per shape id, the first text kept of that shape: what its rows' texts are encoded
+    /// against (never changed once set).
+    refs: Vec<Option<Box<[u8]>>>,
+    /// Reused by `store_text`.
+    encoded: Vec<u8>,
     /// The chunk pushed rows append to, if one is open.
     pub(super) open_chunk: Option<u32>,
     pub(super) live_text: usize,
@@ -292,6 +352,8 @@ impl Table {
             lookback,
             rows: Vec::new(),
             texts: Vec::new(),
+            refs: Vec::new(),
+            encoded: Vec::new(),
             open_chunk: None,
             live_text: 0,
             total_text: 0,
@@ -668,7 +730,7 @@ impl Table {
             return 0;
         }
         self.last = None;
-        let mut text = self.text(&self.rows[last]).to_string();
+        let mut text = self.text(&self.rows[last]);
         for &row in &joining {
             let range = piece.rows[row].text.clone();
             let line = std::str::from_utf8(&piece.text[range.start as usize..range.end as usize])
@@ -683,11 +745,12 @@ impl Table {
         let (service, class, masked, _) = self.shapes[self.rows[last].shape as usize];
         let print = fingerprint(&text).map_or(NO_ID, |p| intern(&mut self.fingerprints, &p));
         let shape = self.shapes.insert_full((service, class, masked, print)).0 as u32;
-        let old = self.rows[last].len as usize;
-        let (chunk, start) = self.push_text(text.as_bytes());
+        let (_, old) = text_at(&self.texts, self.rows[last].text_place());
+        let place = self.store_text(shape, text.as_bytes());
         self.live_text -= old;
         let row = &mut self.rows[last];
-        (row.chunk, row.start, row.len, row.shape) = (chunk, start, text.len() as u32, shape);
+        row.set_text_place(place);
+        row.shape = shape;
         // The joined records were counted as events of their own by the piece.
         let stats = &mut piece.stats;
         let count = joining.len() as u64;
@@ -737,7 +800,7 @@ impl Table {
     }
 
     /// Merge one scanned piece whose first line is `first_line`.
-    fn absorb(&mut self, mut piece: Piece, maps: &IdMaps, place: &Place<'_>) {
+    fn absorb(&mut self, piece: Piece, maps: &IdMaps, place: &Place<'_>) {
         self.last = None;
         self.absorb_stats(&piece, place);
         self.dropped += piece.dropped;
@@ -751,7 +814,6 @@ impl Table {
             &maps.versions,
             &maps.hosts,
         );
-        let chunk = self.texts.len() as u32;
         self.rows.reserve(piece.rows.len());
         for row in &piece.rows {
             let (seq, origin) = match place {
@@ -765,24 +827,21 @@ impl Table {
                     (seqs[hit], origins[hit])
                 }
             };
-            self.keep(Row {
-                ts: row.ts,
+            let shape = maps.shapes[row.shape as usize];
+            let text = &piece.text[row.text.start as usize..row.text.end as usize];
+            let mut kept = Row::new(
+                row.ts,
                 seq,
-                shape: maps.shapes[row.shape as usize],
-                request: global(&maps.requests, row.request),
-                user: global(&maps.users, row.user),
+                shape,
+                global(&maps.requests, row.request),
+                global(&maps.users, row.user),
                 origin,
-                chunk,
-                start: row.text.start,
-                len: row.text.end - row.text.start,
-                level: row.level,
-                duration: row.duration,
-            });
+                row.level,
+                row.duration,
+            );
+            kept.set_text_place(self.store_text(shape, text));
+            self.keep(kept);
         }
-        self.live_text += piece.text.len();
-        self.total_text += piece.text.len();
-        piece.text.shrink_to_fit(); // kept until the end: do not keep its growth slack too
-        self.texts.push(piece.text);
     }
 
     /// Read the hits of one search response (see `hits`): their sources go through the JSON
@@ -922,7 +981,7 @@ impl Table {
             None => NO_ID,
         };
         let shape = self.shapes.insert_full((service, class, masked, print)).0 as u32;
-        let (chunk, start) = self.push_text(text.as_bytes());
+        let place = self.store_text(shape, text.as_bytes());
         let origin = match origin {
             Some(origin) => {
                 self.origins.push(Box::from(origin));
@@ -935,19 +994,9 @@ impl Table {
         let version = version.map_or(NO_ID, |text| intern(&mut self.versions, text));
         let host = host.map_or(NO_ID, |text| intern(&mut self.hosts, text));
         self.instances.see((service, version, host), ts);
-        self.keep(Row {
-            ts,
-            seq,
-            shape,
-            request,
-            user,
-            origin,
-            chunk,
-            start,
-            len: text.len() as u32,
-            level,
-            duration: pack(duration),
-        });
+        let mut row = Row::new(ts, seq, shape, request, user, origin, level, pack(duration));
+        row.set_text_place(place);
+        self.keep(row);
         self.maybe_compact();
     }
 
@@ -1052,11 +1101,16 @@ impl Table {
         })
     }
 
-    /// Append text to the open chunk; return (chunk, offset).
-    fn push_text(&mut self, text: &[u8]) -> (u32, u32) {
+    /// Append `encoded`, with its length first, to the open chunk; return its place.
+    fn push_text(&mut self, encoded: &[u8]) -> u64 {
+        let mut header = Vec::with_capacity(10);
+        packed::push_varint(&mut header, encoded.len() as u64);
+        let size = header.len() + encoded.len();
         let chunk = match self.open_chunk {
-            Some(chunk) if self.texts[chunk as usize].len() + text.len() <= CHUNK_BYTES => chunk,
+            Some(chunk) if self.texts[chunk as usize].len() + size <= CHUNK_BYTES => chunk,
             _ => {
+                // Unreachable in practice: a terabyte of encoded texts does not fit in memory.
+                assert!(self.texts.len() < MAX_CHUNKS, "too many texts for a table");
                 self.texts.push(Vec::new());
                 let chunk = (self.texts.len() - 1) as u32;
                 self.open_chunk = Some(chunk);
@@ -1064,19 +1118,47 @@ impl Table {
             }
         };
         let bytes = &mut self.texts[chunk as usize];
-        let start = bytes.len() as u32;
-        bytes.extend_from_slice(text);
-        self.live_text += text.len();
-        self.total_text += text.len();
-        (chunk, start)
+        let start = bytes.len();
+        bytes.extend_from_slice(&header);
+        bytes.extend_from_slice(encoded);
+        self.live_text += size;
+        self.total_text += size;
+        (u64::from(chunk) << CHUNK_SHIFT) | start as u64
+    }
+
+    /// Keep `text`, that of a row of shape `shape`, encoded against the shape's reference (the
+    /// first text of the shape kept); return its place (`Row::text_place`).
+    pub(super) fn store_text(&mut self, shape: u32, text: &[u8]) -> u64 {
+        let index = shape as usize;
+        if self.refs.len() <= index {
+            self.refs.resize(index + 1, None);
+        }
+        let reference = self.refs[index].get_or_insert_with(|| text.into());
+        let mut encoded = std::mem::take(&mut self.encoded);
+        encoded.clear();
+        packed::encode(reference, text, &mut encoded);
+        let place = self.push_text(&encoded);
+        self.encoded = encoded;
+        place
+    }
+
+    /// Append the text of a row (message, or message + "\n" + stack) to `out`.
+    pub fn text_into(&self, row: &Row, out: &mut Vec<u8>) {
+        let (bytes, _) = text_at(&self.texts, row.text_place());
+        let reference = self.refs[row.shape as usize].as_deref().unwrap_or_default();
+        let whole = packed::decode(reference, bytes, out);
+        debug_assert!(
+            whole,
+            "a row's text is encoded against its shape's reference"
+        );
     }
 
     /// The text of a row (message, or message + "\n" + stack).
-    pub fn text(&self, row: &Row) -> &str {
-        let bytes =
-            &self.texts[row.chunk as usize][row.start as usize..(row.start + row.len) as usize];
-        // Texts are only ever copied from &str.
-        std::str::from_utf8(bytes).unwrap_or_default()
+    pub fn text(&self, row: &Row) -> String {
+        let mut bytes = Vec::new();
+        self.text_into(row, &mut bytes);
+        // Texts are only ever copied from &str, and come back byte for byte.
+        String::from_utf8(bytes).unwrap_or_default()
     }
 
     /// The origin of a row ("{source}:{line}" for rows read from JSON).
@@ -1126,9 +1208,14 @@ impl Table {
         let cutoff = hours[bulk].hour as f64 * 3600.0 - lookback;
         let before = self.rows.len();
         let mut freed = 0;
+        let texts = &self.texts;
         self.rows.retain(|row| {
             let stale = row.ts < cutoff;
-            freed += if stale { row.len as usize } else { 0 };
+            freed += if stale {
+                text_at(texts, row.text_place()).1
+            } else {
+                0
+            };
             !stale
         });
         if self.rows.len() < before {
@@ -1147,13 +1234,15 @@ impl Table {
         let old = std::mem::take(&mut self.texts);
         let mut current: Vec<u8> = Vec::new();
         for row in &mut self.rows {
-            let bytes =
-                &old[row.chunk as usize][row.start as usize..(row.start + row.len) as usize];
+            let place = row.text_place();
+            let (_, size) = text_at(&old, place);
+            let start = (place as usize) & (CHUNK_BYTES - 1);
+            let bytes = &old[(place >> CHUNK_SHIFT) as usize][start..start + size];
             if current.len() + bytes.len() > CHUNK_BYTES {
                 self.texts.push(std::mem::take(&mut current));
             }
-            row.chunk = self.texts.len() as u32;
-            row.start = current.len() as u32;
+            let chunk = self.texts.len() as u64;
+            row.set_text_place((chunk << CHUNK_SHIFT) | current.len() as u64);
             current.extend_from_slice(bytes);
         }
         self.texts.push(current);
@@ -1267,7 +1356,10 @@ pub(super) mod tests {
             .map(|s| (s.first_position, s.count, s.baseline_count))
             .collect();
         assert_eq!(shapes, vec![(0, 0, 1), (1, 2, 0)]);
-        assert_eq!(out.shapes[1].requests, vec![(0, 1700000041.0, 1)]);
+        assert_eq!(
+            table.first_rows(&out.shapes[1].requests),
+            vec![(0, 1700000041.0, 1)]
+        );
         assert_eq!(out.shapes[1].samples.len(), 2);
     }
 
