@@ -71,7 +71,7 @@ _WARN = level_rank("warn")
 MAX_INSTANCES = 20_000
 _INSTANCE_PAGE = 1_000
 # Request ids read to learn how their endings are spread.
-_ENDINGS_PROBE = 2_000
+_ENDINGS_PROBE = 5_000
 _ENDING = 2  # characters
 _REGEX_SPECIAL = frozenset('.?+*|{}[]()"\\#@&<>~')
 
@@ -197,9 +197,8 @@ class Pushed:
         totals.services = counted.services or totals.services
         totals.baseline_first = counted.baseline_first
         totals.estimated = counted.estimated
-        universe = self.universe_events[1]
         totals.sampling = Sampling(
-            rate=universe / counted.events if universe and counted.events else self.sample.rate,
+            rate=self.rate,
             requests=int(np.isin(window_ids, inside, assume_unique=True).sum()),
             baseline_requests=int(np.isin(baseline_ids, inside, assume_unique=True).sum()),
             events=self.universe_events[1],
@@ -212,14 +211,22 @@ class Pushed:
         )
         return totals
 
+    @property
+    def rate(self) -> float:
+        """The share of the window's events inside the sample, as counted (the endings are
+        chosen from a probe, so it differs a little from the rate aimed at)."""
+        events = self.totals.events
+        return self.universe_events[1] / events if events else self.sample.rate
+
     def warnings(self) -> list[str]:
         """What the report's reader must know about this read."""
-        rate = self.sample.rate
+        rate = self.rate
         return [
             *self.notes,
             f"pushdown: read in full the {self.in_full:,} events that can form an issue (warn "
             f"or worse, stack traces, no level field, lines that tell changes); of the other "
-            f"{self.documents - self.in_full:,}, read every event of {rate:.2%} of requests "
+            f"{self.documents - self.in_full:,}, read every event of a sample of requests "
+            f"holding {rate:.2%} of the window's events "
             f"({self.sampled:,} events): counts, shares and changes of patterns read only in "
             "that sample (and of the stops and slowdowns among them) are estimates from it, "
             "their minute charts count the sample's events and their users are not counted; "
@@ -309,7 +316,8 @@ def _plan(source: ElasticsearchSource, pushdown: Pushdown) -> _Plan | None:
         source._stats.notes.append(f"read in full, not pushed down: {why}")
         return None
     rate = pushdown.budget / rest
-    probe = source.values(requests[0], _ENDINGS_PROBE) if requests else []
+    # Distinct ids: a request is sampled whole, however many events it has.
+    probe = sorted(set(source.values(requests[0], _ENDINGS_PROBE))) if requests else []
     no_id = [{"exists": {"field": f}} for f in requests]
     idless = not requests or source.count({"bool": {"must_not": [in_full, *no_id]}}) > 0
     sample = Sample(tuple(requests), choose_endings(probe, rate), rate, idless)
