@@ -13,8 +13,8 @@ runs, in the same conditions and in turn, `logsense triage --since 1h --until la
 - the file, the index read in full (`--full-read`), and the index pushed down (the default: the
   events that can form an issue in full, a request sample of the rest, totals from aggregations),
   each in one process;
-- the file and the index with `--workers` (the cluster's workers read; their peak RSS is reset
-  before each run).
+- the file and the index (pushed down) with `--workers` (the cluster's workers read; their
+  peak RSS is reset before each run).
 
 An untimed file triage first fills the embedding cache, which every run then shares.
 
@@ -135,7 +135,7 @@ def main() -> None:
             "index (full read)": [*index, "--full-read"],
             "index (pushdown)": index,
             "file, Dask 2 workers": ["--source", str(path), *workers],
-            "index, Dask 2 workers": [*index, *workers],
+            "index (pushdown), Dask 2 workers": [*index, *workers],
         }
         if args.no_dask:
             targets = {name: target for name, target in targets.items() if "Dask" not in name}

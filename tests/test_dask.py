@@ -210,6 +210,18 @@ def test_index_triage_on_the_cluster_is_the_single_process_report(
     assert spread == index_report
 
 
+@pytest.mark.es
+def test_a_pushdown_on_the_cluster_is_the_single_process_pushdown(
+    cli: Cli, scheduler: str, es_node: Any, es_index: str
+) -> None:
+    args = index_args(es_node.url, "--sample-events", "1000", "--slices", "3")
+    alone = triage(cli, *args)
+    spread = triage(cli, *args, workers=scheduler)
+    sampling = alone["totals"]["sampling"]
+    assert sampling is not None and sampling["read_sampled"] > 0, "no sample: raise the world"
+    assert alone["issues"] and spread == alone
+
+
 class _SlowRelay(Relay):
     """A relay that takes its time with every piece it forwards: a slow network."""
 

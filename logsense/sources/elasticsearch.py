@@ -86,7 +86,7 @@ from logsense.sources.records import (
 from logsense.sources.window import WindowSpec
 
 if TYPE_CHECKING:
-    from logsense.sources.pushdown import Pushdown, Pushed
+    from logsense.sources.pushdown import MatchingRead, Pushdown, Pushed
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -388,20 +388,37 @@ class ElasticsearchSource:
         in turn while the others wait for Elasticsearch. The bar is the one `progress` at
         construction asked for (it knows the total).
         """
-        if self.pushdown is not None and self.window is not None:
-            from logsense.sources.pushdown import push_down
-
-            with self._errors():
-                self._check_fields()
-                self.pushed = push_down(self, self.pushdown, table)
-            if self.pushed is not None:
-                return
+        self.pushed = self.push_down(table, self.fill_matching)
+        if self.pushed is not None:
+            return
         scanner = _HitScanner(self, table)
         with self._errors(lambda: self._reading_context(scanner.done)):
             self._check_fields()
             self._scan_range(scanner, self._count(), f"reading {self.name}")
             scanner.scan(self._raw_last_before())
         self.stats.absorb(table.stats)
+
+    def push_down(self, table: EventTable, read: MatchingRead) -> Pushed | None:
+        """Fill `table` by a pushdown read (`sources/pushdown.py`) whose parts `read` fills, or
+        None (and nothing read) when the range is to be read in full: no pushdown asked, or
+        its plan says so."""
+        if self.pushdown is None or self.window is None:
+            return None
+        from logsense.sources.pushdown import push_down
+
+        with self._errors():
+            self._check_fields()
+            return push_down(self, self.pushdown, table, read)
+
+    def narrowed(
+        self, narrowing: dict[str, Any], scoring: tuple[dict[str, Any], float] | None = None
+    ) -> ElasticsearchSource:
+        """A copy that reads only the documents of the range that also match the query
+        `narrowing` (and score at least `scoring`'s minimum by its query); its stats are this
+        source's."""
+        narrowed = copy.copy(self)
+        narrowed.narrowing, narrowed.scoring = narrowing, scoring
+        return narrowed
 
     def fill_matching(
         self,
@@ -417,8 +434,7 @@ class ElasticsearchSource:
         least `scoring`'s minimum by its query; `total` of them, for the progress bar) to an
         empty `table`, as `fill` does; the event before the range too (whatever it matches)
         when `before`."""
-        narrowed = copy.copy(self)
-        narrowed.narrowing, narrowed.scoring = narrowing, scoring
+        narrowed = self.narrowed(narrowing, scoring)
         scanner = _HitScanner(narrowed, table)
         with self._errors(lambda: self._reading_context(scanner.done)):
             narrowed._scan_range(scanner, total, label)
@@ -495,14 +511,15 @@ class ElasticsearchSource:
 
     def detached(self, slices: int) -> ElasticsearchSource:
         """A copy that reads `slices` slices of this range elsewhere (a cluster worker, see
-        `fill_slice`): the same connection (credentials included), range, query and `_source`
-        plan; no client (it connects where it runs) and stats of its own."""
+        `fill_slice`): the same connection (credentials included), range, query, narrowing and
+        `_source` plan; no client (it connects where it runs) and stats of its own."""
         options = replace(self.options, slices=slices)
         copy = ElasticsearchSource(
             self.connection, self.index, self.fields, self.time_range, query=self.query,
             options=options,
         )  # fmt: skip
         copy._includes = self._includes
+        copy.narrowing, copy.scoring = self.narrowing, self.scoring
         return copy
 
     @contextmanager

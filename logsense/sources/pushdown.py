@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     from logsense.mine import Mined
 
 __all__ = [
-    "DEFAULT_BUDGET", "Pushdown", "Pushed", "Sample", "choose_endings", "hops_inside",
-    "push_down", "read_instances",
+    "DEFAULT_BUDGET", "MatchingRead", "Pushdown", "Pushed", "Sample", "choose_endings",
+    "hops_inside", "push_down", "read_instances",
 ]  # fmt: skip
 
 DEFAULT_BUDGET = 100_000
@@ -234,10 +234,31 @@ class Pushed:
         ]
 
 
-def push_down(source: ElasticsearchSource, pushdown: Pushdown, table: EventTable) -> Pushed | None:
-    """Fill `table` by a pushdown read of `source` (see the module's docstring), or None (and
-    nothing read) when a full read is the way: few events to sample, or a mapping or cluster
-    the pushdown cannot work with (then a note says why)."""
+class MatchingRead(Protocol):
+    """How a pushdown reads one of its parts: add the events of the range that also match
+    `narrowing` (and score at least `scoring`'s minimum; `total` of them, for progress) to
+    `table`, and the newest event before the range when `before`
+    (`ElasticsearchSource.fill_matching` in this process; a Dask cluster's slices)."""
+
+    def __call__(
+        self,
+        table: EventTable,
+        narrowing: dict[str, Any],
+        total: int,
+        label: str,
+        /,
+        *,
+        scoring: tuple[dict[str, Any], float] | None = None,
+        before: bool = False,
+    ) -> None: ...
+
+
+def push_down(
+    source: ElasticsearchSource, pushdown: Pushdown, table: EventTable, read: MatchingRead
+) -> Pushed | None:
+    """Fill `table` by a pushdown read of `source` (see the module's docstring) whose parts
+    `read` reads, or None (and nothing read) when a full read is the way: few events to sample,
+    or a mapping or cluster the pushdown cannot work with (then a note says why)."""
     try:
         plan = _plan(source, pushdown)
     except BadRequestError as exc:
@@ -250,7 +271,7 @@ def push_down(source: ElasticsearchSource, pushdown: Pushdown, table: EventTable
         return None
     sample, in_full, full = plan.sample, plan.in_full, plan.documents - plan.rest
     label = f"reading {source.name} (can form an issue)"
-    source.fill_matching(table, in_full, full, label, before=True)
+    read(table, in_full, full, label, before=True)
     label = f"sampling {source.name}"
     parts: list[tuple[dict[str, Any], tuple[dict[str, Any], float] | None]] = []
     if sample.request_fields:
@@ -262,7 +283,7 @@ def push_down(source: ElasticsearchSource, pushdown: Pushdown, table: EventTable
     for chosen, scoring in parts:
         part = _like(table, source)
         narrowing = {"bool": {"filter": [chosen], "must_not": [in_full]}}
-        source.fill_matching(part, narrowing, pushdown.budget, label, scoring=scoring)
+        read(part, narrowing, pushdown.budget, label, scoring=scoring)
         window = plan.window
         found = part.aggregate(source.time_range.start, window.start, window.end, 1).shapes
         shapes |= {_shape_key(s) for s in found}

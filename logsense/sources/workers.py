@@ -8,7 +8,9 @@ per-line work, one slice of the input per task:
   trace stays with its event), their lines numbered as in the whole file. A file that cannot be
   cut (gzip, `--header-regex`) is read whole by one worker;
 - Elasticsearch: the slices of a point in time the driver opens (and closes); the workers get
-  the connection settings (credentials included), the point in time and their slice.
+  the connection settings (credentials included), the point in time and their slice. A pushdown
+  (`sources/pushdown.py`) is planned and counted by the driver; each of its parts (the events
+  read in full, the sample) is read in slices of the same point in time.
 
 A task scans its slice into its own `EventTable`, as a single process scans it, and hands back
 the table's rows with the strings they refer to (`EventTable.partial`) and its `SourceStats`.
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import math
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -157,7 +159,7 @@ class ClusterSource:
         self.address = address
         self.name = inner.name
         self.stats: SourceStats = inner.stats
-        # Workers read every event of their slices (no pushdown).
+        # What the last `fill` pushed down (an index only), when it did.
         self.pushed: Pushed | None = None
         self._settings = settings
         self._tables = _Tables(spec, anchor, settings.fields, inner.name)
@@ -167,8 +169,9 @@ class ClusterSource:
         return self.inner.read()
 
     def fill(self, table: EventTable, progress: bool = False) -> None:
-        """Add every event of the input to `table`, read by the cluster's workers; a one-line
-        error (and nothing added to the report) when the cluster cannot read all of it."""
+        """Add the events of the input to `table`, read by the cluster's workers (of an index
+        pushed down, as a single process would push it down); a one-line error (and nothing
+        added to the report) when the cluster cannot read all of it."""
         inner = self.inner
         with _client(self.address) as client, _cluster_errors(self.address, self.name):
             threads = _check_workers(client, self.address)
@@ -176,15 +179,18 @@ class ClusterSource:
             shown_progress = progress or (isinstance(inner, ElasticsearchSource) and inner.progress)
             with event_progress(label, shown_progress) as shown:
                 if isinstance(inner, FileSource):
-                    parts = self._file_parts(client, inner, threads, table)
+                    self._merge(table, self._file_parts(client, inner, threads, table), shown)
                 else:
-                    parts = self._index_parts(client, inner, threads)
-                for part in parts:
-                    table.merge(part.rows)
-                    self.stats.merge(part.stats)
-                    shown(self.stats.read)
-        if isinstance(inner, ElasticsearchSource):
-            inner.fill_before(table)
+                    self._fill_index(client, inner, threads, table, shown)
+
+    def _merge(
+        self, table: EventTable, parts: Iterator[_Part], shown: Callable[[int], None]
+    ) -> None:
+        """Merge each part into `table` and its counts into the input's, as they come."""
+        for part in parts:
+            table.merge(part.rows)
+            self.stats.merge(part.stats)
+            shown(self.stats.read)
 
     def _file_parts(
         self, client: Client, source: FileSource, threads: int, table: EventTable
@@ -239,18 +245,44 @@ class ClusterSource:
             if start < end or start == 0
         ]
 
-    def _index_parts(
-        self, client: Client, source: ElasticsearchSource, threads: int
-    ) -> Iterator[_Part]:
-        """The parts of the range: one per slice of a point in time held open meanwhile."""
+    def _fill_index(
+        self,
+        client: Client,
+        source: ElasticsearchSource,
+        threads: int,
+        table: EventTable,
+        shown: Callable[[int], None],
+    ) -> None:
+        """Fill `table` from the range, pushed down when the source asks for it and its plan
+        agrees, else whole; either way in slices of one point in time held open meanwhile,
+        one task per slice and part."""
         with source.sliced() as pit:
             count = 1 if pit is None else max(source.options.slices, threads)
-            copy = source.detached(count)
-            tables = self._tables
-            parts = [
-                client.submit(_index_slice, copy, tables, pit, n, pure=False) for n in range(count)
-            ]
-            yield from _results(client, parts)
+
+            def read_parts(target: EventTable, reading: ElasticsearchSource, before: bool) -> None:
+                copy = reading.detached(count)
+                parts = [
+                    client.submit(_index_slice, copy, self._tables, pit, n, pure=False)
+                    for n in range(count)
+                ]
+                self._merge(target, _results(client, parts), shown)
+                if before:
+                    source.fill_before(target)
+
+            def read_matching(
+                target: EventTable,
+                narrowing: dict[str, Any],
+                total: int,
+                label: str,
+                *,
+                scoring: tuple[dict[str, Any], float] | None = None,
+                before: bool = False,
+            ) -> None:
+                read_parts(target, source.narrowed(narrowing, scoring), before)
+
+            self.pushed = source.push_down(table, read_matching)
+            if self.pushed is None:
+                read_parts(table, source, before=True)
 
 
 # --- tasks (run on the workers) ------------------------------------------------------------
