@@ -5,12 +5,14 @@ rising beyond chance, work that stopped, requests that slowed (`Issue.changed`, 
 `analyze/change.py`), failures before warnings. Then the rest: new ones too small to tell from
 chance, and chronic ones (already in the baseline at their usual rate).
 
-Inside each part: the strength of the change (orders of magnitude of its p-value, so that among
-the rest what grew most comes first); then issues that break requests (warn-or-worse events,
-stopped work or slowed steps inside requests), so a loud error that touches no request never
-outranks one that breaks checkouts; then severity; then failures before warnings of the same
-severity; then share of requests, events. `share_of_requests` is the impact and keeps its
-meaning throughout.
+Inside each part, issues that break requests (warn-or-worse events, stopped work or slowed steps
+inside requests) come first, so a loud error that touches no request never outranks one that
+breaks checkouts. Among the changes, failures come before warnings, then the stronger change
+(orders of magnitude of its p-value). The rest did not change beyond chance, so their p-values
+order nothing: a step there (say at p = 0.1) would move an issue past others of larger impact on
+a shift of a few requests, such as a pushdown's estimated totals make. Then severity; failures
+before warnings of the same severity; share of requests; events. `share_of_requests` is the
+impact and keeps its meaning throughout.
 """
 
 from __future__ import annotations
@@ -286,10 +288,9 @@ def _status(
 
 
 def _evidence_of_worsening(issue: Issue) -> int:
-    """How strongly the issue worsened, in orders of magnitude of its test's p-value (0 when it
-    moved the other way, or is only info lines), so that issues of similar evidence are ordered
-    by impact. A change short of significance still counts here: among chronic issues, the one
-    that grew most comes first."""
+    """How strongly a changed issue worsened, in orders of magnitude of its test's p-value (0
+    when it moved the other way, or is only info lines), so that changes of similar evidence
+    are ordered by impact."""
     change = issue.change
     if change is None or (issue.kind == "events" and _worst_level(issue) < level_rank("warn")):
         return 0
@@ -320,7 +321,7 @@ def _order(issue: Issue) -> tuple[int, bool, int, int, int, int, float, int, str
         not issue.breaks_requests,
         # Among changes, failures (errors, stopped work, slowed steps) before warnings.
         -failure if tier == 0 else 0,
-        -_evidence_of_worsening(issue),
+        -_evidence_of_worsening(issue) if tier == 0 else 0,
         -_SEVERITY_RANK[issue.severity],
         -failure,
         -(issue.share_of_requests or 0.0),

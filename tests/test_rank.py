@@ -80,3 +80,31 @@ def test_a_loud_error_that_surely_rose_still_ranks_below_what_breaks_requests() 
     )  # fmt: skip
     assert all(i.changed for i in issues)
     assert [i.root.id for i in issues] == ["warning", "loud"]
+
+
+def test_unchanged_issues_are_ordered_by_impact_not_by_their_p_values() -> None:
+    # Neither changed beyond chance. The one that grew a little (p near 0.08) must not pass the
+    # larger one on that: a shift of a few requests in the totals (a pushdown's estimate) would
+    # move it back across any step in p.
+    config = ChangeConfig()
+    grew = group("grew", "error", requests=31)
+    grew.root.baseline_requests = RequestMap.from_dict({f"b{n}": (0.0, n) for n in range(20)})
+    steady = group("steady", "error", requests=40, offset=100)
+    steady.root.baseline_requests = RequestMap.from_dict({f"c{n}": (0.0, n) for n in range(40)})
+    totals = Totals(
+        events=20_000, requests=1000, baseline_events=20_000, baseline_requests=1000,
+        first_seen=0.0, last_seen=3599.0,
+    )  # fmt: skip
+    changes = {
+        "grew": compare(31, 1000, 20, 1000, config),
+        "steady": compare(40, 1000, 40, 1000, config),
+    }
+    issues = rank(
+        [grew, steady], totals, WINDOW, Window(-3600.0, 0.0), True, SeverityConfig(),
+        changes=changes, change_config=config,
+    )  # fmt: skip
+    change = next(i.change for i in issues if i.root.id == "grew")
+    assert change is not None and 0.05 < change.p_value < 0.1
+    assert not any(i.changed for i in issues)
+    assert issues[0].severity == issues[1].severity
+    assert [i.root.id for i in issues] == ["steady", "grew"]
