@@ -3,6 +3,7 @@ by a request sample, totals from aggregations; the answers stay those of a full 
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,13 @@ from logsense.config import FieldMap
 from logsense.model import Pattern, Sampling, Totals
 from logsense.requestmap import RequestSet
 from logsense.sources.elasticsearch import ElasticsearchSource, EsConnection
-from logsense.sources.pushdown import Pushdown, Sample, choose_endings, hops_inside
+from logsense.sources.pushdown import (
+    Pushdown,
+    Sample,
+    choose_last_ending,
+    ending_inside,
+    hops_inside,
+)
 from logsense.sources.records import event_table
 from logsense.sources.window import WindowSpec
 from tests.conftest import FIXTURES, Cli
@@ -87,28 +94,57 @@ def test_the_sample_is_the_requests_whose_ids_end_as_chosen(es_url: str, checkou
             aggs={"ids": {"terms": {"field": "trace.id", "size": 20_000}}},
         )["aggregations"]["ids"]["buckets"]
     ]  # fmt: skip
-    endings = choose_endings(ids[:500], 0.1)
-    members = Sample(("trace.id",), endings, 0.1).members(ids)
+    sample = Sample(("trace.id",), choose_last_ending(ids[:500], 0.1), 0.1)
+    members = sample.members(ids)
     assert 0.04 < members.mean() < 0.2
-    expected = {i for i, m in zip(ids, members, strict=True) if m}
-    query = {"bool": {"filter": [Sample(("trace.id",), endings, 0.1).by_id()]}}
+    assert _selected(client, checkout, sample) == {
+        i for i, m in zip(ids, members, strict=True) if m
+    }
+
+
+def _selected(client: Elasticsearch, index: str, sample: Sample) -> set[str]:
+    """The request ids of the documents the node selects by the sample's filter."""
     found = client.search(
-        index=checkout, size=0, query=query,
+        index=index, size=0, query={"bool": {"filter": [sample.by_id()]}},
         aggs={"ids": {"terms": {"field": "trace.id", "size": 20_000}}},
     )["aggregations"]["ids"]["buckets"]  # fmt: skip
-    assert {b["key"] for b in found} == expected
+    return {b["key"] for b in found}
 
 
-def test_endings_reach_the_rate() -> None:
+def test_the_node_selects_the_ids_this_process_counts_inside_whatever_they_hold(
+    es_url: str,
+) -> None:
+    client = Elasticsearch(es_url, request_timeout=30)
+    index = "pushdown-odd-ids"
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    rng = random.Random(7)
+    ids = ["".join(rng.choices(alphabet, k=21)) for _ in range(3_000)]  # nanoid-like
+    ids += ["a", "", "x-\\", "x-]", "y^[", "d\\d", "z\n", "\x01a", "a b", "é€", "ab\U0001f600"]
+    ids += [f"req-{n:06d}" for n in range(200)] + ["q.d", "w*", "1-", "-]"]
+    client.indices.create(
+        index=index, mappings={"properties": {"trace.id": {"type": "keyword"}}}
+    )  # fmt: skip
+    client.bulk(
+        index=index, refresh=True,
+        operations=[line for i in ids for line in ({"index": {}}, {"trace.id": i})],
+    )  # fmt: skip
+    for rate in (0.01, 0.3, 0.6, 0.97):
+        sample = Sample(("trace.id",), choose_last_ending(ids[:1000], rate), rate)
+        inside = {i for i, m in zip(ids, sample.members(ids), strict=True) if m}
+        assert abs(len(inside) / len(ids) - rate) < 0.08, rate
+        assert _selected(client, index, sample) == inside, rate
+        regex = sample.by_id()["bool"]["should"][0]["bool"]["filter"][0]["regexp"]
+        assert len(regex["trace.id"]["value"]) < 40  # far below index.max_regex_length
+
+
+def test_the_last_ending_reaches_the_rate() -> None:
     ids = [f"{n:032x}" for n in range(0, 10_000 * 7919, 7919)]
-    chosen = choose_endings(ids, 0.25)
-    share = sum(i[-2:] in chosen for i in ids) / len(ids)
+    last = choose_last_ending(ids, 0.25)
+    share = sum(ending_inside(i, last) for i in ids) / len(ids)
     assert 0.24 <= share <= 0.27
-    assert choose_endings(ids, 1e-9) and len(choose_endings(ids, 1e-9)) == 1
-    chosen = Sample(("id",), frozenset({"a.", "(]"}), 0.5).by_id()
-    assert chosen["bool"]["should"][0]["bool"]["filter"][0]["regexp"]["id"]["value"] == (
-        r".*(\(\]|a\.)"
-    )
+    assert sum(ending_inside(i, choose_last_ending(ids, 1e-9)) for i in ids) >= 1
+    assert not ending_inside("a", "zz") and not ending_inside("z\x01", "zz")
+    assert ending_inside("x\x01", "yz") and ending_inside("a ", "a ")
 
 
 def test_a_level_it_cannot_aggregate_makes_it_read_in_full(

@@ -12,17 +12,18 @@ from an index goes this way (`push_down`):
    `deploy`, `version`, `config`, `scaling` …, `analyze/rollouts.CHANGE_WORD_STARTS`): a change
    is one line, which a sample would miss.
 2. **In full.** Those events go into the triage's table, exactly as a full read would.
-3. **The sample.** Of the other events, every event of a uniform sample of requests: a hash of
-   the request id (Java's `String.hashCode`, mixed, in a Painless script; mirrored by
-   `Sample.members`) falls below the rate that reads about `budget` of them. An event without a
-   request id is sampled by a hash of its millisecond. A request is sampled whole, across
-   services, so the order of a request's steps, the context of a pattern and the requests a
-   stop left behind are all seen inside the sample as in the whole. One rate serves every
-   service: per-service rates would cut requests apart where they cross services.
+3. **The sample.** Of the other events, every event of a uniform sample of requests: those
+   whose id ends in two characters up to a bound (`Sample`), chosen from a probe of the range's
+   own ids so that about `budget` events are read, selected by the node with a `regexp` and
+   mirrored here by `Sample.members`. An event without a request id is sampled by a seeded
+   `random_score`. A request is sampled whole, across services, so the order of a request's
+   steps, the context of a pattern and the requests a stop left behind are all seen inside the
+   sample as in the whole. One rate serves every service: per-service rates would cut requests
+   apart where they cross services.
 4. **Totals.** Events per period are document counts (exact); requests, per minute and users
    are `cardinality` aggregations at the highest precision (estimates above 40,000 distinct);
-   services a `terms` aggregation; the sample universe's events a `filter` aggregation by the
-   same script. Versions and hosts come from a `composite` aggregation (`read_instances`).
+   services a `terms` aggregation; the sample universe's events counts by the sample's own
+   queries. Versions and hosts come from a `composite` aggregation (`read_instances`).
 
 The pipeline then compares each sampled pattern with the universe's totals
 (`model.Sampling`, `Totals.within`): patterns read in full keep exact counts and shares.
@@ -53,8 +54,8 @@ if TYPE_CHECKING:
     from logsense.mine import Mined
 
 __all__ = [
-    "DEFAULT_BUDGET", "MatchingRead", "Pushdown", "Pushed", "Sample", "choose_endings",
-    "hops_inside", "push_down", "read_instances",
+    "DEFAULT_BUDGET", "MatchingRead", "Pushdown", "Pushed", "Sample", "choose_last_ending",
+    "ending_inside", "hops_inside", "push_down", "read_instances",
 ]  # fmt: skip
 
 DEFAULT_BUDGET = 100_000
@@ -73,7 +74,8 @@ _INSTANCE_PAGE = 1_000
 # Request ids read to learn how their endings are spread.
 _ENDINGS_PROBE = 5_000
 _ENDING = 2  # characters
-_REGEX_SPECIAL = frozenset('.?+*|{}[]()"\\#@&<>~')
+# The lowest character an id's ending holds to be sampled: control characters are left out.
+_LOWEST = " "
 
 
 @dataclass(frozen=True)
@@ -87,18 +89,22 @@ class Pushdown:
 @dataclass(frozen=True)
 class Sample:
     """Which events of the rest are read: every event of the requests whose id (by
-    `request_fields`, the first that has a value) ends in one of `endings`, and of the events
-    without a request id those a seeded random score puts at or above `1 - rate`.
+    `request_fields`, the first that has a value) ends in at most `last` (its last two
+    characters, in text order; see `ending_inside`), and of the events without a request id
+    those a seeded random score puts at or above `1 - rate`.
 
     Endings, not a hash: Elasticsearch then selects by a regular expression over the ids'
     terms, which every cluster can run (a hash needs a script, and many clusters allow none),
     and this process decides a request's membership the same way from its text. Ids are random,
-    time-ordered or counters; their last characters are spread evenly in all three, and the
-    endings are chosen from those of the read's own ids (`choose_endings`).
+    time-ordered or counters; their last characters are spread evenly in all three, and `last`
+    is chosen from the endings of the read's own ids (`choose_last_ending`). A range of
+    endings, not a list: its expression stays a few characters long whatever the ids'
+    alphabet and the rate (a list of 400 endings passes the 1,000 characters a cluster allows
+    by default, `index.max_regex_length`).
     """
 
     request_fields: tuple[str, ...]
-    endings: frozenset[str]
+    last: str
     rate: float
     # Whether any event to sample lacks a request id (else `without_id` selects nothing).
     idless: bool = True
@@ -106,7 +112,7 @@ class Sample:
 
     def by_id(self) -> dict[str, Any]:
         """The filter that selects the events of the sampled requests (the node can cache it)."""
-        regex = {"value": _endings_regex(self.endings), "flags": "NONE"}
+        regex = {"value": _endings_regex(self.last), "flags": "NONE"}
         alternatives = [
             {"bool": {
                 "filter": [{"regexp": {field: regex}}],
@@ -132,30 +138,44 @@ class Sample:
 
     def members(self, names: Sequence[str]) -> npt.NDArray[np.bool_]:
         """For each request id text, whether the sample holds it."""
-        endings = self.endings
-        return np.fromiter((n[-_ENDING:] in endings for n in names), np.bool_, len(names))
+        last = self.last
+        return np.fromiter((ending_inside(n, last) for n in names), np.bool_, len(names))
 
 
-def choose_endings(ids: Sequence[str], rate: float) -> frozenset[str]:
-    """Endings of request ids that about `rate` of requests like `ids` have: the endings seen,
-    in text order, until their share of `ids` reaches the rate (at least one)."""
-    counts: dict[str, int] = {}
-    for text in ids:
-        counts[text[-_ENDING:]] = counts.get(text[-_ENDING:], 0) + 1
-    chosen: list[str] = []
-    taken = 0
-    for ending in sorted(counts):
-        if chosen and taken >= rate * len(ids):
-            break
-        chosen.append(ending)
-        taken += counts[ending]
-    return frozenset(chosen)
+def ending_inside(text: str, last: str) -> bool:
+    """Whether `text` ends in two characters that sort at most `last` and are no control
+    characters (the first may be any character below `last`'s first: so the expression
+    `_endings_regex` writes reads)."""
+    if len(text) < _ENDING:
+        return False
+    first, second = text[-2], text[-1]
+    return _LOWEST <= first < last[0] or (first == last[0] and _LOWEST <= second <= last[1])
 
 
-def _endings_regex(endings: Iterable[str]) -> str:
-    """A Lucene regular expression for the texts that end in one of `endings`."""
-    escaped = ("".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in e) for e in sorted(endings))
-    return ".*(" + "|".join(escaped) + ")"
+def choose_last_ending(ids: Sequence[str], rate: float) -> str:
+    """The last ending (two characters, see `ending_inside`) of a sample that holds about
+    `rate` of requests like `ids`: the ending of the id at that quantile of their endings."""
+    endings = sorted(
+        e for text in ids if len(e := text[-_ENDING:]) == _ENDING and min(e) >= _LOWEST
+    )
+    if not endings:
+        return _LOWEST * _ENDING
+    return endings[min(max(math.ceil(rate * len(ids)) - 1, 0), len(endings) - 1)]
+
+
+def _endings_regex(last: str) -> str:
+    """A Lucene regular expression for the texts whose ending is inside `last` (as
+    `ending_inside` decides)."""
+    first, second = last[0], last[1]
+    below = f"[{_escaped(_LOWEST)}-{_escaped(chr(ord(first) - 1))}]." if first > _LOWEST else ""
+    at = f"{_escaped(first)}[{_escaped(_LOWEST)}-{_escaped(second)}]"
+    return ".*(" + "|".join(filter(None, (below, at))) + ")"
+
+
+def _escaped(char: str) -> str:
+    """`char` as a Lucene regular expression reads it, in a class or out: escaped unless a
+    letter or digit (escaped, some of those are classes: `\\d`, `\\w`)."""
+    return char if char.isalnum() else f"\\{char}"
 
 
 @dataclass
@@ -341,7 +361,7 @@ def _plan(source: ElasticsearchSource, pushdown: Pushdown) -> _Plan | None:
     probe = sorted(set(source.values(requests[0], _ENDINGS_PROBE))) if requests else []
     no_id = [{"exists": {"field": f}} for f in requests]
     idless = not requests or source.count({"bool": {"must_not": [in_full, *no_id]}}) > 0
-    sample = Sample(tuple(requests), choose_endings(probe, rate), rate, idless)
+    sample = Sample(tuple(requests), choose_last_ending(probe, rate), rate, idless)
     totals, spans = _counted(source, window, requests, types)
     universe = (
         _universe_events(source, sample, spans[0]),
