@@ -208,14 +208,34 @@ def test_an_aggregation_the_cluster_rejects_makes_it_read_in_full(
     client.cluster.put_settings(transient={"search.max_buckets": 10})
     try:
         report = _triage(cli, es_url, checkout, tmp_path, "--sample-events", "5000")
+        rejected_read = _read(es_url, checkout, Pushdown(budget=5000))
     finally:
         client.cluster.put_settings(transient={"search.max_buckets": None})
+    assert rejected_read == _read(es_url, checkout, None)
     assert report["totals"]["sampling"] is None and report["issues"]
-    assert any(
-        w.startswith("read in full, not pushed down: Elasticsearch rejected an aggregation")
-        and "too_many_buckets_exception" in w
+    rejected = [
+        w
         for w in report["warnings"]
-    ), report["warnings"]
+        if w.startswith("read in full, not pushed down: Elasticsearch rejected a search")
+        and "too_many_buckets_exception" in w
+    ]
+    assert rejected, report["warnings"]
+    # The parts read before the rejection are neither in the report nor counted twice.
+    full = _triage(cli, es_url, checkout, tmp_path / "full", "--full-read")
+    kept = [w for w in report["warnings"] if w not in rejected]
+    assert {**report, "warnings": kept} == full
+
+
+def _read(url: str, index: str, pushdown: Pushdown | None) -> tuple[int, int, bool]:
+    """(rows, documents counted read, pushed down) of a fill of the last hour of `index`."""
+    source, _ = ElasticsearchSource.for_window(
+        EsConnection(url), index, FieldMap(), WindowSpec.from_options("1h", None, None),
+        until_latest=True,
+    )  # fmt: skip
+    source.pushdown = pushdown
+    table = event_table(FieldMap(), source.name)
+    source.fill(table)
+    return table.rows, source.stats.read, source.pushed is not None
 
 
 def test_events_without_a_request_id_are_sampled_at_the_same_rate(es_url: str) -> None:

@@ -276,9 +276,8 @@ class ClusterSource:
                 label: str,
                 *,
                 scoring: tuple[dict[str, Any], float] | None = None,
-                before: bool = False,
             ) -> None:
-                read_parts(target, source.narrowed(narrowing, scoring), before)
+                read_parts(target, source.narrowed(narrowing, scoring), before=False)
 
             self.pushed = source.push_down(table, read_matching)
             if self.pushed is None:
