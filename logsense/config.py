@@ -71,6 +71,11 @@ class FieldMap(_Strict):
     host: list[str] = ["host.name", "host", "hostname", "_HOSTNAME"]
     # Seconds per unit from the key's last word (`took_ms`), else nanoseconds as ECS says.
     duration: list[str] = ["event.duration"]
+    # An HTTP status: a 5xx makes the event an error at least (the request failed, whatever
+    # level the access line was logged at). pino-http's `res.statusCode` included.
+    status: list[str] = [
+        "http.response.status_code", "status", "status_code", "statusCode", "res.statusCode",
+    ]  # fmt: skip
 
     def override(self, assignments: list[str]) -> FieldMap:
         """A copy where each `name=key[,key2]` assignment replaces that field's candidate keys."""

@@ -74,6 +74,19 @@ TRICKY = [
     b'{"@timestamp": "2026-11-20T13:00:24Z", "message": "timed", "event": {"duration": true}}',
     b'{"@timestamp": "2026-11-20T13:00:25Z", "message": "timed", "event": {"duration": '
     b"99999999999999999999}}",
+    # HTTP statuses: a 5xx makes an event an error at least (the first status with a value).
+    b'{"@timestamp": "2026-11-20T13:00:26Z", "level": "info", "message": "served",'
+    b' "http": {"response": {"status_code": 503}}}',
+    b'{"@timestamp": "2026-11-20T13:00:27Z", "message": "served", "status": "502"}',
+    b'{"@timestamp": "2026-11-20T13:00:28Z", "level": "verbose2", "message": "served",'
+    b' "statusCode": 500}',
+    b'{"@timestamp": "2026-11-20T13:00:29Z", "level": "info", "message": "served", "status": 404}',
+    b'{"@timestamp": "2026-11-20T13:00:30Z", "level": "info", "message": "served",'
+    b' "status": "\\u0035\\u0030\\u0030"}',
+    b'{"@timestamp": "2026-11-20T13:00:31Z", "level": "info", "message": "served",'
+    b' "http.response.status_code": 200, "status": 500}',
+    b'{"@timestamp": "2026-11-20T13:00:32Z", "message": "served", "status": 500.0}',
+    b'{"@timestamp": "2026-11-20T13:00:33Z", "message": "served", "res": {"statusCode": true}}',
     # Loggers' own JSON: pino (name, reqId, err.stack), zap (logger, stacktrace), logback's encoder.
     b'{"level": 50, "time": 1795179621123, "pid": 7, "hostname": "web1", "name": "api",'
     b' "reqId": "r-2", "msg": "db timeout", "err": {"type": "Error", "stack": "Error: t\\n'
@@ -181,6 +194,10 @@ def test_tricky_lines_read_the_same_natively(tmp_path: Path, threads: int) -> No
     assert timed.durations is not None
     short, long, huge = sorted(seconds for seconds, _ in timed.durations[3])
     assert (short, long) == pytest.approx((0.0015, 0.0025), rel=1e-3) and huge > 1e7
+    served = sorted(
+        (s.level_class, s.count) for s in aggregate(table, start).shapes if s.masked == "served"
+    )
+    assert served == [("error", 4), ("info", 4)]
     messages = {s.masked for s in aggregate(table, start).shapes}
     assert {"bom", "epoch microseconds", "epoch nanoseconds", "last plausible"} <= messages
     assert not messages & {"far beyond", "epoch zero", "end of time", "too late", "too early"}

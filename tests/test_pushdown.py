@@ -274,3 +274,38 @@ def test_events_without_a_request_id_are_sampled_at_the_same_rate(es_url: str) -
     shapes = table.aggregate(0.0, 0.0, 4e9, 1).shapes
     beats = sum(s.count for s in shapes if s.masked.startswith("heartbeat"))
     assert 50 <= beats <= 160  # about a tenth of the 1,000
+
+
+@pytest.mark.parametrize("status_type", ["long", "keyword"])
+def test_server_errors_logged_at_info_are_read_in_full(es_url: str, status_type: str) -> None:
+    client = Elasticsearch(es_url, request_timeout=30)
+    index = f"pushdown-status-{status_type}"
+    client.indices.create(
+        index=index,
+        mappings={"properties": {
+            "@timestamp": {"type": "date"}, "message": {"type": "text"},
+            "log.level": {"type": "keyword"}, "trace.id": {"type": "keyword"},
+            "http.response.status_code": {"type": status_type},
+        }},
+    )  # fmt: skip
+    lines = []
+    for n in range(4_000):
+        doc = {
+            "@timestamp": f"2026-11-21T10:{n // 100:02d}:{n % 100 * 0.6:06.3f}Z",
+            "log.level": "info", "message": f"served order {n}", "trace.id": f"{n * 7919:016x}",
+            "http.response.status_code": 503 if n % 20 == 0 else 200,
+        }  # fmt: skip
+        lines += [{"index": {"_id": str(n)}}, doc]
+    client.bulk(index=index, operations=lines, refresh=True)
+    source, _ = ElasticsearchSource.for_window(
+        EsConnection(es_url), index, FieldMap(), WindowSpec.from_options("20m", None, None),
+        until_latest=True,
+    )  # fmt: skip
+    source.pushdown = Pushdown(budget=400)
+    table = event_table(FieldMap(), source.name)
+    source.fill(table)
+    assert source.pushed is not None and source.pushed.in_full == 200
+    shapes = table.aggregate(0.0, 0.0, 4e9, 1).shapes
+    served = {s.level_class: s.count for s in shapes if s.masked.startswith("served order")}
+    assert served["error"] == 200  # every 503, though logged at info
+    assert 200 <= served["info"] <= 600  # a sample of the 3,800 others

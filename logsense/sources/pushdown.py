@@ -8,9 +8,10 @@ from an index goes this way (`push_down`):
    The values logsense reads as warn or worse, and those it cannot read as a level at all, are
    read *in full*, as is every event with a stack-trace field and every event with no level
    field (its level is in its message). Mapped as a number, a level field is read as pino's:
-   40 and above is warn. So are the lines that may tell a change (a message word begins like
-   `deploy`, `version`, `config`, `scaling` …, `analyze/rollouts.CHANGE_WORD_STARTS`): a change
-   is one line, which a sample would miss.
+   40 and above is warn. So is every event whose HTTP status (the first status field with a
+   value) is 5xx: the readers make it an error at least. So are the lines that may tell a
+   change (a message word begins like `deploy`, `version`, `config`, `scaling` …,
+   `analyze/rollouts.CHANGE_WORD_STARTS`): a change is one line, which a sample would miss.
 2. **In full.** Those events go into the triage's table, exactly as a full read would.
 3. **The sample.** Of the other events, every event of a uniform sample of requests: those
    whose id ends in two characters up to a bound (`Sample`), chosen from a probe of the range's
@@ -246,10 +247,10 @@ class Pushed:
         return [
             *self.notes,
             f"pushdown: read in full the {self.in_full:,} events that can form an issue (warn "
-            f"or worse, stack traces, no level field, lines that tell changes); of the other "
-            f"{self.documents - self.in_full:,}, read every event of a sample of requests "
-            f"holding {rate:.2%} of the window's events "
-            f"({self.sampled:,} events): counts, shares and changes of patterns read only in "
+            "or worse, HTTP 5xx, stack traces, no level field, lines that tell changes); of "
+            f"the other {self.documents - self.in_full:,}, read every event of a sample of "
+            f"requests holding {rate:.2%} of the window's events ({self.sampled:,} events): "
+            "counts, shares and changes of patterns read only in "
             "that sample (and of the stops and slowdowns among them) are estimates from it, "
             "their minute charts count the sample's events and their users are not counted; "
             "--full-read reads everything",
@@ -446,7 +447,32 @@ def _in_full_query(
             should.append({"terms": {field: values}})
     should += [{"exists": {"field": k}} for k in source.fields.stack_trace if types.get(k)]
     should.append({"bool": {"must_not": [{"exists": {"field": k}} for k in level_fields]}})
+    server_errors, why = _server_errors(source.fields.status, types)
+    if server_errors is None:
+        return None, why
+    should += server_errors
     return {"bool": {"should": should, "minimum_should_match": 1}}, ""
+
+
+def _server_errors(
+    keys: Iterable[str], types: Mapping[str, set[str]]
+) -> tuple[list[dict[str, Any]] | None, str]:
+    """Queries of the events whose HTTP status is 5xx, by the first status field that has a
+    value (as the readers take it: such an event is an error at least), or None and why they
+    cannot be written."""
+    present = [k for k in keys if types.get(k, set()) - _OBJECTS]
+    queries = []
+    for i, key in enumerate(present):
+        query: dict[str, Any]
+        if types[key] <= _NUMBERS:
+            query = {"range": {key: {"gte": 500, "lt": 600}}}
+        elif (field := _aggregatable(types, key)) is not None:
+            query = {"regexp": {field: {"value": "5[0-9][0-9]", "flags": "NONE"}}}
+        else:
+            return None, f"the HTTP status field {key!r} is neither a number nor a keyword"
+        before = [{"exists": {"field": k}} for k in present[:i]]
+        queries.append({"bool": {"filter": [query], "must_not": before}})
+    return queries, ""
 
 
 def _change_lines(

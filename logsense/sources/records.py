@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from logsense._native import EventTable, ScanStats, duration_field_unit
 from logsense.config import FieldMap
-from logsense.model import Event
+from logsense.model import Event, level_rank
 
 if TYPE_CHECKING:
     from logsense.sources.formats.text import Parsed, TextParser
@@ -69,6 +69,8 @@ _EPOCH_DIGITS = 10
 # pino/bunyan numeric levels
 _NUMERIC_LEVELS = ((60, "fatal"), (50, "error"), (40, "warn"), (30, "info"), (0, "debug"))
 _MAX_EXAMPLES = 3
+# The least level of an event that answered with a server error (5xx).
+_ERROR = level_rank("error")
 # The times a log line can plausibly carry, [EARLIEST, LATEST): 2000-01-01 to 2100-01-01 UTC.
 # Anything else (epoch 0, uptime seconds, Go's zero time 0001-01-01, 9999-12-31, a number read in
 # the wrong unit) is a malformed record, never an event (`EventTable` holds the same bounds).
@@ -373,6 +375,14 @@ def _seconds(value: object, unit: float) -> float | None:
     return seconds if 0.0 <= seconds < math.inf else None
 
 
+def _server_error(status: object) -> bool:
+    """Whether an HTTP status value is a server error, 5xx: an integer from 500 to 599, or
+    three ASCII digits that begin with 5."""
+    if isinstance(status, str):
+        return len(status) == 3 and status[0] == "5" and status.isascii() and status.isdigit()
+    return isinstance(status, int) and not isinstance(status, bool) and 500 <= status < 600
+
+
 def _dig(record: dict[str, Any], parts: tuple[str, ...]) -> Any:
     node: Any = record
     for part in parts:
@@ -410,7 +420,7 @@ class RecordReader:
 
     def event(self, record: dict[str, Any], origin: str) -> Event | None:
         """The Event for `record`, or None (counted as malformed) when it has no time or message."""
-        raw_time, message, level, service, request, user, stack, version, host, duration = (
+        raw_time, message, level, service, request, user, stack, version, host, duration, status = (
             self._extractor(record)(record)
         )
         timestamp = parse_timestamp(raw_time)
@@ -427,6 +437,9 @@ class RecordReader:
             message, _, rest = message.partition("\n")
             stack = stack if isinstance(stack, str) else rest
         parsed = None
+        server_error = _server_error(status)
+        if server_error and level is None:
+            level = "error"
         has_service = isinstance(service, str) and bool(service.strip())
         bare = level is None and not has_service
         if level is None and self.inner is not None and message.strip():
@@ -446,10 +459,13 @@ class RecordReader:
         stack = stack if stack.__class__ is str and stack.strip() else None
         self.log_line = parsed is not None
         self.bare = bare and parsed is None and stack is None
+        normalized = self.level(level)
+        if server_error and level_rank(normalized) < _ERROR:
+            normalized = "error"
         return Event(
             timestamp,
             message.rstrip(),
-            self.level(level),
+            normalized,
             self.service(service),
             request if request.__class__ is str else _text(request),
             self._shared_text(user),

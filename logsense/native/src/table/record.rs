@@ -51,11 +51,14 @@ enum Field {
     Version,
     Host,
     Duration,
+    Status,
 }
-const FIELDS: usize = 10;
+const FIELDS: usize = 11;
 /// The position of each `Field`'s candidate list among the FieldMap's lists.
-const FIELD_MAP_INDEX: [usize; FIELDS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-const FIELD_MAP_LISTS: usize = 10;
+const FIELD_MAP_INDEX: [usize; FIELDS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+const FIELD_MAP_LISTS: usize = 11;
+/// The rank of "error" in `LEVEL_NAMES`: the least level of an event that answered 5xx.
+const ERROR: u8 = 3;
 
 /// One candidate key: its literal top-level slot and, when dotted, the head slot and the path
 /// below it.
@@ -282,10 +285,13 @@ impl<'c> RecordReader<'c> {
             }
             None => (message, stack_field),
         };
-        let (level, missing_level) = match self.level(doc, line, field(Field::Level)) {
+        let (mut level, mut missing_level) = match self.level(doc, line, field(Field::Level)) {
             Ok(level) => level,
             Err(HandBack) => return Outcome::HandBack,
         };
+        if server_error(doc, line, field(Field::Status)) {
+            (level, missing_level) = (level.max(ERROR), false);
+        }
         let (Ok(request), Ok(user), Ok(version), Ok(host)) = (
             id_text(doc, line, field(Field::RequestId)),
             id_text(doc, line, field(Field::UserId)),
@@ -362,6 +368,22 @@ impl<'c> RecordReader<'c> {
 
 /// Marker: Python must handle this line.
 struct HandBack;
+
+/// Whether an HTTP status value is a server error, 5xx (`_server_error`): an integer from 500
+/// to 599, or three ASCII digits that begin with 5.
+fn server_error(doc: &Doc, line: &str, value: Option<NodeId>) -> bool {
+    let Some(node) = value else {
+        return false;
+    };
+    match doc.node(node).kind {
+        Kind::Int => doc.int(line, node).is_some_and(|n| (500..600).contains(&n)),
+        Kind::Str => {
+            let text = doc.text(line, node);
+            text.len() == 3 && text.starts_with('5') && text.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
 
 /// The level of a pino/bunyan number; None for negatives (Python's `normalize_level` raises on
 /// them: no bound matches).
@@ -503,7 +525,7 @@ pub(crate) mod tests {
 
     /// logsense's default field candidates, for tests here and in `store`.
     pub(crate) fn plan() -> FieldPlan {
-        let lists: [&[&str]; 10] = [
+        let lists: [&[&str]; 11] = [
             &["@timestamp", "timestamp", "time", "ts"],
             &["message", "msg", "log"],
             &["log.level", "level", "severity", "levelname"],
@@ -519,6 +541,7 @@ pub(crate) mod tests {
             &["service.version", "version"],
             &["host.name", "host", "hostname"],
             &["event.duration", "took_ms"],
+            &["http.response.status_code", "status"],
         ];
         let lists: Vec<Vec<String>> = lists
             .iter()
@@ -573,6 +596,32 @@ pub(crate) mod tests {
         assert_eq!(duration(r#","event.duration":"7 s","took_ms":7"#), None);
         assert_eq!(duration(r#","took_ms":-3"#), None);
         assert_eq!(duration(""), None);
+    }
+
+    #[test]
+    fn a_server_error_status_makes_an_event_an_error_at_least() {
+        let level = |fields: &str| {
+            let line = format!(r#"{{"@timestamp":1700000000,"message":"m"{fields}}}"#);
+            match read(&line) {
+                Outcome::Event(draft) => (draft.level, draft.missing_level),
+                _ => panic!("not an event: {line}"),
+            }
+        };
+        assert_eq!(level(r#","level":"info","status":503"#), (3, false));
+        assert_eq!(
+            level(r#","http":{"response":{"status_code":"500"}}"#),
+            (3, false)
+        );
+        assert_eq!(level(r#","level":60,"status":500"#), (4, false));
+        assert_eq!(level(r#","level":"info","status":404"#), (1, false));
+        assert_eq!(level(r#","status":"5xx""#), (1, true));
+        assert_eq!(level(r#","status":500.0"#), (1, true));
+        assert_eq!(level(r#","status":600"#), (1, true));
+        // The first status that has a value is the event's, as for every field.
+        assert_eq!(
+            level(r#","http.response.status_code":200,"status":503"#),
+            (1, true)
+        );
     }
 
     #[test]
