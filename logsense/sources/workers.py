@@ -259,15 +259,13 @@ class ClusterSource:
         with source.sliced() as pit:
             count = 1 if pit is None else max(source.options.slices, threads)
 
-            def read_parts(target: EventTable, reading: ElasticsearchSource, before: bool) -> None:
+            def read_parts(target: EventTable, reading: ElasticsearchSource) -> None:
                 copy = reading.detached(count)
                 parts = [
                     client.submit(_index_slice, copy, self._tables, pit, n, pure=False)
                     for n in range(count)
                 ]
                 self._merge(target, _results(client, parts), shown)
-                if before:
-                    source.fill_before(target)
 
             def read_matching(
                 target: EventTable,
@@ -277,11 +275,12 @@ class ClusterSource:
                 *,
                 scoring: tuple[dict[str, Any], float] | None = None,
             ) -> None:
-                read_parts(target, source.narrowed(narrowing, scoring), before=False)
+                read_parts(target, source.narrowed(narrowing, scoring))
 
             self.pushed = source.push_down(table, read_matching)
             if self.pushed is None:
-                read_parts(table, source, before=True)
+                read_parts(table, source)
+                source.fill_before(table)
 
 
 # --- tasks (run on the workers) ------------------------------------------------------------
