@@ -428,14 +428,18 @@ class ElasticsearchSource:
         label: str,
         *,
         scoring: tuple[dict[str, Any], float] | None = None,
+        before: bool = False,
     ) -> None:
         """Add the events of the range that also match the query `narrowing` (and score at
         least `scoring`'s minimum by its query; `total` of them, for the progress bar) to an
-        empty `table`, as `fill` does."""
+        empty `table`, as `fill` does; the event before the range too (whatever it matches)
+        when `before`."""
         narrowed = self.narrowed(narrowing, scoring)
         scanner = _HitScanner(narrowed, table)
         with self._errors(lambda: self._reading_context(scanner.done)):
             narrowed._scan_range(scanner, total, label)
+            if before:
+                scanner.scan(self._raw_last_before())
         self.stats.absorb(table.stats)
 
     def _scan_range(self, scanner: _HitScanner, total: int, label: str) -> None:

@@ -34,10 +34,8 @@ not a keyword, too many level values) makes it read in full, and says why in the
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -260,7 +258,8 @@ class Pushed:
 class MatchingRead(Protocol):
     """How a pushdown reads one of its parts: add the events of the range that also match
     `narrowing` (and score at least `scoring`'s minimum; `total` of them, for progress) to
-    `table` (`ElasticsearchSource.fill_matching` in this process; a Dask cluster's slices)."""
+    `table`, and the newest event before the range when `before`
+    (`ElasticsearchSource.fill_matching` in this process; a Dask cluster's slices)."""
 
     def __call__(
         self,
@@ -271,6 +270,7 @@ class MatchingRead(Protocol):
         /,
         *,
         scoring: tuple[dict[str, Any], float] | None = None,
+        before: bool = False,
     ) -> None: ...
 
 
@@ -278,83 +278,53 @@ def push_down(
     source: ElasticsearchSource, pushdown: Pushdown, table: EventTable, read: MatchingRead
 ) -> Pushed | None:
     """Fill `table` by a pushdown read of `source` (see the module's docstring) whose parts
-    `read` reads, or None (and nothing added to it) when a full read is the way: few events to
-    sample, or a mapping or cluster the pushdown cannot work with (then a note says why).
-
-    Elasticsearch counts the totals while the parts are read. A search it rejects (an
-    aggregation past the cluster's bucket limit, say) makes it read in full: the parts, read
-    into tables of their own, are then dropped, and what reading them counted is forgotten
-    (the full read counts it again).
-    """
-    saved = copy.deepcopy(source.stats)
+    `read` reads, or None (and nothing read) when a full read is the way: few events to sample,
+    or a mapping or cluster the pushdown cannot work with (then a note says why)."""
     try:
         plan = _plan(source, pushdown)
-        if plan is None:
-            return None
-        with ThreadPoolExecutor(1, thread_name_prefix="logsense-pushdown") as pool:
-            counting = pool.submit(_count, source, plan)
-            parts = _read_parts(source, plan, pushdown.budget, read)
-            counted = counting.result()
     except BadRequestError as exc:
-        vars(source.stats).update(vars(saved))
         source._stats.notes.append(
-            f"read in full, not pushed down: Elasticsearch rejected a search ({api_reason(exc)})"
+            "read in full, not pushed down: Elasticsearch rejected an aggregation "
+            f"({api_reason(exc)})"
         )
         return None
-    sampled = parts[1:]
+    if plan is None:
+        return None
+    sample, in_full, full = plan.sample, plan.in_full, plan.documents - plan.rest
+    label = f"reading {source.name} (can form an issue)"
+    read(table, in_full, full, label, before=True)
+    label = f"sampling {source.name}"
+    parts: list[tuple[dict[str, Any], tuple[dict[str, Any], float] | None]] = []
+    if sample.request_fields:
+        parts.append((sample.by_id(), None))
+    if sample.idless:
+        parts.append(sample.without_id())
     shapes: set[tuple[str, str, str, str | None]] = set()
-    window = plan.window
-    for part in sampled:
+    sampled = 0
+    for chosen, scoring in parts:
+        part = _like(table, source)
+        narrowing = {"bool": {"filter": [chosen], "must_not": [in_full]}}
+        read(part, narrowing, pushdown.budget, label, scoring=scoring)
+        window = plan.window
         found = part.aggregate(source.time_range.start, window.start, window.end, 1).shapes
         shapes |= {_shape_key(s) for s in found}
-    for part in parts:
+        sampled += part.rows
         table.merge(part.partial())
-    source.fill_before(table)
-    in_full = plan.documents - plan.rest
     return Pushed(
-        plan.sample, in_full, sum(p.rows for p in sampled), plan.documents, counted.totals,
-        counted.universe, shapes, counted.instances, counted.notes,
+        sample, full, sampled, plan.documents, plan.totals, plan.universe, shapes,
+        plan.instances, plan.notes,
     )  # fmt: skip
-
-
-def _read_parts(
-    source: ElasticsearchSource, plan: _Plan, budget: int, read: MatchingRead
-) -> list[EventTable]:
-    """The events that can form an issue, then each part of the sample (of the requests, of
-    the events without a request id), each read into a table of its own."""
-    sample, in_full = plan.sample, plan.in_full
-    chosen: list[tuple[dict[str, Any], tuple[dict[str, Any], float] | None]] = []
-    if sample.request_fields:
-        chosen.append((sample.by_id(), None))
-    if sample.idless:
-        chosen.append(sample.without_id())
-    tables = [_like(source)]
-    read(
-        tables[0], in_full, plan.documents - plan.rest, f"reading {source.name} (can form an issue)"
-    )
-    for narrowing, scoring in chosen:
-        tables.append(_like(source))
-        rest = {"bool": {"filter": [narrowing], "must_not": [in_full]}}
-        read(tables[-1], rest, budget, f"sampling {source.name}", scoring=scoring)
-    return tables
 
 
 @dataclass
 class _Plan:
-    """What a pushdown reads: decided from counts before reading any event."""
+    """What a pushdown decided and counted before reading any event."""
 
     window: Window
     documents: int
     rest: int
     in_full: dict[str, Any]
     sample: Sample
-    requests: list[str]
-
-
-@dataclass
-class _Counted:
-    """What Elasticsearch counted for a pushdown while its parts were read."""
-
     totals: Totals
     universe: tuple[int, int]
     instances: list[Instance]
@@ -362,8 +332,9 @@ class _Counted:
 
 
 def _plan(source: ElasticsearchSource, pushdown: Pushdown) -> _Plan | None:
-    """The pushdown's queries, or None when a full read is the way (with a note saying why,
-    unless there are simply few events to sample)."""
+    """The pushdown's queries and counts, or None when a full read is the way (with a note
+    saying why, unless there are simply few events to sample). Aggregations come first, so a
+    cluster that rejects one costs no read."""
     window = source.window
     assert window is not None
     documents = source.count()
@@ -392,20 +363,13 @@ def _plan(source: ElasticsearchSource, pushdown: Pushdown) -> _Plan | None:
     no_id = [{"exists": {"field": f}} for f in requests]
     idless = not requests or source.count({"bool": {"must_not": [in_full, *no_id]}}) > 0
     sample = Sample(tuple(requests), choose_last_ending(probe, rate), rate, idless)
-    return _Plan(window, documents, rest, in_full, sample, requests)
-
-
-def _count(source: ElasticsearchSource, plan: _Plan) -> _Counted:
-    """The totals of the window and baseline, the sample universe's events in each, and the
-    instances of the range, as Elasticsearch counts them."""
-    types = source.mapping
-    totals, spans = _counted(source, plan.window, plan.requests, types)
+    totals, spans = _counted(source, window, requests, types)
     universe = (
-        _universe_events(source, plan.sample, spans[0]),
-        _universe_events(source, plan.sample, spans[1]),
+        _universe_events(source, sample, spans[0]),
+        _universe_events(source, sample, spans[1]),
     )
     instances, notes = read_instances(source, types)
-    return _Counted(totals, universe, instances, notes)
+    return _Plan(window, documents, rest, in_full, sample, totals, universe, instances, notes)
 
 
 def _universe_events(source: ElasticsearchSource, sample: Sample, span: dict[str, int]) -> int:
@@ -418,8 +382,8 @@ def _universe_events(source: ElasticsearchSource, sample: Sample, span: dict[str
     return found
 
 
-def _like(source: ElasticsearchSource) -> EventTable:
-    """An empty table that reads the range as the triage's does (range known up front)."""
+def _like(table: EventTable, source: ElasticsearchSource) -> EventTable:
+    """An empty table that reads as `table` does (range known up front)."""
     window = source.window
     assert window is not None
     return event_table(

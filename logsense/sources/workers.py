@@ -274,8 +274,11 @@ class ClusterSource:
                 label: str,
                 *,
                 scoring: tuple[dict[str, Any], float] | None = None,
+                before: bool = False,
             ) -> None:
                 read_parts(target, source.narrowed(narrowing, scoring))
+                if before:
+                    source.fill_before(target)
 
             self.pushed = source.push_down(table, read_matching)
             if self.pushed is None:
