@@ -131,6 +131,31 @@ class HitsPage:
     # (seq, origin `{_index}/{_id}`, raw `_source` or None without one) of the hits left to Python.
     handed_back: list[tuple[int, str, bytes | None]]
 
+class SampleStats:
+    """What a table that sampled as it read counted over every event (`EventTable.sampled`);
+    pairs are (baseline, window)."""
+
+    # Requests inside the sample are those of this level or more (`sample_levels`).
+    level: int
+    events: tuple[int, int]
+    # Distinct request ids (exact up to 64-bit hash collisions).
+    requests: tuple[int, int]
+    # Events of the sample's requests (and sampled events without a request id), kept or not.
+    universe: tuple[int, int]
+    requests_per_minute: dict[int, int]
+    users: int
+    # Services with an event in the window, sorted.
+    services: list[str]
+    baseline_first: float | None
+    # (service, level class, masked, fingerprint) of the shapes whose events were sampled.
+    sampled_shapes: list[tuple[str, str, str, str | None]]
+    # Events kept of shapes read in full, and of sampled shapes.
+    in_full: int
+    sampled: int
+
+def sample_levels(names: Sequence[str]) -> bytes:
+    """The sample level of each request id, one byte each (see `EventTable.sample_rest`)."""
+
 class EventTable:
     """The events of one input in compact rows, cut to a time range and aggregated by shape."""
 
@@ -145,10 +170,22 @@ class EventTable:
         lookback: float | None = None,
         threads: int = 1,
         now: float | None = None,
+        window_start: float | None = None,
     ) -> None:
         """A table that keeps events with `floor <= timestamp < ceiling`, may forget those
         older than its anchor minus `lookback`, and compares times with the wall clock `now`
-        (if given) to tell events from the future."""
+        (if given) to tell events from the future; `window_start` (a window known up front)
+        splits baseline from window for `sample_rest`."""
+    def sample_rest(self, budget: int, change_words: Sequence[str]) -> bool:
+        """From now on, keep in full the events of shapes that can form an issue (warn or
+        worse, a stack trace fingerprint, a masked message with a word beginning like one of
+        `change_words`), and of the others those of a uniform sample of requests (by a hash of
+        their id, `sample_levels`; of their seq without one) of about `budget` events; count
+        totals over every event of the window and baseline. False, and nothing changes, unless
+        the table has a `window_start`, no lookback, and has read nothing yet."""
+    def sampled(self) -> SampleStats | None:
+        """What `sample_rest` counted, once the read is done; None unless it left events
+        out."""
     def scan_json(
         self, data: bytes, first_line: int | None = None, max_line: int = 1 << 20
     ) -> list[tuple[int, bytes]]:

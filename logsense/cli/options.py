@@ -26,7 +26,7 @@ from logsense.config import Settings, load_settings
 from logsense.errors import UsageError
 from logsense.sources import Source
 from logsense.sources.files import FileSource
-from logsense.sources.pushdown import DEFAULT_BUDGET
+from logsense.sources.pushdown import DEFAULT_BUDGET, Pushdown
 from logsense.sources.window import WindowSpec
 
 if TYPE_CHECKING:
@@ -311,14 +311,16 @@ class EsOptions(OptionGroup):
     ] = 5  # fmt: skip
     full_read: Annotated[
         bool,
-        typer.Option("--full-read", help="Read every document of the range instead of pushing "
-                     "the work down (exact counts for every pattern).", rich_help_panel=_ES),
+        typer.Option("--full-read", help="Keep every event of the range instead of pushing the "
+                     "work down to Elasticsearch, or sampling a file whose window is known up "
+                     "front (exact counts for every pattern).", rich_help_panel=_ES),
     ] = False  # fmt: skip
     sample_events: Annotated[
         int,
-        typer.Option("--sample-events", min=1, help="Past this many documents that cannot form "
-                     "an issue, read a uniform sample of requests of about this many (the rest "
-                     "is counted by Elasticsearch).", rich_help_panel=_ES),
+        typer.Option("--sample-events", min=1, help="Past this many events that cannot form "
+                     "an issue (in an index, or a file with --from and an --until time), keep a "
+                     "uniform sample of requests of about this many (the rest is only "
+                     "counted).", rich_help_panel=_ES),
     ] = DEFAULT_BUDGET  # fmt: skip
 
     def connection(self) -> EsConnection:
@@ -363,11 +365,12 @@ def _source(
                 "give --source FILE (or - for stdin), or --index to read Elasticsearch"
             )
         reader = FileSource.from_settings(path, settings)
+        if not es.full_read:
+            reader.pushdown = Pushdown(es.sample_events)
         return reader, spec, None
     if path is not None:
         raise UsageError("give --source or --index, not both")
     from logsense.sources.elasticsearch import ElasticsearchSource, ReadOptions
-    from logsense.sources.pushdown import Pushdown
 
     source, anchor = ElasticsearchSource.for_window(
         es.connection(), es.index, settings.fields, spec, until_latest=latest, query=es.query,

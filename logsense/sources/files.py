@@ -51,9 +51,10 @@ from logsense.sources.records import (
     parse_timestamp,
     push_event,
 )
+from logsense.sources.sampled_read import sample_as_read, sampled_read
 
 if TYPE_CHECKING:
-    from logsense.sources.pushdown import Pushed
+    from logsense.sources.pushdown import Pushdown, Pushed
 
 __all__ = ["FileSource", "header_regex_error"]
 
@@ -103,7 +104,10 @@ class FileSource:
         self.name = "stdin" if path == "-" else path
         self.max_line = max_line
         self.stats = SourceStats(max_line=max_line)
-        self.pushed: Pushed | None = None  # a file is read whole
+        # With a pushdown, a read whose window is known up front samples the events that
+        # cannot form an issue (`sampled_read.py`); `pushed` then says what it kept.
+        self.pushdown: Pushdown | None = None
+        self.pushed: Pushed | None = None
         self.fields = fields
         self._records = RecordReader(fields, self.stats)
         self._text_records = RecordReader(_TEXT_FIELDS, self.stats)
@@ -153,7 +157,14 @@ class FileSource:
             self._note_early_end(reader, reader.number)
 
     def fill(self, table: EventTable, progress: bool = False) -> None:
-        """Add every event of the input to `table`, JSON lines through the native scanner."""
+        """Add every event of the input to `table`, JSON lines through the native scanner;
+        with `pushdown` set and the table's window known up front, only those that can form an
+        issue and a sample of the rest, counting the rest (`sampled_read.py`)."""
+        sample_as_read(table, self.pushdown)
+        self._fill(table, progress)
+        self.pushed = sampled_read(table)
+
+    def _fill(self, table: EventTable, progress: bool) -> None:
         with self._open() as stream:
             reader = _LineReader(stream, self)
             lines = reader.lines()

@@ -55,7 +55,8 @@ if TYPE_CHECKING:
     from logsense.mine import Mined
 
 __all__ = [
-    "DEFAULT_BUDGET", "MatchingRead", "Pushdown", "Pushed", "Sample", "choose_last_ending",
+    "DEFAULT_BUDGET", "MatchingRead", "Pushdown", "Pushed", "RequestSample", "Sample",
+    "choose_last_ending",
     "ending_inside", "hops_inside", "push_down", "read_instances",
 ]  # fmt: skip
 
@@ -85,6 +86,17 @@ class Pushdown:
     cannot form an issue, else sample them down to about that many."""
 
     budget: int = DEFAULT_BUDGET
+
+
+class RequestSample(Protocol):
+    """A uniform sample of requests: the rate aimed at, and which request ids it holds."""
+
+    @property
+    def rate(self) -> float: ...
+
+    def members(self, names: Sequence[str]) -> npt.NDArray[np.bool_]:
+        """For each request id text, whether the sample holds it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -182,9 +194,10 @@ def _escaped(char: str) -> str:
 @dataclass
 class Pushed:
     """What a pushdown read: the sample, the events read each way, the totals Elasticsearch
-    counted, and the shapes of the sampled events (service, level class, masked, fingerprint)."""
+    counted, and the shapes of the sampled events (service, level class, masked, fingerprint);
+    also what a file read with a known window kept (`sampled_read.py`)."""
 
-    sample: Sample
+    sample: RequestSample
     in_full: int
     sampled: int
     documents: int
@@ -193,6 +206,11 @@ class Pushed:
     sampled_shapes: set[tuple[str, str, str, str | None]]
     instances: list[Instance]
     notes: list[str]
+    # The first words of the warning: how the events were read, and which were read in full.
+    how: str = "pushdown: read"
+    in_full_kinds: str = (
+        "warn or worse, HTTP 5xx, stack traces, no level field, lines that tell changes"
+    )
 
     def apply(self, mined: Mined, aggregate: Aggregate) -> Totals:
         """The mined totals with Elasticsearch's counts, and the sampling the pipeline compares
@@ -244,8 +262,8 @@ class Pushed:
         rate = self.rate
         return [
             *self.notes,
-            f"pushdown: read in full the {self.in_full:,} events that can form an issue (warn "
-            "or worse, HTTP 5xx, stack traces, no level field, lines that tell changes); of "
+            f"{self.how} in full the {self.in_full:,} events that can form an issue "
+            f"({self.in_full_kinds}); of "
             f"the other {self.documents - self.in_full:,}, read every event of a sample of "
             f"requests holding {rate:.2%} of the window's events ({self.sampled:,} events): "
             "counts, shares and changes of patterns read only in "

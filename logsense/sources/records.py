@@ -288,12 +288,14 @@ def event_table(
     lookback: float | None = None,
     threads: int = 1,
     now: float | None = None,
+    window_start: float | None = None,
 ) -> EventTable:
     """An empty native EventTable that reads records with `fields` and these level names.
 
     It keeps events with `floor <= timestamp < ceiling`, and may forget those older than its
     anchor minus `lookback` (see `window.new_table` and `EventTable.anchor`); `now`, the wall
-    clock, lets the anchor tell events from the future.
+    clock, lets the anchor tell events from the future; `window_start`, when the window is
+    known up front, lets it sample as it reads (`EventTable.sample_rest`).
     """
     return EventTable(
         [getattr(fields, name) for name in _FIELD_NAMES],
@@ -304,6 +306,7 @@ def event_table(
         lookback=lookback,
         threads=threads,
         now=now,
+        window_start=window_start,
     )
 
 

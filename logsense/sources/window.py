@@ -176,7 +176,8 @@ def new_table(
 ) -> EventTable:
     """An empty EventTable that keeps only events that can fall in the window or its baseline.
 
-    With an `anchor` (live sources: now), or absolute times, the windows are known up front.
+    With an `anchor` (live sources: now), or absolute times, the windows are known up front
+    (and the table may sample as it reads: `EventTable.sample_rest`).
     Without one, the newest event will be the anchor: the table forgets events too old to
     matter as it reads, so memory follows the window, not the file — unless `forget` is False
     (a part of the input read apart: only the whole input knows its newest event).
@@ -185,8 +186,9 @@ def new_table(
     if known is not None:
         window, baseline = known
         return event_table(
-            fields, source, floor=_low(window, baseline), ceiling=window.end, threads=threads
-        )
+            fields, source, floor=_low(window, baseline), ceiling=window.end, threads=threads,
+            window_start=window.start,
+        )  # fmt: skip
     # A baseline as long as the window starts where the newest event says: no floor then.
     floor = None
     if isinstance(spec.start, float) and spec.baseline is not None:

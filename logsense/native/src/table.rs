@@ -30,6 +30,7 @@ mod json_scan;
 mod packed;
 mod record;
 mod requests;
+mod sampler;
 mod scan;
 mod slots;
 mod store;
@@ -52,7 +53,32 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ShapeStats>()?;
     m.add_class::<HitsPage>()?;
     m.add_class::<RequestNames>()?;
+    m.add_class::<SampleStats>()?;
+    m.add_function(wrap_pyfunction!(sample_levels, m)?)?;
     Ok(())
+}
+
+/// The sample level of each request id (see `EventTable.sample_rest`), one byte each: a
+/// request is inside a sample of level L when its level is L or more.
+#[pyfunction]
+fn sample_levels<'py>(py: Python<'py>, names: Vec<String>) -> Bound<'py, PyBytes> {
+    PyBytes::new_bound(py, &sampler::levels_of(&names))
+}
+
+/// What a table that sampled as it read counted (`EventTable.sampled`).
+#[pyclass(module = "logsense._native", frozen, get_all)]
+pub struct SampleStats {
+    level: u32,
+    events: (u64, u64),
+    requests: (u64, u64),
+    universe: (u64, u64),
+    requests_per_minute: Py<PyDict>,
+    users: u64,
+    services: Py<PyList>,
+    baseline_first: Option<f64>,
+    sampled_shapes: Py<PyList>,
+    in_full: u64,
+    sampled: u64,
 }
 
 /// Window stats of one message shape: (service, level class, masked message, fingerprint).
@@ -146,7 +172,7 @@ pub struct EventTable {
 #[pymethods]
 impl EventTable {
     #[new]
-    #[pyo3(signature = (fields, levels, source, *, floor = None, ceiling = None, lookback = None, threads = 1, now = None))]
+    #[pyo3(signature = (fields, levels, source, *, floor = None, ceiling = None, lookback = None, threads = 1, now = None, window_start = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         fields: Vec<Vec<String>>,
@@ -157,6 +183,7 @@ impl EventTable {
         lookback: Option<f64>,
         threads: usize,
         now: Option<f64>,
+        window_start: Option<f64>,
     ) -> PyResult<Self> {
         let plan = FieldPlan::new(&fields).map_err(PyValueError::new_err)?;
         let levels: Vec<(String, String)> = levels.into_iter().collect();
@@ -172,6 +199,7 @@ impl EventTable {
         };
         let mut table = Table::new(config, lookback);
         table.now = now;
+        table.window_start = window_start;
         Ok(Self { table })
     }
 
@@ -421,6 +449,65 @@ impl EventTable {
             continuation_dropped: stats.continuation_dropped,
             joined: stats.joined,
         })
+    }
+
+    /// From now on, keep in full the rows of shapes that can form an issue, and of the others a
+    /// uniform sample of requests of about `budget` rows, counting totals over every row (see
+    /// `table/sampler.rs`); false, and nothing changes, unless the table was made with a
+    /// `window_start` and no lookback, and has read nothing yet.
+    fn sample_rest(&mut self, budget: u64, change_words: Vec<String>) -> bool {
+        let words = change_words
+            .iter()
+            .map(|w| w.to_lowercase().into())
+            .collect();
+        self.table.sample_rest(budget, words)
+    }
+
+    /// What the sampler counted, once the read is done; None unless it left rows out.
+    fn sampled(&self, py: Python<'_>) -> PyResult<Option<SampleStats>> {
+        let table = &self.table;
+        let Some(sampler) = &table.sampler else {
+            return Ok(None);
+        };
+        let out = sampler.finish();
+        if out.level == 0 {
+            return Ok(None);
+        }
+        let sampled: std::collections::HashSet<u32> = out.sampled_shapes.iter().copied().collect();
+        let in_sample = table
+            .rows
+            .iter()
+            .filter(|row| sampled.contains(&row.shape))
+            .count() as u64;
+        let shapes = out.sampled_shapes.iter().map(|&shape| {
+            let (service, class, masked, print) = table.shapes[shape as usize];
+            let print = (print != NO_ID).then(|| &table.fingerprints[print as usize]);
+            (
+                &table.services[service as usize],
+                CLASS_NAMES[class as usize],
+                &table.masked[masked as usize],
+                print,
+            )
+        });
+        let mut services: Vec<&str> = out
+            .services
+            .iter()
+            .map(|&id| &table.services[id as usize])
+            .collect();
+        services.sort_unstable();
+        Ok(Some(SampleStats {
+            level: out.level,
+            events: (out.events[0], out.events[1]),
+            requests: (out.requests[0], out.requests[1]),
+            universe: (out.universe[0], out.universe[1]),
+            requests_per_minute: counts_dict(py, &out.requests_per_minute)?,
+            users: out.users,
+            services: PyList::new_bound(py, services).unbind(),
+            baseline_first: out.baseline_first,
+            sampled_shapes: PyList::new_bound(py, shapes).unbind(),
+            in_full: table.rows.len() as u64 - in_sample,
+            sampled: in_sample,
+        }))
     }
 
     /// Rows held now (kept so far, minus those dropped by lookback).

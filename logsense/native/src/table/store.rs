@@ -10,6 +10,7 @@ use super::hits::{hit_seq, id_stem, parse_page, source_lines, HitRef};
 use super::instances::Instances;
 use super::packed;
 use super::record::{level_class, level_rank, plausible, Reason};
+use super::sampler::{id_hash, seq_hash, Sampler};
 use super::scan::{
     is_blank_line, scan_block, Config, LocalIds, Piece, BOM, JOIN_GAP, MAX_EXAMPLES,
 };
@@ -286,6 +287,12 @@ pub struct Table {
     /// JSON files: the (time, seq) of the last row while continuation records may still join
     /// it (`scan`'s module doc).
     json_owner: Option<(f64, u64)>,
+    /// The (time, seq) of the last row that passed floor and ceiling, and whether it was kept.
+    last_admitted: Option<(f64, u64, bool)>,
+    /// Where the window starts, when it is known before the first line (after the baseline).
+    pub window_start: Option<f64>,
+    /// Sampling as it reads (`sample_rest`), if asked for.
+    pub sampler: Option<Sampler>,
 }
 
 /// What `scan_hits` tells Python about a page.
@@ -316,7 +323,9 @@ enum Place<'a> {
     },
 }
 
-/// Global ids of one worker's local shapes, request ids and user ids.
+/// Global ids of one worker's local shapes, request ids and user ids. While sampling, request
+/// and user ids are NO_ID until a kept row needs them (`Table::global_id`): the ids of dropped
+/// rows are never interned, only hashed.
 struct IdMaps {
     services: Vec<u32>,
     shapes: Vec<u32>,
@@ -324,6 +333,9 @@ struct IdMaps {
     users: Vec<u32>,
     versions: Vec<u32>,
     hosts: Vec<u32>,
+    /// While sampling: `id_hash` of each local request id, and of each user id.
+    request_hashes: Vec<u64>,
+    user_hashes: Vec<u64>,
 }
 
 /// A normalized event handed in by Python (`EventTable.push`).
@@ -387,7 +399,24 @@ impl Table {
             scratch: Scratch::default(),
             ordered_by_origin: false,
             json_owner: None,
+            last_admitted: None,
+            window_start: None,
+            sampler: None,
         }
+    }
+
+    /// Sample as it reads from now on (`sampler`), keeping about `budget` rows of shapes that
+    /// cannot form an issue; false (and nothing changes) unless the window is known and nothing
+    /// was read yet.
+    pub fn sample_rest(&mut self, budget: u64, change_words: Vec<Box<str>>) -> bool {
+        let Some(window_start) = self.window_start else {
+            return false;
+        };
+        if self.stats.read > 0 || !self.rows.is_empty() || self.lookback.is_some() {
+            return false;
+        }
+        self.sampler = Some(Sampler::new(budget, window_start, change_words));
+        true
     }
 
     /// The clock hour of `now`, if any.
@@ -682,7 +711,7 @@ impl Table {
     /// (line number, raw line) of the lines left to Python to `handed_back`, in line order.
     fn scan(&mut self, data: &[u8], handed_back: &mut Vec<(u64, Vec<u8>)>) {
         let block = scan_block(&self.config, data, self.max_line, true);
-        let maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
+        let mut maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
         let mut line = self.next_line;
         for mut piece in block.pieces {
             let joined = self.join_leading(&mut piece);
@@ -700,10 +729,15 @@ impl Table {
             let worker = piece.worker;
             let renewed = piece.broke || joined < piece.leading.len();
             let open = piece.open_owner.is_some();
-            self.absorb(piece, &maps[worker], &Place::Lines(line));
+            self.absorb(
+                piece,
+                &mut maps[worker],
+                &block.ids[worker],
+                &Place::Lines(line),
+            );
             if renewed {
                 self.json_owner = open
-                    .then(|| self.rows.last().map(|r| (r.ts, r.seq)))
+                    .then(|| self.last_admitted.map(|(ts, seq, _)| (ts, seq)))
                     .flatten();
             }
             line += lines;
@@ -724,10 +758,18 @@ impl Table {
             .map(|&(row, _)| row)
             .take_while(|&row| (piece.rows[row].ts - owner_ts).abs() <= JOIN_GAP)
             .collect();
+        if joining.is_empty() {
+            return 0;
+        }
         // Compaction may have dropped the owner (an old line of an unordered file).
         let last = self.rows.len().wrapping_sub(1);
-        if joining.is_empty() || self.rows.last().is_none_or(|row| row.seq != owner_seq) {
-            return 0;
+        if self.rows.last().is_none_or(|row| row.seq != owner_seq) {
+            // A sampled-out owner takes its continuation records along (they are one event).
+            let sampled_out = self.last_admitted == Some((owner_ts, owner_seq, false));
+            if sampled_out {
+                Self::count_joined(piece, joining.len());
+            }
+            return if sampled_out { joining.len() } else { 0 };
         }
         self.last = None;
         let mut text = self.text(&self.rows[last]);
@@ -751,19 +793,24 @@ impl Table {
         let row = &mut self.rows[last];
         row.set_text_place(place);
         row.shape = shape;
+        Self::count_joined(piece, joining.len());
+        joining.len()
+    }
+
+    /// Take the first `count` rows of `piece` out as continuation records of the event before.
+    fn count_joined(piece: &mut Piece, count: usize) {
         // The joined records were counted as events of their own by the piece.
         let stats = &mut piece.stats;
-        let count = joining.len() as u64;
-        stats.read -= count;
-        stats.missing_level -= count;
-        stats.missing_service -= count;
-        stats.joined += count;
+        let joined = count as u64;
+        stats.read -= joined;
+        stats.missing_level -= joined;
+        stats.missing_service -= joined;
+        stats.joined += joined;
         let mut index = 0;
         piece.rows.retain(|_| {
             index += 1;
-            index > joining.len()
+            index > count
         });
-        joining.len()
     }
 
     /// The global ids of a worker's local strings and shapes (adding those not seen before).
@@ -789,25 +836,106 @@ impl Table {
                 self.shapes.insert_full(key).0 as u32
             })
             .collect();
+        let (requests, users, request_hashes, user_hashes) = if self.sampler.is_some() {
+            (
+                vec![NO_ID; ids.requests.len()],
+                vec![NO_ID; ids.users.len()],
+                ids.requests.iter().map(id_hash).collect(),
+                ids.users.iter().map(id_hash).collect(),
+            )
+        } else {
+            (
+                remap(&mut self.requests, &ids.requests),
+                remap(&mut self.users, &ids.users),
+                Vec::new(),
+                Vec::new(),
+            )
+        };
         IdMaps {
             services,
             shapes,
-            requests: remap(&mut self.requests, &ids.requests),
-            users: remap(&mut self.users, &ids.users),
+            requests,
+            users,
             versions: remap(&mut self.versions, &ids.versions),
             hosts: remap(&mut self.hosts, &ids.hosts),
+            request_hashes,
+            user_hashes,
         }
     }
 
+    /// The global id of a kept row's local request id (`users`: user id), interned now if the
+    /// sampler left it for later.
+    fn global_id(&mut self, maps: &mut IdMaps, ids: &LocalIds, local: u32, users: bool) -> u32 {
+        if local == NO_ID {
+            return NO_ID;
+        }
+        let (map, strings, local_strings) = if users {
+            (&mut maps.users, &mut self.users, &ids.users)
+        } else {
+            (&mut maps.requests, &mut self.requests, &ids.requests)
+        };
+        let slot = &mut map[local as usize];
+        if *slot == NO_ID {
+            *slot = intern(strings, &local_strings[local as usize]);
+            let fresh = self
+                .sampler
+                .as_mut()
+                .filter(|s| !users && s.request_hashes.len() <= *slot as usize);
+            if let Some(sampler) = fresh {
+                sampler
+                    .request_hashes
+                    .push(maps.request_hashes[local as usize]);
+            }
+        }
+        *slot
+    }
+
+    /// The id of request id `text`, interned now (with its hash, while sampling).
+    fn intern_request(&mut self, text: &str) -> u32 {
+        let id = intern(&mut self.requests, text);
+        if let Some(sampler) = &mut self.sampler {
+            if sampler.request_hashes.len() <= id as usize {
+                sampler.request_hashes.push(id_hash(text));
+            }
+        }
+        id
+    }
+
+    /// Count a row that passed floor and ceiling with the sampler, if any, and whether to keep
+    /// it; a row left out still counts toward the anchor and the newest time.
+    fn admit(
+        &mut self,
+        ts: f64,
+        seq: u64,
+        shape: u32,
+        request: Option<u64>,
+        user: Option<u64>,
+    ) -> bool {
+        let Some(sampler) = &mut self.sampler else {
+            return true;
+        };
+        let full = sampler.in_full(shape, &self.shapes, &self.masked);
+        let service = self.shapes[shape as usize].0;
+        let hash = request.unwrap_or_else(|| seq_hash(seq));
+        let kept = sampler.admit(ts, full, service, request, user, hash);
+        self.last_admitted = Some((ts, seq, kept));
+        if !kept {
+            self.count_hour(ts);
+            if self.newest.is_none_or(|newest| ts > newest) {
+                self.newest = Some(ts);
+            }
+        }
+        kept
+    }
+
     /// Merge one scanned piece whose first line is `first_line`.
-    fn absorb(&mut self, piece: Piece, maps: &IdMaps, place: &Place<'_>) {
+    fn absorb(&mut self, piece: Piece, maps: &mut IdMaps, ids: &LocalIds, place: &Place<'_>) {
         self.last = None;
         self.absorb_stats(&piece, place);
         self.dropped += piece.dropped;
         if let Some(ts) = piece.earliest {
             self.see(ts);
         }
-        let global = |map: &[u32], id: u32| if id == NO_ID { NO_ID } else { map[id as usize] };
         self.instances.absorb(
             &piece.instances,
             &maps.services,
@@ -828,13 +956,25 @@ impl Table {
                 }
             };
             let shape = maps.shapes[row.shape as usize];
+            if self.sampler.is_some() {
+                let hashed = |hashes: &[u64], id: u32| (id != NO_ID).then(|| hashes[id as usize]);
+                let request = hashed(&maps.request_hashes, row.request);
+                let user = hashed(&maps.user_hashes, row.user);
+                if !self.admit(row.ts, seq, shape, request, user) {
+                    continue;
+                }
+            } else {
+                self.last_admitted = Some((row.ts, seq, true));
+            }
             let text = &piece.text[row.text.start as usize..row.text.end as usize];
+            let request = self.global_id(maps, ids, row.request, false);
+            let user = self.global_id(maps, ids, row.user, true);
             let mut kept = Row::new(
                 row.ts,
                 seq,
                 shape,
-                global(&maps.requests, row.request),
-                global(&maps.users, row.user),
+                request,
+                user,
                 origin,
                 row.level,
                 row.duration,
@@ -879,7 +1019,7 @@ impl Table {
             .collect();
         self.ordered_by_origin = true;
         let block = scan_block(&self.config, &lines, max_line, false);
-        let maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
+        let mut maps: Vec<IdMaps> = block.ids.iter().map(|ids| self.id_maps(ids)).collect();
         let mut first = 0_usize;
         for piece in block.pieces {
             for (index, range) in &piece.handed_back {
@@ -895,7 +1035,7 @@ impl Table {
                 seqs: &seqs,
                 origins: &origins,
             };
-            self.absorb(piece, &maps[worker], &place);
+            self.absorb(piece, &mut maps[worker], &block.ids[worker], &place);
             first += count;
         }
         self.maybe_compact();
@@ -981,6 +1121,16 @@ impl Table {
             None => NO_ID,
         };
         let shape = self.shapes.insert_full((service, class, masked, print)).0 as u32;
+        let version = version.map_or(NO_ID, |text| intern(&mut self.versions, text));
+        let host = host.map_or(NO_ID, |text| intern(&mut self.hosts, text));
+        self.instances.see((service, version, host), ts);
+        if self.sampler.is_some() {
+            if !self.admit(ts, seq, shape, request.map(id_hash), user.map(id_hash)) {
+                return;
+            }
+        } else {
+            self.last_admitted = Some((ts, seq, true));
+        }
         let place = self.store_text(shape, text.as_bytes());
         let origin = match origin {
             Some(origin) => {
@@ -989,11 +1139,8 @@ impl Table {
             }
             None => NO_ID,
         };
-        let request = request.map_or(NO_ID, |id| intern(&mut self.requests, id));
+        let request = request.map_or(NO_ID, |id| self.intern_request(id));
         let user = user.map_or(NO_ID, |id| intern(&mut self.users, id));
-        let version = version.map_or(NO_ID, |text| intern(&mut self.versions, text));
-        let host = host.map_or(NO_ID, |text| intern(&mut self.hosts, text));
-        self.instances.see((service, version, host), ts);
         let mut row = Row::new(ts, seq, shape, request, user, origin, level, pack(duration));
         row.set_text_place(place);
         self.keep(row);
@@ -1197,6 +1344,7 @@ impl Table {
     /// forget the bulk: rows are dropped only when older than the start of the bulk's newest
     /// hour (the hour of its 99th percentile, which no anchor can precede) minus the lookback.
     pub(super) fn maybe_compact(&mut self) {
+        self.maybe_thin();
         let Some(lookback) = self.lookback else {
             return;
         };
@@ -1206,27 +1354,59 @@ impl Table {
         let hours = self.sorted_hours();
         let (_, bulk) = anchor_hours(&hours, self.clock_hour());
         let cutoff = hours[bulk].hour as f64 * 3600.0 - lookback;
+        self.dropped += self.drop_rows(|row| row.ts < cutoff);
+        self.compact_at = (2 * self.rows.len()).max(MIN_COMPACTION_ROWS);
+    }
+
+    /// While sampling: when the sampler's level rises, drop the rows below it.
+    fn maybe_thin(&mut self) {
+        let Some(mut sampler) = self.sampler.take() else {
+            return;
+        };
+        if sampler.tighten().is_some() {
+            // Joins may have made shapes no row was admitted with.
+            let full: Vec<bool> = (0..self.shapes.len() as u32)
+                .map(|shape| sampler.in_full(shape, &self.shapes, &self.masked))
+                .collect();
+            self.drop_rows(|row| {
+                let hash = match row.request {
+                    NO_ID => seq_hash(row.seq),
+                    id => sampler.request_hashes[id as usize],
+                };
+                !sampler.keeps(full[row.shape as usize], hash)
+            });
+            // The last row may have gone too: continuation records then go with it.
+            if let Some((ts, seq, true)) = self.last_admitted {
+                let kept = self.rows.last().is_some_and(|row| row.seq == seq);
+                self.last_admitted = Some((ts, seq, kept));
+            }
+        }
+        self.sampler = Some(sampler);
+    }
+
+    /// Drop the rows `stale` picks (in row order) and free their texts (rewritten once mostly
+    /// garbage); how many were dropped.
+    fn drop_rows(&mut self, mut stale: impl FnMut(&Row) -> bool) -> u64 {
         let before = self.rows.len();
         let mut freed = 0;
         let texts = &self.texts;
         self.rows.retain(|row| {
-            let stale = row.ts < cutoff;
-            freed += if stale {
+            let gone = stale(row);
+            freed += if gone {
                 text_at(texts, row.text_place()).1
             } else {
                 0
             };
-            !stale
+            !gone
         });
         if self.rows.len() < before {
             self.last = None;
         }
-        self.dropped += (before - self.rows.len()) as u64;
         self.live_text -= freed;
         if self.total_text - self.live_text > self.live_text {
             self.rewrite_texts();
         }
-        self.compact_at = (2 * self.rows.len()).max(MIN_COMPACTION_ROWS);
+        (before - self.rows.len()) as u64
     }
 
     /// Copy the texts of the live rows into fresh chunks.

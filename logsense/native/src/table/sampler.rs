@@ -1,0 +1,289 @@
+//! Sampling as the table reads, when the window is known before the first line
+//! (`EventTable.sample_rest`): what a pushdown leaves to Elasticsearch, done while scanning.
+//!
+//! Every row of a shape that can form an issue on its own (warn or worse, a stack trace
+//! fingerprint, a message with a word that tells a change) is kept. Of the other rows, those of
+//! a uniform sample of requests: a request's *level* is the number of leading zero bits of a
+//! hash of its id (of its seq, for a row without one), and rows of level `level` or more are
+//! kept. `level` starts at 0 (everything); whenever more than twice the budget of such rows
+//! are kept it rises until at most the budget are, and the rows below it are dropped (the
+//! table then holds about the budget whatever the window). A request is kept or dropped whole,
+//! across services.
+//!
+//! Totals are counted over every row of the window and baseline as it passes, kept or not:
+//! events, distinct requests (by their 64-bit hashes) per period and per minute, users,
+//! services, and the rows per level (so the sample's universe is known for any final level).
+
+use ahash::{AHashMap, AHashSet};
+
+use super::strings::{Shapes, Strings, NO_ID};
+use crate::pytext::floordiv_int;
+
+/// Levels run from 0 (hash ≥ 2^63) to 64 (hash 0).
+const LEVELS: usize = 65;
+
+/// A hash of a request id that does not depend on the process or platform (FNV-1a, then
+/// MurmurHash3's finalizer to spread its bits): the sample is the same on every run.
+pub fn id_hash(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in text.as_bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    mix(hash)
+}
+
+/// The hash of a row without a request id: of its input order.
+pub fn seq_hash(seq: u64) -> u64 {
+    mix(seq ^ 0x9e37_79b9_7f4a_7c15)
+}
+
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// The sample level of a hash (see the module doc).
+pub fn level_of(hash: u64) -> u32 {
+    hash.leading_zeros()
+}
+
+/// The counts of one period (baseline or window).
+#[derive(Default)]
+struct Period {
+    events: u64,
+    requests: AHashSet<u64>,
+    /// Rows per level, kept or not.
+    by_level: Vec<u64>,
+    first: Option<f64>,
+}
+
+/// The sampler of a table (see the module doc).
+pub struct Sampler {
+    budget: u64,
+    window_start: f64,
+    change_words: Vec<Box<str>>,
+    /// Rows of shapes read in full are kept, the others from this level up.
+    pub level: u32,
+    /// Per shape: whether its rows are kept in full (decided on its first row).
+    in_full: Vec<Option<bool>>,
+    /// Per global request id, its id's hash (request ids are interned only for kept rows).
+    pub request_hashes: Vec<u64>,
+    /// Kept rows of sampled shapes, per level.
+    kept: Vec<u64>,
+    periods: [Period; 2],
+    /// (request hash, minute) pairs of the window, and distinct requests per minute.
+    request_minutes: AHashSet<(u64, i64)>,
+    requests_per_minute: AHashMap<i64, u64>,
+    users: AHashSet<u64>,
+    /// Service ids with a window row.
+    services: Vec<bool>,
+}
+
+/// What a sampled read counted (`EventTable.sampled`).
+pub struct SampleOut {
+    pub level: u32,
+    /// (baseline, window) each.
+    pub events: [u64; 2],
+    pub requests: [u64; 2],
+    pub universe: [u64; 2],
+    pub requests_per_minute: Vec<(i64, u64)>,
+    pub users: u64,
+    pub services: Vec<u32>,
+    pub baseline_first: Option<f64>,
+    /// Shape ids whose rows were sampled.
+    pub sampled_shapes: Vec<u32>,
+}
+
+impl Sampler {
+    pub fn new(budget: u64, window_start: f64, change_words: Vec<Box<str>>) -> Self {
+        let period = || Period {
+            by_level: vec![0; LEVELS],
+            ..Period::default()
+        };
+        Self {
+            budget: budget.max(1),
+            window_start,
+            change_words,
+            level: 0,
+            in_full: Vec::new(),
+            request_hashes: Vec::new(),
+            kept: vec![0; LEVELS],
+            periods: [period(), period()],
+            request_minutes: AHashSet::new(),
+            requests_per_minute: AHashMap::new(),
+            users: AHashSet::new(),
+            services: Vec::new(),
+        }
+    }
+
+    /// Whether the rows of `shape` are kept in full: warn or worse, a stack trace fingerprint,
+    /// or a masked message with a word that begins like a change word.
+    pub fn in_full(&mut self, shape: u32, shapes: &Shapes, masked: &Strings) -> bool {
+        let index = shape as usize;
+        if self.in_full.len() <= index {
+            self.in_full.resize(index + 1, None);
+        }
+        if let Some(known) = self.in_full[index] {
+            return known;
+        }
+        let (_, class, message, print) = shapes[index];
+        let full = class > 0 || print != NO_ID || self.tells_change(&masked[message as usize]);
+        self.in_full[index] = Some(full);
+        full
+    }
+
+    fn tells_change(&self, message: &str) -> bool {
+        message
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .any(|word| {
+                let word = word.to_lowercase();
+                self.change_words
+                    .iter()
+                    .any(|start| word.starts_with(&**start))
+            })
+    }
+
+    /// Count a row of the window or baseline, and whether to keep it: of a shape read in full
+    /// (`full`), or of `hash`'s level (its request's, else its seq's) at or above `level`.
+    pub fn admit(
+        &mut self,
+        ts: f64,
+        full: bool,
+        service: u32,
+        request: Option<u64>,
+        user: Option<u64>,
+        hash: u64,
+    ) -> bool {
+        let level = level_of(hash);
+        let in_window = ts >= self.window_start;
+        let period = &mut self.periods[usize::from(in_window)];
+        period.events += 1;
+        period.by_level[level as usize] += 1;
+        if period.first.is_none_or(|first| ts < first) {
+            period.first = Some(ts);
+        }
+        if let Some(request) = request {
+            period.requests.insert(request);
+        }
+        if in_window {
+            let minute = floordiv_int(ts, 60.0).unwrap_or(i64::MIN);
+            if let Some(request) = request {
+                if self.request_minutes.insert((request, minute)) {
+                    *self.requests_per_minute.entry(minute).or_insert(0) += 1;
+                }
+            }
+            if let Some(user) = user {
+                self.users.insert(user);
+            }
+            let index = service as usize;
+            if self.services.len() <= index {
+                self.services.resize(index + 1, false);
+            }
+            self.services[index] = true;
+        }
+        if full {
+            return true;
+        }
+        if level < self.level {
+            return false;
+        }
+        self.kept[level as usize] += 1;
+        true
+    }
+
+    /// A new, higher level when more than twice the budget of sampled rows are kept: the
+    /// lowest that leaves at most the budget (the caller drops the rows below it).
+    pub fn tighten(&mut self) -> Option<u32> {
+        let mut held: u64 = self.kept[self.level as usize..].iter().sum();
+        if held <= 2 * self.budget {
+            return None;
+        }
+        while held > self.budget && (self.level as usize) < LEVELS - 1 {
+            held -= self.kept[self.level as usize];
+            self.kept[self.level as usize] = 0;
+            self.level += 1;
+        }
+        Some(self.level)
+    }
+
+    /// Whether a kept row stays at the current level: of a shape read in full (`full`), or
+    /// with a hash of that level or more.
+    pub fn keeps(&self, full: bool, hash: u64) -> bool {
+        full || level_of(hash) >= self.level
+    }
+
+    /// What was counted, once the read is done.
+    pub fn finish(&self) -> SampleOut {
+        let universe = |period: &Period| period.by_level[self.level as usize..].iter().sum();
+        let [baseline, window] = &self.periods;
+        let mut requests_per_minute: Vec<(i64, u64)> = self
+            .requests_per_minute
+            .iter()
+            .map(|(&minute, &count)| (minute, count))
+            .collect();
+        requests_per_minute.sort_unstable();
+        SampleOut {
+            level: self.level,
+            events: [baseline.events, window.events],
+            requests: [baseline.requests.len() as u64, window.requests.len() as u64],
+            universe: [universe(baseline), universe(window)],
+            requests_per_minute,
+            users: self.users.len() as u64,
+            services: (0..self.services.len() as u32)
+                .filter(|&id| self.services[id as usize])
+                .collect(),
+            baseline_first: baseline.first,
+            sampled_shapes: (0..self.in_full.len() as u32)
+                .filter(|&shape| self.in_full[shape as usize] == Some(false))
+                .collect(),
+        }
+    }
+}
+
+/// The sample level of each of `names`' hashes (`id_hash`), for Python's membership test.
+pub fn levels_of(names: &[String]) -> Vec<u8> {
+    names
+        .iter()
+        .map(|name| level_of(id_hash(name)) as u8)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_level_rises_until_the_budget_holds_and_counts_stay_whole() {
+        let mut sampler = Sampler::new(100, 0.0, Vec::new());
+        let mut kept = Vec::new();
+        for seq in 0..10_000_u64 {
+            let hash = id_hash(&format!("req-{seq}"));
+            if sampler.admit(seq as f64, false, 0, Some(hash), None, hash) {
+                kept.push(hash);
+            }
+            if sampler.tighten().is_some() {
+                kept.retain(|&h| sampler.keeps(false, h));
+            }
+        }
+        assert!(sampler.level > 0);
+        assert!(kept.len() <= 200, "{} kept", kept.len());
+        let out = sampler.finish();
+        assert_eq!(out.events, [0, 10_000]);
+        assert_eq!(out.requests, [0, 10_000]);
+        assert_eq!(out.universe[1], kept.len() as u64);
+        assert!(kept.iter().all(|&h| level_of(h) >= out.level));
+    }
+
+    #[test]
+    fn id_hashes_do_not_depend_on_the_process() {
+        assert_eq!(id_hash(""), mix(0xcbf2_9ce4_8422_2325));
+        assert_eq!(
+            levels_of(&["a".into(), "a".into()]),
+            vec![level_of(id_hash("a")) as u8; 2]
+        );
+    }
+}
