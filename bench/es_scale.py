@@ -13,6 +13,9 @@ runs, in the same conditions and in turn, `logsense triage --since 1h --until la
 - the file, the index read in full (`--full-read`), and the index pushed down (the default: the
   events that can form an issue in full, a request sample of the rest, totals from aggregations),
   each in one process;
+- the file with that same window given as times (`--from`/`--until`): known before the first
+  line, so the file is sampled as it is read, as the pushdown samples the index
+  (`logsense/sources/sampled_read.py`);
 - the file and the index (pushed down) with `--workers` (the cluster's workers read; their
   peak RSS is reset before each run).
 
@@ -53,6 +56,8 @@ from logsense.sources.elasticsearch import EsConnection  # noqa: E402
 from logsense.sources.load import load_file  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
+# The file again, its window given as times (the same window as `--until latest` found).
+KNOWN = "file, --from/--until"
 
 
 def loaded(url: str, path: Path, console: Console) -> int:
@@ -132,6 +137,7 @@ def main() -> None:
         workers = ["--workers", cluster.scheduler_address]
         targets = {
             "file": ["--source", str(path)],
+            KNOWN: ["--source", str(path)],
             "index (full read)": [*index, "--full-read"],
             "index (pushdown)": index,
             "file, Dask 2 workers": ["--source", str(path), *workers],
@@ -142,12 +148,15 @@ def main() -> None:
         reports = {name: OUT / f"es_scale_{n}.json" for n, name in enumerate(targets)}
         best: dict[str, tuple[Run, float]] = {}
         measure(triage(ROOT, targets["file"], args.since, reports["file"]))  # warms the caches
+        window = orjson.loads(reports["file"].read_bytes())["window"]
+        known = ["--from", window["start"], "--until", window["end"]]
         for round_no in range(1, args.rounds + 1):
             for name, target in targets.items():
                 dask = "--workers" in target
                 if dask:
                     client.run(_reset_peak)  # the workers' peak RSS is then this run's
-                run = measure(triage(ROOT, target, args.since, reports[name]))
+                times = known if name == KNOWN else None
+                run = measure(triage(ROOT, target, args.since, reports[name], times))
                 workers_mib = max(client.run(_peak_kib).values()) / 1024 if dask else 0.0
                 console.print(f"round {round_no}: {name}: {run.seconds:.2f} s")
                 if name not in best or run.seconds < best[name][0].seconds:

@@ -38,11 +38,15 @@ from logsense.sources.load import load_file  # noqa: E402
 OUT = ROOT / "bench" / "out"
 
 
-def triage(checkout: Path, target: list[str], since: str, report: Path) -> list[str]:
-    """`logsense triage` of `checkout` (first on PYTHONPATH) for `target`, as JSON to `report`."""
+def triage(
+    checkout: Path, target: list[str], since: str, report: Path, window: list[str] | None = None
+) -> list[str]:
+    """`logsense triage` of `checkout` (first on PYTHONPATH) for `target`, as JSON to `report`,
+    of the last `since` (or of the `window` options, if given)."""
     return [
         "env", f"PYTHONPATH={checkout}", sys.executable, "-P", "-m", "logsense", "triage",
-        *target, "--since", since, "--until", "latest", "--format", "json", "--no-llm",
+        *target, *(window or ["--since", since, "--until", "latest"]), "--format", "json",
+        "--no-llm",
         "--quiet", "--out", str(report), "--state-dir", str(OUT / "state"), "--reset-state",
     ]  # fmt: skip
 
