@@ -157,7 +157,34 @@ def test_an_event_left_out_takes_its_continuation_records_along(
     spec = WindowSpec.from_options(None, "2024-05-05T11:00:00Z", "2024-05-05T10:30:00Z")
     monkeypatch.setattr(files, "_BLOCK", block)
     _, full, _, full_source = _read(path, spec, None)
-    _, _, stats, source = _read(path, spec, 300)
+    _, sampled, stats, source = _read(path, spec, 300)
     assert stats is not None and stats.level > 0
     assert stats.events == (full.baseline_events, full.events)
     assert source.stats.joined == full_source.stats.joined == 2 * 2000
+    # Their stack made those info events a shape of their own, kept in full.
+    traced = lambda a: sum(s.count + s.baseline_count for s in a.shapes if s.fingerprint)  # noqa: E731
+    assert traced(sampled) == traced(full) == 2000
+
+
+def _signature(aggregate: Aggregate) -> list[tuple[object, ...]]:
+    return sorted(
+        (s.service, s.level_class, s.masked, s.fingerprint, s.count, s.baseline_count)
+        for s in aggregate.shapes
+    )
+
+
+def test_the_sample_depends_on_the_events_not_on_how_they_were_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The level is the lowest that holds at most the budget of the events read, whatever
+    blocks and threads they came in: the same file gives the same sample."""
+    from logsense.sources import files
+
+    spec = WindowSpec.from_options(None, CHECKOUT_WINDOW[3], CHECKOUT_WINDOW[1])
+    found = set()
+    for block, threads in [(8 << 20, 2), (65_521, 1), (7_919, 2)]:
+        monkeypatch.setattr(files, "_BLOCK", block)
+        _, aggregate, stats, _ = _read(CHECKOUT, spec, 700, threads)
+        assert stats is not None
+        found.add((stats.level, stats.in_full, stats.sampled, tuple(_signature(aggregate))))
+    assert len(found) == 1

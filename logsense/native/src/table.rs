@@ -463,8 +463,10 @@ impl EventTable {
         self.table.sample_rest(budget, words)
     }
 
-    /// What the sampler counted, once the read is done; None unless it left rows out.
-    fn sampled(&self, py: Python<'_>) -> PyResult<Option<SampleStats>> {
+    /// At the end of the read: drop what the sampler kept only while it could take
+    /// continuation records, and return what it counted; None unless it left rows out.
+    fn sampled(&mut self, py: Python<'_>) -> PyResult<Option<SampleStats>> {
+        self.table.finish_sample();
         let table = &self.table;
         let Some(sampler) = &table.sampler else {
             return Ok(None);

@@ -5,10 +5,15 @@
 //! fingerprint, a message with a word that tells a change) is kept. Of the other rows, those of
 //! a uniform sample of requests: a request's *level* is the number of leading zero bits of a
 //! hash of its id (of its seq, for a row without one), and rows of level `level` or more are
-//! kept. `level` starts at 0 (everything); whenever more than twice the budget of such rows
-//! are kept it rises until at most the budget are, and the rows below it are dropped (the
-//! table then holds about the budget whatever the window). A request is kept or dropped whole,
-//! across services.
+//! kept. `level` is always the lowest level whose rows so far number at most the budget: it
+//! starts at 0 (everything) and rises as rows arrive, and the rows below it are dropped (the
+//! table then holds about the budget whatever the window). Since the rows of each level only
+//! grow, the level reached depends only on the rows read, not on the order or the blocks they
+//! came in. A request is kept or dropped whole, across services.
+//!
+//! The row that may still take continuation records (a JSON file's stack trace shipped line by
+//! line) is kept whatever its level until it is complete, so its final shape decides: the
+//! table drops it later if it stays below the level (`Table::finish_sample`).
 //!
 //! Totals are counted over every row of the window and baseline as it passes, kept or not:
 //! events, distinct requests (by their 64-bit hashes) per period and per minute, users,
@@ -148,11 +153,14 @@ impl Sampler {
     }
 
     /// Count a row of the window or baseline, and whether to keep it: of a shape read in full
-    /// (`full`), or of `hash`'s level (its request's, else its seq's) at or above `level`.
+    /// (`full`), of `hash`'s level (its request's, else its seq's) at or above `level`, or
+    /// `open` (it may still take continuation records).
+    #[allow(clippy::too_many_arguments)]
     pub fn admit(
         &mut self,
         ts: f64,
         full: bool,
+        open: bool,
         service: u32,
         request: Option<u64>,
         user: Option<u64>,
@@ -189,17 +197,18 @@ impl Sampler {
             return true;
         }
         if level < self.level {
-            return false;
+            return open;
         }
         self.kept[level as usize] += 1;
         true
     }
 
-    /// A new, higher level when more than twice the budget of sampled rows are kept: the
-    /// lowest that leaves at most the budget (the caller drops the rows below it).
+    /// A new, higher level when more than the budget of sampled rows are at or above the
+    /// current one: the lowest that leaves at most the budget (the caller drops the rows below
+    /// it).
     pub fn tighten(&mut self) -> Option<u32> {
         let mut held: u64 = self.kept[self.level as usize..].iter().sum();
-        if held <= 2 * self.budget {
+        if held <= self.budget {
             return None;
         }
         while held > self.budget && (self.level as usize) < LEVELS - 1 {
@@ -262,7 +271,7 @@ mod tests {
         let mut kept = Vec::new();
         for seq in 0..10_000_u64 {
             let hash = id_hash(&format!("req-{seq}"));
-            if sampler.admit(seq as f64, false, 0, Some(hash), None, hash) {
+            if sampler.admit(seq as f64, false, false, 0, Some(hash), None, hash) {
                 kept.push(hash);
             }
             if sampler.tighten().is_some() {
@@ -270,7 +279,14 @@ mod tests {
             }
         }
         assert!(sampler.level > 0);
-        assert!(kept.len() <= 200, "{} kept", kept.len());
+        assert!(kept.len() <= 100, "{} kept", kept.len());
+        // The lowest level that holds at most the budget, whatever the order of arrival.
+        let at_least = |level: u32| {
+            (0..10_000_u64)
+                .filter(|s| level_of(id_hash(&format!("req-{s}"))) >= level)
+                .count()
+        };
+        assert!(at_least(sampler.level) <= 100 && at_least(sampler.level - 1) > 100);
         let out = sampler.finish();
         assert_eq!(out.events, [0, 10_000]);
         assert_eq!(out.requests, [0, 10_000]);

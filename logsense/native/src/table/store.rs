@@ -287,8 +287,6 @@ pub struct Table {
     /// JSON files: the (time, seq) of the last row while continuation records may still join
     /// it (`scan`'s module doc).
     json_owner: Option<(f64, u64)>,
-    /// The (time, seq) of the last row that passed floor and ceiling, and whether it was kept.
-    last_admitted: Option<(f64, u64, bool)>,
     /// Where the window starts, when it is known before the first line (after the baseline).
     pub window_start: Option<f64>,
     /// Sampling as it reads (`sample_rest`), if asked for.
@@ -399,7 +397,6 @@ impl Table {
             scratch: Scratch::default(),
             ordered_by_origin: false,
             json_owner: None,
-            last_admitted: None,
             window_start: None,
             sampler: None,
         }
@@ -737,7 +734,7 @@ impl Table {
             );
             if renewed {
                 self.json_owner = open
-                    .then(|| self.last_admitted.map(|(ts, seq, _)| (ts, seq)))
+                    .then(|| self.rows.last().map(|r| (r.ts, r.seq)))
                     .flatten();
             }
             line += lines;
@@ -758,18 +755,10 @@ impl Table {
             .map(|&(row, _)| row)
             .take_while(|&row| (piece.rows[row].ts - owner_ts).abs() <= JOIN_GAP)
             .collect();
-        if joining.is_empty() {
-            return 0;
-        }
         // Compaction may have dropped the owner (an old line of an unordered file).
         let last = self.rows.len().wrapping_sub(1);
-        if self.rows.last().is_none_or(|row| row.seq != owner_seq) {
-            // A sampled-out owner takes its continuation records along (they are one event).
-            let sampled_out = self.last_admitted == Some((owner_ts, owner_seq, false));
-            if sampled_out {
-                Self::count_joined(piece, joining.len());
-            }
-            return if sampled_out { joining.len() } else { 0 };
+        if joining.is_empty() || self.rows.last().is_none_or(|row| row.seq != owner_seq) {
+            return 0;
         }
         self.last = None;
         let mut text = self.text(&self.rows[last]);
@@ -902,23 +891,24 @@ impl Table {
     }
 
     /// Count a row that passed floor and ceiling with the sampler, if any, and whether to keep
-    /// it; a row left out still counts toward the anchor and the newest time.
+    /// it (`open`: it may still take continuation records); a row left out still counts toward
+    /// the anchor and the newest time.
     fn admit(
         &mut self,
         ts: f64,
         seq: u64,
         shape: u32,
-        request: Option<u64>,
-        user: Option<u64>,
+        open: bool,
+        hashes: (Option<u64>, Option<u64>),
     ) -> bool {
         let Some(sampler) = &mut self.sampler else {
             return true;
         };
+        let (request, user) = hashes;
         let full = sampler.in_full(shape, &self.shapes, &self.masked);
         let service = self.shapes[shape as usize].0;
         let hash = request.unwrap_or_else(|| seq_hash(seq));
-        let kept = sampler.admit(ts, full, service, request, user, hash);
-        self.last_admitted = Some((ts, seq, kept));
+        let kept = sampler.admit(ts, full, open, service, request, user, hash);
         if !kept {
             self.count_hour(ts);
             if self.newest.is_none_or(|newest| ts > newest) {
@@ -943,7 +933,9 @@ impl Table {
             &maps.hosts,
         );
         self.rows.reserve(piece.rows.len());
-        for row in &piece.rows {
+        let open = piece.open_owner.is_some();
+        let last = piece.rows.len().wrapping_sub(1);
+        for (index, row) in piece.rows.iter().enumerate() {
             let (seq, origin) = match place {
                 Place::Lines(first) => (first + row.line, NO_ID),
                 Place::Hits {
@@ -960,11 +952,9 @@ impl Table {
                 let hashed = |hashes: &[u64], id: u32| (id != NO_ID).then(|| hashes[id as usize]);
                 let request = hashed(&maps.request_hashes, row.request);
                 let user = hashed(&maps.user_hashes, row.user);
-                if !self.admit(row.ts, seq, shape, request, user) {
+                if !self.admit(row.ts, seq, shape, open && index == last, (request, user)) {
                     continue;
                 }
-            } else {
-                self.last_admitted = Some((row.ts, seq, true));
             }
             let text = &piece.text[row.text.start as usize..row.text.end as usize];
             let request = self.global_id(maps, ids, row.request, false);
@@ -1124,12 +1114,9 @@ impl Table {
         let version = version.map_or(NO_ID, |text| intern(&mut self.versions, text));
         let host = host.map_or(NO_ID, |text| intern(&mut self.hosts, text));
         self.instances.see((service, version, host), ts);
-        if self.sampler.is_some() {
-            if !self.admit(ts, seq, shape, request.map(id_hash), user.map(id_hash)) {
-                return;
-            }
-        } else {
-            self.last_admitted = Some((ts, seq, true));
+        let hashes = (request.map(id_hash), user.map(id_hash));
+        if self.sampler.is_some() && !self.admit(ts, seq, shape, false, hashes) {
+            return;
         }
         let place = self.store_text(shape, text.as_bytes());
         let origin = match origin {
@@ -1358,29 +1345,38 @@ impl Table {
         self.compact_at = (2 * self.rows.len()).max(MIN_COMPACTION_ROWS);
     }
 
-    /// While sampling: when the sampler's level rises, drop the rows below it.
+    /// While sampling: when the sampler's level rises, drop the rows below it (but the one
+    /// that may still take continuation records).
     fn maybe_thin(&mut self) {
+        if self.sampler.as_mut().and_then(Sampler::tighten).is_some() {
+            self.thin(self.json_owner.map(|(_, seq)| seq));
+        }
+    }
+
+    /// At the end of the input: drop the rows below the sampler's level that were kept while
+    /// they could take continuation records (their final shape is known now).
+    pub fn finish_sample(&mut self) {
+        if self.sampler.is_some() {
+            self.thin(None);
+        }
+    }
+
+    /// Drop the rows of sampled shapes below the sampler's level, but the row of seq `spare`.
+    fn thin(&mut self, spare: Option<u64>) {
         let Some(mut sampler) = self.sampler.take() else {
             return;
         };
-        if sampler.tighten().is_some() {
-            // Joins may have made shapes no row was admitted with.
-            let full: Vec<bool> = (0..self.shapes.len() as u32)
-                .map(|shape| sampler.in_full(shape, &self.shapes, &self.masked))
-                .collect();
-            self.drop_rows(|row| {
-                let hash = match row.request {
-                    NO_ID => seq_hash(row.seq),
-                    id => sampler.request_hashes[id as usize],
-                };
-                !sampler.keeps(full[row.shape as usize], hash)
-            });
-            // The last row may have gone too: continuation records then go with it.
-            if let Some((ts, seq, true)) = self.last_admitted {
-                let kept = self.rows.last().is_some_and(|row| row.seq == seq);
-                self.last_admitted = Some((ts, seq, kept));
-            }
-        }
+        // Joins may have made shapes no row was admitted with.
+        let full: Vec<bool> = (0..self.shapes.len() as u32)
+            .map(|shape| sampler.in_full(shape, &self.shapes, &self.masked))
+            .collect();
+        self.drop_rows(|row| {
+            let hash = match row.request {
+                NO_ID => seq_hash(row.seq),
+                id => sampler.request_hashes[id as usize],
+            };
+            Some(row.seq) != spare && !sampler.keeps(full[row.shape as usize], hash)
+        });
         self.sampler = Some(sampler);
     }
 
