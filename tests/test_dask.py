@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,24 @@ def test_file_triage_on_the_cluster_is_the_single_process_report(
     alone = triage(cli, "-s", path, "--since", "30m")
     spread = triage(cli, "-s", path, "--since", "30m", workers=scheduler)
     assert alone["issues"] and alone["totals"]["events"] > 5000
+    assert spread == alone
+
+
+@pytest.mark.parametrize("name", ["json_file", "text_file"])
+def test_a_known_window_is_sampled_on_the_cluster_as_in_one_process(
+    cli: Cli, scheduler: str, name: str, request: pytest.FixtureRequest
+) -> None:
+    """Each worker samples its slices as it reads; their counts merge, and the sample's level
+    depends only on the events read: the report is the single process's."""
+    path = request.getfixturevalue(name)
+    last = path.read_bytes().rstrip().rsplit(b"\n", 1)[-1]
+    stamp = orjson.loads(last)["@timestamp"] if last.startswith(b"{") else last.split()[0]
+    until = datetime.fromisoformat(str(stamp, "ascii") if isinstance(stamp, bytes) else stamp)
+    window = ["--from", (until - timedelta(minutes=10)).isoformat(), "--until",
+              (until + timedelta(seconds=1)).isoformat(), "--sample-events", "400"]  # fmt: skip
+    alone = triage(cli, "-s", str(path), *window)
+    spread = triage(cli, "-s", str(path), *window, workers=scheduler)
+    assert alone["totals"]["sampling"] is not None and alone["issues"]
     assert spread == alone
 
 

@@ -6,7 +6,8 @@ The table (`EventTable.sample_rest`, `native/src/table/sampler.rs`) keeps every 
 shape that can form an issue (warn or worse, HTTP 5xx, a stack trace, a message with a word
 that tells a change). Of the other events it keeps every event of a uniform sample of
 requests: those whose id hashes to a *level* (leading zero bits) at or above the sample's,
-whose rate halves each time more than twice `Pushdown.budget` of them are held. A request is
+the lowest level whose events so far number at most `Pushdown.budget` (it rises, halving the
+rate, as events arrive; the same events give the same sample). A request is
 kept or left out whole, across services. Totals (events, distinct requests per period and per
 minute, users, services) are counted over every event as it passes, exactly (distinct ids by
 64-bit hashes). The pipeline then compares sampled patterns with the sample's universe, as it

@@ -51,12 +51,13 @@ from logsense.progress import event_progress
 from logsense.sources.elasticsearch import ElasticsearchSource
 from logsense.sources.files import FileSource
 from logsense.sources.records import SourceStats
+from logsense.sources.sampled_read import sample_as_read, sampled_read
 from logsense.sources.window import WindowSpec, new_table, reach
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-    from logsense.sources.pushdown import Pushed
+    from logsense.sources.pushdown import Pushdown, Pushed
 
 __all__ = ["ClusterSource"]
 
@@ -101,15 +102,19 @@ def _scanned(tables: _Tables, rows: bytes, stats: SourceStats) -> _Scanned:
 
 @dataclass(frozen=True)
 class _Tables:
-    """How a task makes its table: as the driver's, but one that forgets nothing."""
+    """How a task makes its table: as the driver's, but one that forgets nothing; one that
+    samples as it reads under `pushdown` when the window is known (a file's, `sampled_read`)."""
 
     spec: WindowSpec
     anchor: float | None
     fields: FieldMap
     name: str
+    pushdown: Pushdown | None = None
 
     def new(self) -> EventTable:
-        return new_table(self.spec, self.anchor, self.fields, self.name, forget=False)
+        table = new_table(self.spec, self.anchor, self.fields, self.name, forget=False)
+        sample_as_read(table, self.pushdown)
+        return table
 
 
 @dataclass(frozen=True)
@@ -159,10 +164,11 @@ class ClusterSource:
         self.address = address
         self.name = inner.name
         self.stats: SourceStats = inner.stats
-        # What the last `fill` pushed down (an index only), when it did.
+        # What the last `fill` pushed down (or sampled, of a file), when it did.
         self.pushed: Pushed | None = None
         self._settings = settings
-        self._tables = _Tables(spec, anchor, settings.fields, inner.name)
+        sampling = inner.pushdown if isinstance(inner, FileSource) else None
+        self._tables = _Tables(spec, anchor, settings.fields, inner.name, sampling)
 
     def read(self) -> Iterator[Event]:
         """Every event of the input, read in this process (see `fill` for the cluster)."""
@@ -179,7 +185,9 @@ class ClusterSource:
             shown_progress = progress or (isinstance(inner, ElasticsearchSource) and inner.progress)
             with event_progress(label, shown_progress) as shown:
                 if isinstance(inner, FileSource):
+                    sample_as_read(table, self._tables.pushdown)
                     self._merge(table, self._file_parts(client, inner, threads, table), shown)
+                    self.pushed = sampled_read(table)
                 else:
                     self._fill_index(client, inner, threads, table, shown)
 

@@ -10,17 +10,24 @@
 //! since aggregation orders rows by (time, seq[, origin]), never by arrival.
 //!
 //! The service instances (`instances`) go along too: they count every event the worker kept.
+//! So do the counts of a table that sampled as it read (`sampler`): a partial of one merges
+//! only into another, which then holds the sample and the counts of one table that read both.
 //!
 //! Layout (little-endian): magic, ordered-by-origin flag, earliest (NaN: none), dropped; the
 //! hours; the services, masked messages, fingerprints, request ids, user ids, versions, hosts,
-//! origins as string lists; the shapes; the instances; the origin stems; the rows; the rows'
-//! texts in row order.
+//! origins as string lists; the shapes; the instances; the origin stems; the sampler's counts
+//! (a flag, then its level, rows per level, each period's events, first time, rows per level
+//! and request hashes, the window's (request hash, minute) pairs, user hashes and services);
+//! the rows; the rows' texts in row order.
+
+use ahash::AHashSet;
 
 use super::instances::Seen;
+use super::sampler::{Period, Sampler, LEVELS};
 use super::store::{Row, Table, STEM};
 use super::strings::{intern, Strings, NO_ID};
 
-const MAGIC: &[u8; 8] = b"LSPART03";
+const MAGIC: &[u8; 8] = b"LSPART04";
 
 /// The rows of `table` from time `low` on (all without one) and everything they refer to, as
 /// bytes for `merge`; the rows before `low` count as dropped. With `hours`, the events per clock
@@ -92,6 +99,10 @@ pub fn encode(table: &Table, low: Option<f64>, hours: bool) -> Vec<u8> {
         out.str(stem);
         out.u64(*digits as u64);
     }
+    out.u8(u8::from(table.sampler.is_some()));
+    if let Some(sampler) = &table.sampler {
+        write_sampler(&mut out, sampler);
+    }
     out.u64(rows.len() as u64);
     for (row, len) in rows.iter().zip(lengths) {
         out.f64(row.ts);
@@ -111,10 +122,83 @@ pub fn encode(table: &Table, low: Option<f64>, hours: bool) -> Vec<u8> {
 /// Bytes per row in a partial.
 const ROW_BYTES: usize = 8 + 8 + 4 * 5 + 1 + 2;
 
+fn write_sampler(out: &mut Writer, sampler: &Sampler) {
+    out.u32(sampler.level);
+    sampler.kept.iter().for_each(|&count| out.u64(count));
+    for period in &sampler.periods {
+        out.u64(period.events);
+        out.f64(period.first.unwrap_or(f64::NAN));
+        period.by_level.iter().for_each(|&count| out.u64(count));
+        out.u64(period.requests.len() as u64);
+        period.requests.iter().for_each(|&hash| out.u64(hash));
+    }
+    out.u64(sampler.request_minutes.len() as u64);
+    for &(hash, minute) in &sampler.request_minutes {
+        out.u64(hash);
+        out.i64(minute);
+    }
+    out.u64(sampler.users.len() as u64);
+    sampler.users.iter().for_each(|&hash| out.u64(hash));
+    out.u64(sampler.services.len() as u64);
+    sampler
+        .services
+        .iter()
+        .for_each(|&seen| out.u8(u8::from(seen)));
+}
+
+/// The counts `write_sampler` wrote, as a sampler of its own (services by the partial's ids).
+fn read_sampler(at: &mut Reader<'_>, services: usize) -> Result<Sampler, String> {
+    let mut sampler = Sampler::new(1, 0.0, Vec::new());
+    sampler.level = at.u32()?;
+    if sampler.level as usize >= LEVELS {
+        return Err(format!("sample level {} out of range", sampler.level));
+    }
+    sampler.kept = levels(at)?;
+    for period in &mut sampler.periods {
+        let (events, first) = (at.u64()?, at.f64()?);
+        let by_level = levels(at)?;
+        let count = at.count(8)?;
+        let requests = (0..count).map(|_| at.u64()).collect::<Result<_, _>>()?;
+        *period = Period {
+            events,
+            requests,
+            by_level,
+            first: Some(first).filter(|ts| !ts.is_nan()),
+        };
+    }
+    let count = at.count(16)?;
+    let mut pairs = AHashSet::with_capacity(count);
+    for _ in 0..count {
+        pairs.insert((at.u64()?, at.u64()? as i64));
+    }
+    sampler.request_minutes = pairs;
+    let count = at.count(8)?;
+    sampler.users = (0..count).map(|_| at.u64()).collect::<Result<_, _>>()?;
+    let count = at.count(1)?;
+    if count > services {
+        return Err(format!(
+            "sampled services {count} out of range ({services})"
+        ));
+    }
+    sampler.services = (0..count)
+        .map(|_| at.u8().map(|seen| seen != 0))
+        .collect::<Result<_, _>>()?;
+    Ok(sampler)
+}
+
+/// A count per sample level.
+fn levels(at: &mut Reader<'_>) -> Result<Vec<u64>, String> {
+    (0..LEVELS).map(|_| at.u64()).collect()
+}
+
 /// Add the rows of a partial (`encode`) to `table`, as if it had read them itself; an error
-/// (and `table` unchanged) when `data` is not a whole partial.
+/// (and `table` unchanged) when `data` is not a whole partial, or one that sampled as it read
+/// where `table` does not (or the other way round).
 pub fn merge(table: &mut Table, data: &[u8]) -> Result<(), String> {
-    let partial = decode(data)?;
+    let mut partial = decode(data)?;
+    if partial.sampler.is_some() != table.sampler.is_some() {
+        return Err("one of the tables sampled as it read and the other did not".into());
+    }
     let global = |map: &[u32], id: u32| if id == NO_ID { NO_ID } else { map[id as usize] };
     let services = remap_all(&mut table.services, &partial.services);
     let masked = remap_all(&mut table.masked, &partial.masked);
@@ -184,6 +268,11 @@ pub fn merge(table: &mut Table, data: &[u8]) -> Result<(), String> {
         kept.set_text_place(place);
         table.place(kept);
     }
+    if let (Some(counts), Some(sampler)) = (partial.sampler.take(), table.sampler.as_mut()) {
+        sampler.absorb(counts, &services);
+        sampler.tighten();
+        table.thin(None);
+    }
     table.maybe_compact();
     Ok(())
 }
@@ -210,6 +299,8 @@ struct Partial {
     shapes: Vec<(u32, u8, u32, u32)>,
     instances: Vec<((u32, u32, u32), Seen)>,
     stems: Vec<(Box<str>, usize)>,
+    /// The counts of a table that sampled as it read.
+    sampler: Option<Sampler>,
     /// Rows with ids local to the partial (their texts not placed), each with the length of
     /// its text.
     rows: Vec<(Row, u32)>,
@@ -266,6 +357,10 @@ fn decode(data: &[u8]) -> Result<Partial, String> {
     for _ in 0..count {
         stems.push((at.str()?, at.u64()? as usize));
     }
+    let sampler = match at.u8()? {
+        0 => None,
+        _ => Some(read_sampler(&mut at, services.len())?),
+    };
     let count = at.count(ROW_BYTES)?;
     let mut rows = Vec::with_capacity(count);
     let mut text_bytes = 0_usize;
@@ -307,6 +402,7 @@ fn decode(data: &[u8]) -> Result<Partial, String> {
         shapes,
         instances,
         stems,
+        sampler,
         rows,
         texts_at,
     })
@@ -553,6 +649,58 @@ mod tests {
             summary(&mut merged, 1_700_000_000.0),
             summary(&mut whole, 1_700_000_000.0)
         );
+    }
+
+    #[test]
+    fn sampled_partials_merge_as_one_sampled_table() {
+        let sampling = || {
+            let mut table = table(None, 1);
+            table.window_start = Some(1_700_000_200.0);
+            assert!(table.sample_rest(12, Vec::new()));
+            table
+        };
+        let all = events();
+        let mut whole = sampling();
+        for (seq, ts, message, request, origin) in &all {
+            push(&mut whole, *seq, *ts, message, request, origin);
+        }
+        let mut merged = sampling();
+        for slice in all.chunks(70).rev() {
+            let mut part = sampling();
+            for (seq, ts, message, request, origin) in slice {
+                push(&mut part, *seq, *ts, message, request, origin);
+            }
+            merge(&mut merged, &encode(&part, None, true)).unwrap();
+        }
+        whole.finish_sample();
+        merged.finish_sample();
+        let counted = |table: &Table| {
+            let out = table.sampler.as_ref().unwrap().finish();
+            let services: Vec<_> = out
+                .services
+                .iter()
+                .map(|&s| &table.services[s as usize])
+                .collect();
+            format!(
+                "{} {:?} {:?} {:?} {:?} {} {services:?} {:?}",
+                out.level,
+                out.events,
+                out.requests,
+                out.universe,
+                out.requests_per_minute,
+                out.users,
+                out.baseline_first
+            )
+        };
+        assert!(whole.sampler.as_ref().unwrap().level > 0);
+        assert_eq!(counted(&merged), counted(&whole));
+        assert_eq!(merged.rows.len(), whole.rows.len());
+        assert_eq!(
+            summary(&mut merged, 1_700_000_000.0),
+            summary(&mut whole, 1_700_000_000.0)
+        );
+        // A sampled partial does not merge into a table that keeps everything.
+        assert!(merge(&mut table(None, 1), &encode(&whole, None, true)).is_err());
     }
 
     #[test]

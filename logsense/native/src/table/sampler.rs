@@ -25,7 +25,7 @@ use super::strings::{Shapes, Strings, NO_ID};
 use crate::pytext::floordiv_int;
 
 /// Levels run from 0 (hash ≥ 2^63) to 64 (hash 0).
-const LEVELS: usize = 65;
+pub const LEVELS: usize = 65;
 
 /// A hash of a request id that does not depend on the process or platform (FNV-1a, then
 /// MurmurHash3's finalizer to spread its bits): the sample is the same on every run.
@@ -57,15 +57,16 @@ pub fn level_of(hash: u64) -> u32 {
 
 /// The counts of one period (baseline or window).
 #[derive(Default)]
-struct Period {
-    events: u64,
-    requests: AHashSet<u64>,
+pub struct Period {
+    pub events: u64,
+    pub requests: AHashSet<u64>,
     /// Rows per level, kept or not.
-    by_level: Vec<u64>,
-    first: Option<f64>,
+    pub by_level: Vec<u64>,
+    pub first: Option<f64>,
 }
 
-/// The sampler of a table (see the module doc).
+/// The sampler of a table (see the module doc). Its counts travel with a partial table
+/// (`export`), and merge exactly (`absorb`).
 pub struct Sampler {
     budget: u64,
     window_start: f64,
@@ -74,17 +75,19 @@ pub struct Sampler {
     pub level: u32,
     /// Per shape: whether its rows are kept in full (decided on its first row).
     in_full: Vec<Option<bool>>,
-    /// Per global request id, its id's hash (request ids are interned only for kept rows).
+    /// Per request id of the table, its id's hash (request ids are interned only for kept
+    /// rows; `Table::thin` brings it up to date).
     pub request_hashes: Vec<u64>,
-    /// Kept rows of sampled shapes, per level.
-    kept: Vec<u64>,
-    periods: [Period; 2],
-    /// (request hash, minute) pairs of the window, and distinct requests per minute.
-    request_minutes: AHashSet<(u64, i64)>,
+    /// Rows of sampled shapes per level, at and above `level` (below it, left out).
+    pub kept: Vec<u64>,
+    /// (baseline, window).
+    pub periods: [Period; 2],
+    /// (request hash, minute) pairs of the window (distinct requests per minute).
+    pub request_minutes: AHashSet<(u64, i64)>,
     requests_per_minute: AHashMap<i64, u64>,
-    users: AHashSet<u64>,
+    pub users: AHashSet<u64>,
     /// Service ids with a window row.
-    services: Vec<bool>,
+    pub services: Vec<bool>,
 }
 
 /// What a sampled read counted (`EventTable.sampled`).
@@ -180,18 +183,12 @@ impl Sampler {
         if in_window {
             let minute = floordiv_int(ts, 60.0).unwrap_or(i64::MIN);
             if let Some(request) = request {
-                if self.request_minutes.insert((request, minute)) {
-                    *self.requests_per_minute.entry(minute).or_insert(0) += 1;
-                }
+                self.count_request_minute(request, minute);
             }
             if let Some(user) = user {
                 self.users.insert(user);
             }
-            let index = service as usize;
-            if self.services.len() <= index {
-                self.services.resize(index + 1, false);
-            }
-            self.services[index] = true;
+            self.mark_service(service);
         }
         if full {
             return true;
@@ -201,6 +198,50 @@ impl Sampler {
         }
         self.kept[level as usize] += 1;
         true
+    }
+
+    fn count_request_minute(&mut self, request: u64, minute: i64) {
+        if self.request_minutes.insert((request, minute)) {
+            *self.requests_per_minute.entry(minute).or_insert(0) += 1;
+        }
+    }
+
+    fn mark_service(&mut self, service: u32) {
+        let index = service as usize;
+        if self.services.len() <= index {
+            self.services.resize(index + 1, false);
+        }
+        self.services[index] = true;
+    }
+
+    /// Add what another table's sampler counted (its service ids are `services` here): the
+    /// counts of both, as if this one had seen every row. The caller then raises the level
+    /// (`tighten`) and drops the rows below it.
+    pub fn absorb(&mut self, other: Sampler, services: &[u32]) {
+        self.level = self.level.max(other.level);
+        for (mine, theirs) in self.kept.iter_mut().zip(&other.kept) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.periods.iter_mut().zip(other.periods) {
+            mine.events += theirs.events;
+            for (count, more) in mine.by_level.iter_mut().zip(&theirs.by_level) {
+                *count += more;
+            }
+            mine.first = match (mine.first, theirs.first) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            mine.requests.extend(theirs.requests);
+        }
+        for (request, minute) in other.request_minutes {
+            self.count_request_minute(request, minute);
+        }
+        self.users.extend(other.users);
+        for (id, &seen) in other.services.iter().enumerate() {
+            if seen {
+                self.mark_service(services[id]);
+            }
+        }
     }
 
     /// A new, higher level when more than the budget of sampled rows are at or above the

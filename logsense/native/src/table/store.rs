@@ -866,28 +866,8 @@ impl Table {
         let slot = &mut map[local as usize];
         if *slot == NO_ID {
             *slot = intern(strings, &local_strings[local as usize]);
-            let fresh = self
-                .sampler
-                .as_mut()
-                .filter(|s| !users && s.request_hashes.len() <= *slot as usize);
-            if let Some(sampler) = fresh {
-                sampler
-                    .request_hashes
-                    .push(maps.request_hashes[local as usize]);
-            }
         }
         *slot
-    }
-
-    /// The id of request id `text`, interned now (with its hash, while sampling).
-    fn intern_request(&mut self, text: &str) -> u32 {
-        let id = intern(&mut self.requests, text);
-        if let Some(sampler) = &mut self.sampler {
-            if sampler.request_hashes.len() <= id as usize {
-                sampler.request_hashes.push(id_hash(text));
-            }
-        }
-        id
     }
 
     /// Count a row that passed floor and ceiling with the sampler, if any, and whether to keep
@@ -1126,7 +1106,7 @@ impl Table {
             }
             None => NO_ID,
         };
-        let request = request.map_or(NO_ID, |id| self.intern_request(id));
+        let request = request.map_or(NO_ID, |id| intern(&mut self.requests, id));
         let user = user.map_or(NO_ID, |id| intern(&mut self.users, id));
         let mut row = Row::new(ts, seq, shape, request, user, origin, level, pack(duration));
         row.set_text_place(place);
@@ -1362,10 +1342,13 @@ impl Table {
     }
 
     /// Drop the rows of sampled shapes below the sampler's level, but the row of seq `spare`.
-    fn thin(&mut self, spare: Option<u64>) {
+    pub(super) fn thin(&mut self, spare: Option<u64>) {
         let Some(mut sampler) = self.sampler.take() else {
             return;
         };
+        let hashes = &mut sampler.request_hashes;
+        let requests = &self.requests;
+        hashes.extend((hashes.len()..requests.len()).map(|id| id_hash(&requests[id])));
         // Joins may have made shapes no row was admitted with.
         let full: Vec<bool> = (0..self.shapes.len() as u32)
             .map(|shape| sampler.in_full(shape, &self.shapes, &self.masked))
