@@ -23,7 +23,8 @@ An untimed file triage first fills the embedding cache, which every run then sha
 
 The table shows the best wall time, the documents read (lines of the file; documents of the
 index in the window and its baseline; for the pushdown, those it read in full and sampled), the
-peak RSS of the triaging process and of the largest worker, the events in the window and the
+peak RSS of the triaging process, of the largest process of its tree (the embedding model runs
+in a process of its own) and of the largest worker, the events in the window and the
 top-5 issues' shares of requests. The run fails unless every row names the same top-5 issues
 with shares within half a point of the file's.
 """
@@ -168,8 +169,8 @@ def main() -> None:
     answers = {name: answer(reports[name]) for name in targets}
     title = f"triage of the last {args.since} of {documents:,} documents"
     table = Table(title=title)
-    columns = ("input", "best s", "vs file", "docs read", "RSS MiB", "worker RSS MiB", "events",
-               "top-5 shares")  # fmt: skip
+    columns = ("input", "best s", "vs file", "docs read", "RSS MiB", "tree max MiB",
+               "worker RSS MiB", "events", "top-5 shares")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column in ("input", "top-5 shares") else "right")
     base = best["file"][0].seconds
@@ -177,7 +178,8 @@ def main() -> None:
         events, top = answers[name]
         table.add_row(
             name, f"{run.seconds:.2f}", f"{run.seconds / base:.2f}×", f"{read[name]:,}",
-            f"{run.peak_mib:,.0f}", f"{workers_mib:,.0f}" if workers_mib else "-",
+            f"{run.own_peak_mib:,.0f}", f"{run.peak_mib:,.0f}",
+            f"{workers_mib:,.0f}" if workers_mib else "-",
             f"{events:,}", top,
         )  # fmt: skip
     Console(width=int(os.environ.get("COLUMNS", "220"))).print(table)
