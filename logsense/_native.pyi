@@ -138,7 +138,7 @@ class SampleStats:
     # Requests inside the sample are those of this level or more (`sample_levels`).
     level: int
     events: tuple[int, int]
-    # Distinct request ids (exact up to 64-bit hash collisions).
+    # Distinct request ids (exact up to 64-bit hash collisions, below the exact limit).
     requests: tuple[int, int]
     # Events of the sample's requests (and sampled events without a request id), kept or not.
     universe: tuple[int, int]
@@ -152,6 +152,11 @@ class SampleStats:
     # Events kept of shapes read in full, and of sampled shapes.
     in_full: int
     sampled: int
+    # The totals past the exact limit, estimated: "requests", "baseline_requests",
+    # "requests_per_minute", "users".
+    estimated: list[str]
+    # Distinct counts are exact up to this many values each.
+    exact_limit: int
 
 def sample_levels(names: Sequence[str]) -> bytes:
     """The sample level of each request id, one byte each (see `EventTable.sample_rest`)."""
@@ -176,13 +181,17 @@ class EventTable:
         older than its anchor minus `lookback`, and compares times with the wall clock `now`
         (if given) to tell events from the future; `window_start` (a window known up front)
         splits baseline from window for `sample_rest`."""
-    def sample_rest(self, budget: int, change_words: Sequence[str]) -> bool:
+    def sample_rest(
+        self, budget: int, change_words: Sequence[str], exact_limit: int = 1 << 21
+    ) -> bool:
         """From now on, keep in full the events of shapes that can form an issue (warn or
         worse, a stack trace fingerprint, a masked message with a word beginning like one of
         `change_words`), and of the others those of a uniform sample of requests (by a hash of
         their id, `sample_levels`; of their seq without one) of about `budget` events; count
-        totals over every event of the window and baseline. False, and nothing changes, unless
-        the table has a `window_start`, no lookback, and has read nothing yet."""
+        totals over every event of the window and baseline, distinct values exactly up to
+        `exact_limit` each and by a HyperLogLog sketch (2^14 registers) past it. False, and
+        nothing changes, unless the table has a `window_start`, no lookback, and has read
+        nothing yet."""
     def sampled(self) -> SampleStats | None:
         """What `sample_rest` counted, once the read is done; None unless it left events
         out."""

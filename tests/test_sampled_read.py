@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from logsense._native import Aggregate, EventTable, SampleStats
+from logsense.analyze.rollouts import CHANGE_WORD_STARTS
 from logsense.config import FieldMap
 from logsense.mine import mine_aggregate
 from logsense.sources.files import FileSource
@@ -116,6 +117,27 @@ def test_the_table_keeps_the_budget_and_counts_every_event(path: Path) -> None:
     pushed = sampled_read(table)
     assert pushed is not None and pushed.documents == sum(stats.events)
     assert source.pushed is not None and source.pushed.sample == HashSample(stats.level)
+
+
+def test_past_the_exact_limit_distinct_counts_are_estimated_closely() -> None:
+    """Distinct counts take bounded memory: past the limit, a sketch (and the report says so)."""
+    spec = WindowSpec.from_options(None, CHECKOUT_WINDOW[3], CHECKOUT_WINDOW[1])
+    _, full, _, _ = _read(CHECKOUT, spec, None)
+    source = FileSource(str(CHECKOUT), FieldMap())
+    table = new_table(spec, None, FieldMap(), source.name, 2)
+    assert table.sample_rest(1500, CHANGE_WORD_STARTS, exact_limit=500)
+    source.fill(table)
+    pushed = source.pushed
+    assert pushed is not None and full.requests > 2000
+    totals = pushed.totals
+    assert set(totals.estimated) == {"requests", "baseline_requests", "users"}
+    assert "past 500 distinct values" in totals.estimated["requests"]
+    assert totals.requests == pytest.approx(full.requests, rel=0.03)
+    assert totals.baseline_requests == pytest.approx(full.baseline_requests, rel=0.03)
+    assert totals.users == pytest.approx(full.users, rel=0.03)
+    # Fewer than 500 requests a minute: those stay exact.
+    assert totals.requests_per_minute == full.requests_per_minute
+    assert totals.events == full.events
 
 
 def test_a_sample_of_requests_holds_its_rate() -> None:

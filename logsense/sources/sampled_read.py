@@ -9,9 +9,11 @@ requests: those whose id hashes to a *level* (leading zero bits) at or above the
 the lowest level whose events so far number at most `Pushdown.budget` (it rises, halving the
 rate, as events arrive; the same events give the same sample). A request is
 kept or left out whole, across services. Totals (events, distinct requests per period and per
-minute, users, services) are counted over every event as it passes, exactly (distinct ids by
-64-bit hashes). The pipeline then compares sampled patterns with the sample's universe, as it
-does for a pushdown (`Pushed.apply`).
+minute, users, services) are counted over every event as it passes: exactly (distinct ids by
+64-bit hashes) up to 2^21 distinct values a count, and past that by a HyperLogLog sketch, so
+even the counts take bounded memory (`totals.estimated` then names them). The pipeline then
+compares sampled patterns with the sample's universe, as it does for a pushdown
+(`Pushed.apply`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
     from logsense.sources.pushdown import Pushdown
 
 __all__ = ["HashSample", "sample_as_read", "sampled_read"]
+
+_SKETCHED = (
+    "HyperLogLog (2^14 registers, about 0.8% relative error) past {:,} distinct values, exact below"
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ def sampled_read(table: EventTable) -> Pushed | None:
         requests_per_minute=dict(found.requests_per_minute),
         baseline_first=found.baseline_first,
     )
+    totals.estimated = {name: _SKETCHED.format(found.exact_limit) for name in found.estimated}
     return Pushed(
         HashSample(found.level), found.in_full, found.sampled, sum(found.events), totals,
         found.universe, set(found.sampled_shapes), [], [],

@@ -22,6 +22,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyString, PyTuple};
 pub use scan::JOIN_GAP;
 
 mod aggregate;
+mod distinct;
 mod export;
 mod hits;
 mod instances;
@@ -79,6 +80,8 @@ pub struct SampleStats {
     sampled_shapes: Py<PyList>,
     in_full: u64,
     sampled: u64,
+    estimated: Vec<&'static str>,
+    exact_limit: usize,
 }
 
 /// Window stats of one message shape: (service, level class, masked message, fingerprint).
@@ -453,14 +456,16 @@ impl EventTable {
 
     /// From now on, keep in full the rows of shapes that can form an issue, and of the others a
     /// uniform sample of requests of about `budget` rows, counting totals over every row (see
-    /// `table/sampler.rs`); false, and nothing changes, unless the table was made with a
-    /// `window_start` and no lookback, and has read nothing yet.
-    fn sample_rest(&mut self, budget: u64, change_words: Vec<String>) -> bool {
+    /// `table/sampler.rs`), distinct values exactly up to `exact_limit` each and estimated past
+    /// it; false, and nothing changes, unless the table was made with a `window_start` and no
+    /// lookback, and has read nothing yet.
+    #[pyo3(signature = (budget, change_words, exact_limit = sampler::EXACT_LIMIT))]
+    fn sample_rest(&mut self, budget: u64, change_words: Vec<String>, exact_limit: usize) -> bool {
         let words = change_words
             .iter()
             .map(|w| w.to_lowercase().into())
             .collect();
-        self.table.sample_rest(budget, words)
+        self.table.sample_rest(budget, exact_limit, words)
     }
 
     /// At the end of the read: drop what the sampler kept only while it could take
@@ -509,6 +514,8 @@ impl EventTable {
             sampled_shapes: PyList::new_bound(py, shapes).unbind(),
             in_full: table.rows.len() as u64 - in_sample,
             sampled: in_sample,
+            estimated: out.estimated,
+            exact_limit: out.exact_limit,
         }))
     }
 

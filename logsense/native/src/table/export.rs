@@ -17,13 +17,13 @@
 //! hours; the services, masked messages, fingerprints, request ids, user ids, versions, hosts,
 //! origins as string lists; the shapes; the instances; the origin stems; the sampler's counts
 //! (a flag, then its level, rows per level, each period's events, first time, rows per level
-//! and request hashes, the window's (request hash, minute) pairs, user hashes and services);
+//! and distinct requests, the window's distinct requests per minute, its distinct users and
+//! services; a distinct count is a flag, then its hashes or its sketch's registers);
 //! the rows; the rows' texts in row order.
 
-use ahash::AHashSet;
-
+use super::distinct::Distinct;
 use super::instances::Seen;
-use super::sampler::{Period, Sampler, LEVELS};
+use super::sampler::{Period, Sampler, EXACT_LIMIT, LEVELS};
 use super::store::{Row, Table, STEM};
 use super::strings::{intern, Strings, NO_ID};
 
@@ -129,26 +129,37 @@ fn write_sampler(out: &mut Writer, sampler: &Sampler) {
         out.u64(period.events);
         out.f64(period.first.unwrap_or(f64::NAN));
         period.by_level.iter().for_each(|&count| out.u64(count));
-        out.u64(period.requests.len() as u64);
-        period.requests.iter().for_each(|&hash| out.u64(hash));
+        write_distinct(out, &period.requests);
     }
-    out.u64(sampler.request_minutes.len() as u64);
-    for &(hash, minute) in &sampler.request_minutes {
-        out.u64(hash);
+    out.u64(sampler.minutes.len() as u64);
+    for (&minute, requests) in &sampler.minutes {
         out.i64(minute);
+        write_distinct(out, requests);
     }
-    out.u64(sampler.users.len() as u64);
-    sampler.users.iter().for_each(|&hash| out.u64(hash));
+    write_distinct(out, &sampler.users);
     out.u64(sampler.services.len() as u64);
-    sampler
-        .services
-        .iter()
-        .for_each(|&seen| out.u8(u8::from(seen)));
+    for &seen in &sampler.services {
+        out.u8(u8::from(seen));
+    }
+}
+
+fn write_distinct(out: &mut Writer, count: &Distinct) {
+    match count {
+        Distinct::Exact(hashes) => {
+            out.u8(0);
+            out.u64(hashes.len() as u64);
+            hashes.iter().for_each(|&hash| out.u64(hash));
+        }
+        Distinct::Sketch(registers) => {
+            out.u8(1);
+            out.bytes(registers);
+        }
+    }
 }
 
 /// The counts `write_sampler` wrote, as a sampler of its own (services by the partial's ids).
 fn read_sampler(at: &mut Reader<'_>, services: usize) -> Result<Sampler, String> {
-    let mut sampler = Sampler::new(1, 0.0, Vec::new());
+    let mut sampler = Sampler::new(1, EXACT_LIMIT, 0.0, Vec::new());
     sampler.level = at.u32()?;
     if sampler.level as usize >= LEVELS {
         return Err(format!("sample level {} out of range", sampler.level));
@@ -157,8 +168,7 @@ fn read_sampler(at: &mut Reader<'_>, services: usize) -> Result<Sampler, String>
     for period in &mut sampler.periods {
         let (events, first) = (at.u64()?, at.f64()?);
         let by_level = levels(at)?;
-        let count = at.count(8)?;
-        let requests = (0..count).map(|_| at.u64()).collect::<Result<_, _>>()?;
+        let requests = read_distinct(at)?;
         *period = Period {
             events,
             requests,
@@ -166,14 +176,12 @@ fn read_sampler(at: &mut Reader<'_>, services: usize) -> Result<Sampler, String>
             first: Some(first).filter(|ts| !ts.is_nan()),
         };
     }
-    let count = at.count(16)?;
-    let mut pairs = AHashSet::with_capacity(count);
+    let count = at.count(9)?;
     for _ in 0..count {
-        pairs.insert((at.u64()?, at.u64()? as i64));
+        let minute = at.u64()? as i64;
+        sampler.minutes.insert(minute, read_distinct(at)?);
     }
-    sampler.request_minutes = pairs;
-    let count = at.count(8)?;
-    sampler.users = (0..count).map(|_| at.u64()).collect::<Result<_, _>>()?;
+    sampler.users = read_distinct(at)?;
     let count = at.count(1)?;
     if count > services {
         return Err(format!(
@@ -184,6 +192,16 @@ fn read_sampler(at: &mut Reader<'_>, services: usize) -> Result<Sampler, String>
         .map(|_| at.u8().map(|seen| seen != 0))
         .collect::<Result<_, _>>()?;
     Ok(sampler)
+}
+
+fn read_distinct(at: &mut Reader<'_>) -> Result<Distinct, String> {
+    if at.u8()? == 0 {
+        let count = at.count(8)?;
+        let hashes = (0..count).map(|_| at.u64()).collect::<Result<_, _>>()?;
+        return Ok(Distinct::Exact(hashes));
+    }
+    Distinct::sketch(at.take(Distinct::REGISTERS)?)
+        .ok_or_else(|| "a sketch of the partial table is cut short".to_string())
 }
 
 /// A count per sample level.
@@ -656,7 +674,7 @@ mod tests {
         let sampling = || {
             let mut table = table(None, 1);
             table.window_start = Some(1_700_000_200.0);
-            assert!(table.sample_rest(12, Vec::new()));
+            assert!(table.sample_rest(12, EXACT_LIMIT, Vec::new()));
             table
         };
         let all = events();

@@ -18,14 +18,18 @@
 //! Totals are counted over every row of the window and baseline as it passes, kept or not:
 //! events, distinct requests (by their 64-bit hashes) per period and per minute, users,
 //! services, and the rows per level (so the sample's universe is known for any final level).
+//! Distinct counts are exact up to a limit and estimated past it (`distinct`).
 
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashMap;
 
+use super::distinct::Distinct;
 use super::strings::{Shapes, Strings, NO_ID};
 use crate::pytext::floordiv_int;
 
 /// Levels run from 0 (hash ≥ 2^63) to 64 (hash 0).
 pub const LEVELS: usize = 65;
+/// Distinct counts are exact up to this many values each (about 40 MB a count at most).
+pub const EXACT_LIMIT: usize = 1 << 21;
 
 /// A hash of a request id that does not depend on the process or platform (FNV-1a, then
 /// MurmurHash3's finalizer to spread its bits): the sample is the same on every run.
@@ -59,7 +63,7 @@ pub fn level_of(hash: u64) -> u32 {
 #[derive(Default)]
 pub struct Period {
     pub events: u64,
-    pub requests: AHashSet<u64>,
+    pub requests: Distinct,
     /// Rows per level, kept or not.
     pub by_level: Vec<u64>,
     pub first: Option<f64>,
@@ -69,6 +73,8 @@ pub struct Period {
 /// (`export`), and merge exactly (`absorb`).
 pub struct Sampler {
     budget: u64,
+    /// Distinct counts are exact up to this many values (`EXACT_LIMIT`).
+    exact_limit: usize,
     window_start: f64,
     change_words: Vec<Box<str>>,
     /// Rows of shapes read in full are kept, the others from this level up.
@@ -82,10 +88,9 @@ pub struct Sampler {
     pub kept: Vec<u64>,
     /// (baseline, window).
     pub periods: [Period; 2],
-    /// (request hash, minute) pairs of the window (distinct requests per minute).
-    pub request_minutes: AHashSet<(u64, i64)>,
-    requests_per_minute: AHashMap<i64, u64>,
-    pub users: AHashSet<u64>,
+    /// The window's distinct requests per minute.
+    pub minutes: AHashMap<i64, Distinct>,
+    pub users: Distinct,
     /// Service ids with a window row.
     pub services: Vec<bool>,
 }
@@ -103,16 +108,27 @@ pub struct SampleOut {
     pub baseline_first: Option<f64>,
     /// Shape ids whose rows were sampled.
     pub sampled_shapes: Vec<u32>,
+    /// The totals that are estimates: "requests", "baseline_requests",
+    /// "requests_per_minute", "users".
+    pub estimated: Vec<&'static str>,
+    /// Distinct counts are exact up to this many values.
+    pub exact_limit: usize,
 }
 
 impl Sampler {
-    pub fn new(budget: u64, window_start: f64, change_words: Vec<Box<str>>) -> Self {
+    pub fn new(
+        budget: u64,
+        exact_limit: usize,
+        window_start: f64,
+        change_words: Vec<Box<str>>,
+    ) -> Self {
         let period = || Period {
             by_level: vec![0; LEVELS],
             ..Period::default()
         };
         Self {
             budget: budget.max(1),
+            exact_limit,
             window_start,
             change_words,
             level: 0,
@@ -120,9 +136,8 @@ impl Sampler {
             request_hashes: Vec::new(),
             kept: vec![0; LEVELS],
             periods: [period(), period()],
-            request_minutes: AHashSet::new(),
-            requests_per_minute: AHashMap::new(),
-            users: AHashSet::new(),
+            minutes: AHashMap::new(),
+            users: Distinct::default(),
             services: Vec::new(),
         }
     }
@@ -177,16 +192,20 @@ impl Sampler {
         if period.first.is_none_or(|first| ts < first) {
             period.first = Some(ts);
         }
+        let limit = self.exact_limit;
         if let Some(request) = request {
-            period.requests.insert(request);
+            period.requests.insert(request, limit);
         }
         if in_window {
             let minute = floordiv_int(ts, 60.0).unwrap_or(i64::MIN);
             if let Some(request) = request {
-                self.count_request_minute(request, minute);
+                self.minutes
+                    .entry(minute)
+                    .or_default()
+                    .insert(request, limit);
             }
             if let Some(user) = user {
-                self.users.insert(user);
+                self.users.insert(user, limit);
             }
             self.mark_service(service);
         }
@@ -198,12 +217,6 @@ impl Sampler {
         }
         self.kept[level as usize] += 1;
         true
-    }
-
-    fn count_request_minute(&mut self, request: u64, minute: i64) {
-        if self.request_minutes.insert((request, minute)) {
-            *self.requests_per_minute.entry(minute).or_insert(0) += 1;
-        }
     }
 
     fn mark_service(&mut self, service: u32) {
@@ -231,12 +244,16 @@ impl Sampler {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            mine.requests.extend(theirs.requests);
+            mine.requests.merge(theirs.requests, self.exact_limit);
         }
-        for (request, minute) in other.request_minutes {
-            self.count_request_minute(request, minute);
+        for (minute, requests) in other.minutes {
+            let limit = self.exact_limit;
+            self.minutes
+                .entry(minute)
+                .or_default()
+                .merge(requests, limit);
         }
-        self.users.extend(other.users);
+        self.users.merge(other.users, self.exact_limit);
         for (id, &seen) in other.services.iter().enumerate() {
             if seen {
                 self.mark_service(services[id]);
@@ -271,18 +288,27 @@ impl Sampler {
         let universe = |period: &Period| period.by_level[self.level as usize..].iter().sum();
         let [baseline, window] = &self.periods;
         let mut requests_per_minute: Vec<(i64, u64)> = self
-            .requests_per_minute
+            .minutes
             .iter()
-            .map(|(&minute, &count)| (minute, count))
+            .map(|(&minute, requests)| (minute, requests.len()))
             .collect();
         requests_per_minute.sort_unstable();
+        let estimated = [
+            ("requests", window.requests.is_estimate()),
+            ("baseline_requests", baseline.requests.is_estimate()),
+            (
+                "requests_per_minute",
+                self.minutes.values().any(Distinct::is_estimate),
+            ),
+            ("users", self.users.is_estimate()),
+        ];
         SampleOut {
             level: self.level,
             events: [baseline.events, window.events],
-            requests: [baseline.requests.len() as u64, window.requests.len() as u64],
+            requests: [baseline.requests.len(), window.requests.len()],
             universe: [universe(baseline), universe(window)],
             requests_per_minute,
-            users: self.users.len() as u64,
+            users: self.users.len(),
             services: (0..self.services.len() as u32)
                 .filter(|&id| self.services[id as usize])
                 .collect(),
@@ -290,6 +316,12 @@ impl Sampler {
             sampled_shapes: (0..self.in_full.len() as u32)
                 .filter(|&shape| self.in_full[shape as usize] == Some(false))
                 .collect(),
+            estimated: estimated
+                .iter()
+                .filter(|(_, estimate)| *estimate)
+                .map(|&(name, _)| name)
+                .collect(),
+            exact_limit: self.exact_limit,
         }
     }
 }
@@ -308,7 +340,7 @@ mod tests {
 
     #[test]
     fn the_level_rises_until_the_budget_holds_and_counts_stay_whole() {
-        let mut sampler = Sampler::new(100, 0.0, Vec::new());
+        let mut sampler = Sampler::new(100, EXACT_LIMIT, 0.0, Vec::new());
         let mut kept = Vec::new();
         for seq in 0..10_000_u64 {
             let hash = id_hash(&format!("req-{seq}"));

@@ -403,16 +403,26 @@ impl Table {
     }
 
     /// Sample as it reads from now on (`sampler`), keeping about `budget` rows of shapes that
-    /// cannot form an issue; false (and nothing changes) unless the window is known and nothing
-    /// was read yet.
-    pub fn sample_rest(&mut self, budget: u64, change_words: Vec<Box<str>>) -> bool {
+    /// cannot form an issue, and counting distinct values exactly up to `exact_limit`; false
+    /// (and nothing changes) unless the window is known and nothing was read yet.
+    pub fn sample_rest(
+        &mut self,
+        budget: u64,
+        exact_limit: usize,
+        change_words: Vec<Box<str>>,
+    ) -> bool {
         let Some(window_start) = self.window_start else {
             return false;
         };
         if self.stats.read > 0 || !self.rows.is_empty() || self.lookback.is_some() {
             return false;
         }
-        self.sampler = Some(Sampler::new(budget, window_start, change_words));
+        self.sampler = Some(Sampler::new(
+            budget,
+            exact_limit,
+            window_start,
+            change_words,
+        ));
         true
     }
 
